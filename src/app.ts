@@ -1,0 +1,54 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { authRoutes } from "./auth/routes";
+import type { AppEnv } from "./context";
+import type { AppOptions } from "./deps";
+import { mountDocs } from "./docs";
+import { AppError, onError, problemResponse } from "./errors";
+import { healthRoutes } from "./health";
+import {
+  bodyLimitMiddleware,
+  contentTypeMiddleware,
+  depsMiddleware,
+  requestIdMiddleware,
+  responseDefaults,
+  securityHeadersMiddleware,
+} from "./middleware";
+
+const API_DESCRIPTION = `Authentication API for Cloudflare Workers.
+
+* Errors are \`application/problem+json\` (RFC 9457) with a stable \`code\` and a FastAPI-style \`detail\`.
+* Authenticated routes take \`Authorization: Bearer <access_token>\` (use **Authorize** above).
+* Refresh tokens rotate on every use. The token that was just rotated, presented again within 10 seconds,
+  gets the same new pair (two tabs refreshing at once); presented later, or any older token of the session,
+  revokes the whole session.
+* Every response carries \`X-Request-Id\`; token responses carry \`Cache-Control: no-store\`.`;
+
+export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.use(requestIdMiddleware);
+  app.use(securityHeadersMiddleware);
+  app.use(responseDefaults);
+  app.use(bodyLimitMiddleware);
+  app.use(contentTypeMiddleware);
+  app.use(depsMiddleware(options));
+
+  app.route("/", healthRoutes());
+  app.route("/", authRoutes());
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "The access_token of a token response.",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "edge-auth", version: "1.0.0", description: API_DESCRIPTION },
+  });
+  mountDocs(app);
+
+  app.notFound((c) => problemResponse(c, new AppError("not_found")));
+  app.onError(onError);
+  return app;
+}

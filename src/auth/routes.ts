@@ -1,0 +1,6 @@
+import { createRouter } from "../router";
+
+export function authRoutes() {
+  const router = createRouter();
+  return router;
+}

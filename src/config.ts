@@ -1,0 +1,185 @@
+import { z } from "zod";
+
+/** Used only when ENVIRONMENT is development/test/bench and SECRET_KEY is unset; never in production. */
+export const DEVELOPMENT_SECRET = "edge-auth-development-secret-do-not-use-in-production";
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === "" ? undefined : v))
+  .optional();
+
+const csv = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== ""),
+  );
+
+const url = z
+  .string()
+  .trim()
+  .url()
+  .transform((v) => v.replace(/\/+$/, ""));
+
+const ConfigSchema = z
+  .object({
+    ENVIRONMENT: z.enum(["development", "test", "bench", "production"]).default("production"),
+    SECRET_KEY: optionalString,
+    ALGORITHM: z.enum(["HS256", "ES256", "EdDSA"]).default("HS256"),
+    JWT_PRIVATE_KEY: optionalString,
+    JWT_ISSUER: optionalString,
+    JWT_AUDIENCE: optionalString,
+    ACCESS_TOKEN_EXPIRE_MINUTES: int(30, 1, 24 * 60),
+    REFRESH_TOKEN_EXPIRE_DAYS: int(30, 1, 365),
+    DATABASE_URL: optionalString,
+    REDIS_URL: optionalString,
+    GOOGLE_CLIENT_ID: optionalString,
+    GOOGLE_CLIENT_SECRET: optionalString,
+    FACEBOOK_CLIENT_ID: optionalString,
+    FACEBOOK_CLIENT_SECRET: optionalString,
+    APP_URL: url.default("http://localhost:8787"),
+    APP_NAME: z.string().trim().min(1).max(64).default("edge-auth"),
+    ADMIN_EMAILS: csv.transform((list) => list.map((e) => e.toLowerCase())),
+    EMAIL_FROM: z.string().trim().min(3).default("edge-auth <no-reply@localhost>"),
+    EMAIL_TRANSPORT: z.enum(["console", "resend", "cloudflare"]).default("console"),
+    RESEND_API_KEY: optionalString,
+    VERIFY_URL: url.optional(),
+    RESET_URL: url.optional(),
+    PASSWORD_MIN_LENGTH: int(8, 8, 128),
+    ENCRYPTION_KEY: optionalString,
+    CORS_ORIGINS: csv,
+    OAUTH_REDIRECT_ALLOWLIST: csv,
+    AUDIT_RETENTION_DAYS: int(365, 1, 3650),
+    RATE_LIMIT_LOGIN: int(10, 1, 100_000),
+    RATE_LIMIT_REGISTER: int(5, 1, 100_000),
+    RATE_LIMIT_VERIFY: int(10, 1, 100_000),
+    RATE_LIMIT_REFRESH: int(60, 1, 100_000),
+    RATE_LIMIT_DEFAULT: int(120, 1, 100_000),
+    RATE_LIMIT_ENABLED: bool.default(true),
+  })
+  .superRefine((cfg, ctx) => {
+    const production = cfg.ENVIRONMENT === "production";
+    if (!cfg.SECRET_KEY && production) {
+      ctx.addIssue({ code: "custom", path: ["SECRET_KEY"], message: "is required in production" });
+    }
+    if (cfg.SECRET_KEY && production && new TextEncoder().encode(cfg.SECRET_KEY).length < 32) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["SECRET_KEY"],
+        message: "must be at least 32 bytes in production",
+      });
+    }
+    if (cfg.ALGORITHM !== "HS256" && !cfg.JWT_PRIVATE_KEY) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["JWT_PRIVATE_KEY"],
+        message: `is required when ALGORITHM is ${cfg.ALGORITHM}`,
+      });
+    }
+    if (cfg.EMAIL_TRANSPORT === "resend" && !cfg.RESEND_API_KEY) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["RESEND_API_KEY"],
+        message: "is required when EMAIL_TRANSPORT is resend",
+      });
+    }
+    if ((cfg.GOOGLE_CLIENT_ID === undefined) !== (cfg.GOOGLE_CLIENT_SECRET === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["GOOGLE_CLIENT_SECRET"],
+        message: "set both GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET",
+      });
+    }
+    if ((cfg.FACEBOOK_CLIENT_ID === undefined) !== (cfg.FACEBOOK_CLIENT_SECRET === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["FACEBOOK_CLIENT_SECRET"],
+        message: "set both FACEBOOK_CLIENT_ID and FACEBOOK_CLIENT_SECRET",
+      });
+    }
+  })
+  .transform((cfg) => ({
+    ...cfg,
+    SECRET_KEY: cfg.SECRET_KEY ?? DEVELOPMENT_SECRET,
+    usingDevelopmentSecret: cfg.SECRET_KEY === undefined,
+    JWT_ISSUER: cfg.JWT_ISSUER ?? cfg.APP_URL,
+    JWT_AUDIENCE: cfg.JWT_AUDIENCE ?? cfg.APP_URL,
+  }));
+
+export type Config = z.output<typeof ConfigSchema>;
+
+// No TypeScript-only syntax in this file: scripts/dev.mjs imports it with Node's type stripping.
+export class ConfigError extends Error {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(`Invalid configuration: ${problems.join("; ")}`);
+    this.problems = problems;
+    this.name = "ConfigError";
+  }
+}
+
+/** Every string-valued binding of the Worker env is a candidate setting; bindings are ignored. */
+function settingsOf(env: object): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    // An empty value (`KEY=` in .dev.vars) means "unset", so defaults apply.
+    if (typeof v === "string") {
+      if (v.trim() !== "") out[k] = v;
+    } else if (typeof v === "number" || typeof v === "boolean") out[k] = String(v);
+  }
+  return out;
+}
+
+export function parseConfig(env: object): Config {
+  const result = ConfigSchema.safeParse(settingsOf(env));
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map(
+        (i) => `${i.path.join(".") || "(env)"}: ${i.message.replace(/^Invalid input: /, "")}`,
+      ),
+    );
+  }
+  return result.data;
+}
+
+// Parsed once per isolate (per env object: workerd hands the same object to every request).
+const cache = new WeakMap<object, Config | ConfigError>();
+let warned = false;
+
+export function getConfig(env: object): Config {
+  let cfg = cache.get(env);
+  if (cfg === undefined) {
+    try {
+      cfg = parseConfig(env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      cfg = err;
+    }
+    cache.set(env, cfg);
+    if (
+      !(cfg instanceof ConfigError) &&
+      cfg.usingDevelopmentSecret &&
+      !warned &&
+      cfg.ENVIRONMENT !== "test"
+    ) {
+      warned = true;
+      console.warn(
+        "\n!!! edge-auth: SECRET_KEY is not set; using the built-in DEVELOPMENT secret. Tokens are forgeable. " +
+          "Set SECRET_KEY (wrangler secret put SECRET_KEY) before exposing this service. !!!\n",
+      );
+    }
+  }
+  if (cfg instanceof ConfigError) throw cfg;
+  return cfg;
+}

@@ -1,0 +1,40 @@
+import type { Context } from "hono";
+import type { Deps } from "./deps";
+import type { Env } from "./env";
+
+export interface AuthContext {
+  userId: string;
+  sessionId: string;
+  jti: string;
+  /** Access-token expiry, seconds since the epoch. */
+  exp: number;
+}
+
+export type AppEnv = {
+  Bindings: Env;
+  Variables: { requestId: string; deps: Deps; auth: AuthContext };
+};
+
+export type AppContext = Context<AppEnv>;
+
+export interface RequestMeta {
+  /** Only from CF-Connecting-IP: X-Forwarded-For is client-controlled. */
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string;
+}
+
+export function requestMeta(c: Context<AppEnv>): RequestMeta {
+  const ip = c.req.header("CF-Connecting-IP")?.trim() || null;
+  const ua = c.req.header("User-Agent") ?? null;
+  return {
+    ip: ip && ip.length <= 64 ? ip : null,
+    userAgent: ua ? ua.slice(0, 512) : null,
+    requestId: c.get("requestId"),
+  };
+}
+
+/** The key used for per-IP limits; requests without CF-Connecting-IP (local dev, tests) share one. */
+export function clientIp(c: Context<AppEnv>): string {
+  return requestMeta(c).ip ?? "unknown";
+}

@@ -1,0 +1,91 @@
+import type { Config } from "./config";
+import { createEmailSender, type EmailSender } from "./email";
+import type { Env } from "./env";
+import { createRateLimiter, type RateLimiter } from "./security/rate-limit";
+import { openDatabase, openEphemeral } from "./storage";
+import type { Database, EphemeralStore } from "./storage/types";
+
+/** What services need; built per request, nothing read from module-level env. */
+export interface Deps {
+  readonly config: Config;
+  readonly db: Database;
+  readonly ephemeral: EphemeralStore;
+  readonly email: EmailSender;
+  readonly limiter: RateLimiter;
+  /** Outbound HTTP (OAuth providers, email APIs); injectable so tests fake only the providers. */
+  readonly fetch: typeof fetch;
+  now(): Date;
+  /** Work that must finish but that the response need not wait for (executionCtx.waitUntil). */
+  defer(task: Promise<unknown>, what: string): void;
+}
+
+export interface AppOptions {
+  email?: EmailSender;
+  fetch?: typeof fetch;
+  now?: () => Date;
+  limiter?: RateLimiter;
+}
+
+/** Stores are opened lazily, so routes that touch no storage open no connection. */
+export class RequestDeps implements Deps {
+  #db?: Database;
+  #ephemeral?: EphemeralStore;
+  #email?: EmailSender;
+  #limiter?: RateLimiter;
+  readonly fetch: typeof fetch;
+  readonly pending: Promise<unknown>[] = [];
+
+  constructor(
+    readonly config: Config,
+    private readonly env: Env,
+    private readonly options: AppOptions,
+    private readonly waitUntil: ((p: Promise<unknown>) => void) | undefined,
+  ) {
+    this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  get db(): Database {
+    this.#db ??= openDatabase(this.config, this.env);
+    return this.#db;
+  }
+
+  get ephemeral(): EphemeralStore {
+    this.#ephemeral ??= openEphemeral(this.config, this.env);
+    return this.#ephemeral;
+  }
+
+  get email(): EmailSender {
+    this.#email ??= this.options.email ?? createEmailSender(this.config, this.env, this.fetch);
+    return this.#email;
+  }
+
+  get limiter(): RateLimiter {
+    this.#limiter ??= this.options.limiter ?? createRateLimiter(this.config, this.env);
+    return this.#limiter;
+  }
+
+  now(): Date {
+    return this.options.now ? this.options.now() : new Date();
+  }
+
+  defer(task: Promise<unknown>, what: string): void {
+    const guarded = task.catch((err: unknown) => {
+      // Loud on purpose: a lost audit entry or email is an incident.
+      console.error(
+        JSON.stringify({ level: "error", msg: `deferred task failed: ${what}`, error: String(err) }),
+      );
+    });
+    this.pending.push(guarded);
+    this.waitUntil?.(guarded);
+  }
+
+  /** Closes per-request connections once deferred work is done. */
+  async close(): Promise<void> {
+    await Promise.all(this.pending);
+    await Promise.all([this.#db?.close(), this.#ephemeral?.close()]);
+  }
+
+  get opened(): boolean {
+    return this.#db !== undefined || this.#ephemeral !== undefined;
+  }
+}

@@ -1,0 +1,88 @@
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { getConfig } from "./config";
+import type { AppEnv } from "./context";
+import { type AppOptions, RequestDeps } from "./deps";
+import { AppError } from "./errors";
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export const requestIdMiddleware = requestId({
+  headerName: "X-Request-Id",
+  limitLength: 128,
+  generator: () => crypto.randomUUID(),
+});
+
+export const securityHeadersMiddleware = secureHeaders({
+  strictTransportSecurity: "max-age=63072000; includeSubDomains",
+  xFrameOptions: "DENY",
+  referrerPolicy: "no-referrer",
+  xContentTypeOptions: "nosniff",
+  crossOriginResourcePolicy: "same-origin",
+  crossOriginOpenerPolicy: "same-origin",
+  // CSP is set below so HTML routes can choose their own.
+  contentSecurityPolicy: undefined,
+});
+
+/** Defaults applied after the handler: a route may set its own CSP or Cache-Control. */
+export const responseDefaults: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  const h = c.res.headers;
+  if (!h.has("Content-Security-Policy"))
+    h.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  if (!h.has("Cache-Control")) h.set("Cache-Control", "no-store");
+  const ct = h.get("Content-Type");
+  if (ct === "application/json") h.set("Content-Type", "application/json; charset=utf-8");
+};
+
+export const bodyLimitMiddleware = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: () => {
+    throw new AppError("payload_too_large");
+  },
+});
+
+/** Routes that also take an HTML form post (the verify/reset pages and OAuth2-style form login). */
+const FORM_PATHS = new Set(["/auth/login", "/auth/verify", "/auth/password/reset"]);
+
+/** A body must be JSON (or a form where a route takes one): anything else is 415, never guessed at. */
+export const contentTypeMiddleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const method = c.req.method;
+  if (method === "POST" || method === "PUT" || method === "PATCH" || method === "DELETE") {
+    const length = c.req.header("Content-Length");
+    const hasBody =
+      (length !== undefined && length !== "0") || c.req.header("Transfer-Encoding") !== undefined;
+    if (hasBody) {
+      const type = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
+      const json = type === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+      const form = type === "application/x-www-form-urlencoded" && FORM_PATHS.has(c.req.path);
+      if (!json && !form) throw new AppError("unsupported_media_type");
+    }
+  }
+  await next();
+};
+
+export function depsMiddleware(options: AppOptions): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const config = getConfig(c.env);
+    let waitUntil: ((p: Promise<unknown>) => void) | undefined;
+    try {
+      const ctx = c.executionCtx;
+      waitUntil = (p) => ctx.waitUntil(p);
+    } catch {
+      // app.request() without an ExecutionContext (unit tests): deferred work is awaited on close().
+    }
+    const deps = new RequestDeps(config, c.env, options, waitUntil);
+    c.set("deps", deps);
+    try {
+      await next();
+    } finally {
+      if (deps.opened || deps.pending.length > 0) {
+        if (waitUntil) waitUntil(deps.close());
+        else await deps.close();
+      }
+    }
+  };
+}

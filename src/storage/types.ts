@@ -1,0 +1,279 @@
+/**
+ * Storage contracts. Shaped by what the service stores, not generic CRUD.
+ *
+ * Consistency rule: everything that must be single-use or compare-and-swap (refresh rotation, consuming
+ * an email token, a TOTP step, a recovery code, counters) lives in the relational store and is decided by
+ * one conditional statement whose affected-row count (or RETURNING row) decides. The ephemeral store (KV
+ * or Redis) is eventually consistent on Cloudflare and only holds what tolerates that.
+ *
+ * Only adapters (src/storage/<driver>/) import driver types.
+ */
+
+export type Role = "user" | "admin";
+
+export interface User {
+  id: string;
+  /** As the user typed it (trimmed, NFC). */
+  email: string;
+  fullName: string | null;
+  passwordHash: string | null;
+  role: Role;
+  isActive: boolean;
+  isVerified: boolean;
+  twoFactorEnabled: boolean;
+  /** OAuth providers linked to the account ("google", "facebook"), sorted. */
+  oauthProviders: string[];
+  failedLoginCount: number;
+  loginThrottledUntil: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewUser {
+  id: string;
+  email: string;
+  fullName: string | null;
+  passwordHash: string | null;
+  role: Role;
+  isVerified: boolean;
+  now: Date;
+}
+
+export interface UserPatch {
+  fullName?: string | null;
+  passwordHash?: string | null;
+  role?: Role;
+  isActive?: boolean;
+  isVerified?: boolean;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface UserListQuery {
+  limit: number;
+  cursor?: string | null;
+  /** Lower-cased email prefix. */
+  emailPrefix?: string | null;
+}
+
+export interface UserRepository {
+  /** Returns null when the (case-insensitive) email is taken. */
+  create(user: NewUser): Promise<User | null>;
+  findById(id: string): Promise<User | null>;
+  findByEmail(email: string): Promise<User | null>;
+  update(id: string, patch: UserPatch, now: Date): Promise<User | null>;
+  /** Newest first, keyset-paginated on (created_at, id). */
+  list(query: UserListQuery): Promise<Page<User>>;
+  /** Atomically adds one failed login; returns the new consecutive count. */
+  addLoginFailure(id: string, now: Date): Promise<number>;
+  setLoginThrottle(id: string, until: Date | null): Promise<void>;
+  resetLoginFailures(id: string): Promise<void>;
+  /**
+   * Marks that the owner was told about a throttle. Returns true only for the first call since the
+   * last reset (conditional UPDATE), so exactly one email goes out.
+   */
+  markLockoutNotified(id: string, now: Date): Promise<boolean>;
+}
+
+export interface Session {
+  id: string;
+  userId: string;
+  currentHash: string;
+  previousHash: string | null;
+  rotatedAt: Date | null;
+  createdAt: Date;
+  lastUsedAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface NewSession {
+  id: string;
+  userId: string;
+  refreshHash: string;
+  expiresAt: Date;
+  ip: string | null;
+  userAgent: string | null;
+  now: Date;
+}
+
+export type RotateResult =
+  | { kind: "rotated"; session: Session }
+  /** The just-rotated token again, inside the grace window: same session, same next token. */
+  | { kind: "grace"; session: Session }
+  /** An older token of a live session: the caller revokes the session. */
+  | { kind: "reused"; session: Session }
+  /** Unknown, expired or revoked. */
+  | { kind: "invalid" };
+
+export interface SessionRepository {
+  create(session: NewSession): Promise<Session>;
+  findById(id: string): Promise<Session | null>;
+  /**
+   * Rotates the refresh token if `presentedHash` is still current. Atomic: of any number of concurrent
+   * calls with the same hash, exactly one returns "rotated".
+   */
+  rotate(presentedHash: string, nextHash: string, now: Date, graceMs: number): Promise<RotateResult>;
+  /** Live (not revoked, not expired) sessions of a user, newest first. */
+  listActive(userId: string, now: Date): Promise<Session[]>;
+  /** Returns false when the session was already revoked or does not exist. */
+  revoke(id: string, now: Date): Promise<boolean>;
+  /** Revokes every live session of the user except `exceptId`; returns the revoked ids. */
+  revokeAllForUser(userId: string, now: Date, exceptId?: string): Promise<string[]>;
+  /** Retention: drops sessions (and their token history) that ended before `cutoff`. */
+  deleteEndedBefore(cutoff: Date): Promise<number>;
+}
+
+export type TokenPurpose = "email_verification" | "password_reset" | "mfa" | "oauth_state";
+
+export interface NewOneTimeToken {
+  tokenHash: string;
+  purpose: TokenPurpose;
+  userId: string | null;
+  /** Non-secret context bound to the token (JSON-serialisable). */
+  data?: Record<string, unknown> | null;
+  expiresAt: Date;
+  now: Date;
+}
+
+export interface ConsumedToken {
+  userId: string | null;
+  data: Record<string, unknown> | null;
+}
+
+export interface TokenRepository {
+  create(token: NewOneTimeToken): Promise<void>;
+  /** One conditional UPDATE: returns the token only to the single caller that consumed it. */
+  consume(purpose: TokenPurpose, tokenHash: string, now: Date): Promise<ConsumedToken | null>;
+  /** Consumes every outstanding token of that purpose for the user (e.g. after a password reset). */
+  invalidateForUser(userId: string, purpose: TokenPurpose, now: Date): Promise<void>;
+  deleteExpiredBefore(cutoff: Date): Promise<number>;
+}
+
+export interface AuditEntry {
+  id: string;
+  userId: string | null;
+  action: string;
+  ip: string | null;
+  userAgent: string | null;
+  createdAt: Date;
+  metadata: Record<string, unknown>;
+}
+
+export type NewAuditEntry = AuditEntry;
+
+export interface AuditQuery {
+  limit: number;
+  cursor?: string | null;
+  userId?: string | null;
+  actions?: string[] | null;
+  since?: Date | null;
+  until?: Date | null;
+}
+
+export interface AuditRepository {
+  append(entry: NewAuditEntry): Promise<void>;
+  /** Newest first, keyset-paginated on (created_at, id). */
+  list(query: AuditQuery): Promise<Page<AuditEntry>>;
+  /** Retention only; no route deletes entries. */
+  deleteOlderThan(cutoff: Date): Promise<number>;
+}
+
+export type OAuthProviderName = "google" | "facebook";
+
+export interface OAuthAccount {
+  provider: OAuthProviderName;
+  providerUserId: string;
+  userId: string;
+  email: string | null;
+  createdAt: Date;
+}
+
+export interface OAuthAccountRepository {
+  find(provider: OAuthProviderName, providerUserId: string): Promise<OAuthAccount | null>;
+  /** Returns false when that provider account is already linked. */
+  link(account: OAuthAccount): Promise<boolean>;
+  listForUser(userId: string): Promise<OAuthAccount[]>;
+}
+
+export interface TwoFactorState {
+  /** AES-GCM ciphertext (see src/twofactor), never the raw secret. */
+  secretEnc: string | null;
+  pendingSecretEnc: string | null;
+  lastStep: number | null;
+}
+
+export interface TwoFactorRepository {
+  get(userId: string): Promise<TwoFactorState | null>;
+  setPending(userId: string, pendingSecretEnc: string, now: Date): Promise<void>;
+  /**
+   * Promotes the pending secret to the enabled one, records `step` as used and replaces the
+   * recovery codes; conditional on the pending secret still being `pendingSecretEnc` and 2FA not
+   * being enabled. Returns false otherwise.
+   */
+  enable(
+    userId: string,
+    pendingSecretEnc: string,
+    step: number,
+    recoveryCodeHashes: string[],
+    now: Date,
+  ): Promise<boolean>;
+  disable(userId: string, now: Date): Promise<void>;
+  /** Accepts a TOTP time step only if it is later than the last accepted one (one conditional UPDATE). */
+  acceptStep(userId: string, step: number): Promise<boolean>;
+  replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date): Promise<void>;
+  /** One conditional UPDATE: true only for the single caller that consumed the code. */
+  consumeRecoveryCode(userId: string, codeHash: string, now: Date): Promise<boolean>;
+  countRecoveryCodes(userId: string): Promise<number>;
+}
+
+export interface CounterValue {
+  count: number;
+  resetAt: Date;
+}
+
+/** Fixed-window counters in the relational store (strongly consistent). */
+export interface CounterRepository {
+  /** Adds one in the window that starts at the first hit; a new window starts after `resetAt`. */
+  increment(key: string, windowMs: number, now: Date): Promise<CounterValue>;
+  get(key: string, now: Date): Promise<CounterValue | null>;
+  reset(key: string): Promise<void>;
+  deleteExpiredBefore(cutoff: Date): Promise<number>;
+}
+
+/** Relational store: D1 or Postgres. */
+export interface Database {
+  readonly kind: "d1" | "postgres";
+  users: UserRepository;
+  sessions: SessionRepository;
+  tokens: TokenRepository;
+  audit: AuditRepository;
+  oauthAccounts: OAuthAccountRepository;
+  twoFactor: TwoFactorRepository;
+  counters: CounterRepository;
+  /** Throws when the store cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Eventually consistent key/value store with TTLs (KV or Redis): revocation denylist, short-lived
+ * lookups, rate-limit hints. Nothing here may decide a single-use or compare-and-swap question.
+ */
+export interface EphemeralStore {
+  readonly kind: "kv" | "redis";
+  get(key: string): Promise<string | null>;
+  /** One round trip where the backend allows it. */
+  getMany(keys: string[]): Promise<(string | null)[]>;
+  /** `ttlSeconds` is raised to the backend's minimum where it has one (KV: 60 s). */
+  set(key: string, value: string, ttlSeconds: number): Promise<void>;
+  delete(key: string): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
