@@ -1,6 +1,183 @@
-import { createRouter } from "../router";
+import { createRoute, z } from "@hono/zod-openapi";
+import { requestMeta } from "../context";
+import { AppError } from "../errors";
+import { BEARER, createRouter } from "../router";
+import { rateLimit, requireAuth } from "../security/middleware";
+import { presentUser, UserSchema } from "../users/present";
+import { accountRoutes } from "./account-routes";
+import { passwordLogin } from "./login";
+import {
+  json,
+  jsonBody,
+  LoginFormBody,
+  LoginJsonBody,
+  LogoutBody,
+  problems,
+  RefreshBody,
+  SessionSchema,
+  SignInResponseSchema,
+  TokenResponseSchema,
+} from "./schemas";
+import { listSessions, logout, logoutAll, refreshSession, revokeOwnSession } from "./sessions";
+import { publicJwks } from "./tokens";
+
+const tags = ["auth"];
+
+const loginRoute = createRoute({
+  method: "post",
+  path: "/auth/login",
+  tags,
+  summary: "Sign in with email and password",
+  description:
+    "JSON `{email, password}` or an OAuth2-style form `username=&password=`. A 2FA account answers " +
+    "`{mfa_required, mfa_token, expires_in}` instead of tokens. An unverified or disabled account is only " +
+    "reported after the right password.",
+  middleware: [rateLimit("login")] as const,
+  request: {
+    body: {
+      content: {
+        "application/json": { schema: LoginJsonBody },
+        "application/x-www-form-urlencoded": { schema: LoginFormBody },
+      },
+    },
+  },
+  responses: {
+    200: json(SignInResponseSchema, "Tokens, or a second-factor challenge"),
+    401: problems[401],
+    403: problems[403],
+    422: problems[422],
+    429: problems[429],
+  },
+});
+
+const refreshRoute = createRoute({
+  method: "post",
+  path: "/auth/refresh",
+  tags,
+  summary: "Exchange a refresh token for a new pair (rotation)",
+  description:
+    "The presented token is rotated. Presented again within 10 seconds it yields the same new pair; later, " +
+    "or any older token of the session, is treated as theft: 401 and the whole session is revoked.",
+  middleware: [rateLimit("refresh")] as const,
+  request: { body: jsonBody(RefreshBody) },
+  responses: {
+    200: json(TokenResponseSchema, "New tokens"),
+    401: problems[401],
+    422: problems[422],
+    429: problems[429],
+  },
+});
+
+const logoutRoute = createRoute({
+  method: "post",
+  path: "/auth/logout",
+  tags,
+  summary: "Revoke the current session (its refresh and access tokens)",
+  security: BEARER,
+  middleware: [requireAuth] as const,
+  request: { body: { required: false, content: { "application/json": { schema: LogoutBody } } } },
+  responses: { 204: { description: "Signed out" }, 401: problems[401] },
+});
+
+const logoutAllRoute = createRoute({
+  method: "post",
+  path: "/auth/logout/all",
+  tags,
+  summary: "Revoke every session of the user",
+  security: BEARER,
+  middleware: [requireAuth] as const,
+  responses: { 204: { description: "Signed out everywhere" }, 401: problems[401] },
+});
+
+const meRoute = createRoute({
+  method: "get",
+  path: "/auth/me",
+  tags,
+  summary: "The signed-in user",
+  security: BEARER,
+  middleware: [requireAuth] as const,
+  responses: { 200: json(UserSchema, "User"), 401: problems[401] },
+});
+
+const sessionsRoute = createRoute({
+  method: "get",
+  path: "/auth/sessions",
+  tags,
+  summary: "Live sessions of the user",
+  security: BEARER,
+  middleware: [requireAuth] as const,
+  responses: { 200: json(z.object({ items: z.array(SessionSchema) }), "Sessions"), 401: problems[401] },
+});
+
+const revokeSessionRoute = createRoute({
+  method: "delete",
+  path: "/auth/sessions/{id}",
+  tags,
+  summary: "Revoke one of the user's sessions",
+  security: BEARER,
+  middleware: [requireAuth] as const,
+  request: { params: z.object({ id: z.string().max(64) }) },
+  responses: { 204: { description: "Revoked" }, 401: problems[401], 404: problems[404] },
+});
+
+const jwksRoute = createRoute({
+  method: "get",
+  path: "/.well-known/jwks.json",
+  tags: ["meta"],
+  summary: "Public keys that sign access tokens (empty with HS256)",
+  responses: { 200: json(z.object({ keys: z.array(z.record(z.string(), z.unknown())) }), "JWKS") },
+});
 
 export function authRoutes() {
   const router = createRouter();
+
+  router.openapi(loginRoute, async (c) => {
+    const form = (c.req.header("Content-Type") ?? "")
+      .toLowerCase()
+      .startsWith("application/x-www-form-urlencoded");
+    const { email, password } = form
+      ? (({ username, password }) => ({ email: username, password }))(
+          LoginFormBody.parse(c.req.valid("form")),
+        )
+      : LoginJsonBody.parse(c.req.valid("json"));
+    return c.json(await passwordLogin(c.var.deps, email, password, requestMeta(c)), 200);
+  });
+
+  router.openapi(refreshRoute, async (c) => {
+    const tokens = await refreshSession(c.var.deps, c.req.valid("json").refresh_token, requestMeta(c));
+    return c.json(tokens, 200);
+  });
+
+  router.openapi(logoutRoute, async (c) => {
+    await logout(c.var.deps, c.var.auth, requestMeta(c));
+    return c.body(null, 204);
+  });
+
+  router.openapi(logoutAllRoute, async (c) => {
+    await logoutAll(c.var.deps, c.var.auth, requestMeta(c));
+    return c.body(null, 204);
+  });
+
+  router.openapi(meRoute, async (c) => {
+    const user = await c.var.deps.db.users.findById(c.var.auth.userId);
+    if (!user || !user.isActive) throw new AppError("invalid_access_token");
+    return c.json(presentUser(user), 200);
+  });
+
+  router.openapi(sessionsRoute, async (c) => {
+    return c.json({ items: await listSessions(c.var.deps, c.var.auth) }, 200);
+  });
+
+  router.openapi(revokeSessionRoute, async (c) => {
+    await revokeOwnSession(c.var.deps, c.var.auth, c.req.valid("param").id, requestMeta(c));
+    return c.body(null, 204);
+  });
+
+  router.openapi(jwksRoute, async (c) => {
+    c.header("Cache-Control", "public, max-age=300");
+    return c.json(await publicJwks(c.var.deps.config), 200);
+  });
+
+  router.route("/", accountRoutes());
   return router;
 }

@@ -151,6 +151,8 @@ export interface TokenRepository {
   create(token: NewOneTimeToken): Promise<void>;
   /** One conditional UPDATE: returns the token only to the single caller that consumed it. */
   consume(purpose: TokenPurpose, tokenHash: string, now: Date): Promise<ConsumedToken | null>;
+  /** Reads an unconsumed, unexpired token without consuming it (to validate input before consuming). */
+  peek(purpose: TokenPurpose, tokenHash: string, now: Date): Promise<ConsumedToken | null>;
   /** Consumes every outstanding token of that purpose for the user (e.g. after a password reset). */
   invalidateForUser(userId: string, purpose: TokenPurpose, now: Date): Promise<void>;
   deleteExpiredBefore(cutoff: Date): Promise<number>;

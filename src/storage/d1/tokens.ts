@@ -35,6 +35,23 @@ export class D1TokenRepository implements TokenRepository {
     return { userId: row.userId, data: row.data ? (JSON.parse(row.data) as Record<string, unknown>) : null };
   }
 
+  async peek(purpose: TokenPurpose, tokenHash: string, now: Date): Promise<ConsumedToken | null> {
+    const row = await this.db
+      .select({ userId: oneTimeTokens.userId, data: oneTimeTokens.data })
+      .from(oneTimeTokens)
+      .where(
+        and(
+          eq(oneTimeTokens.tokenHash, tokenHash),
+          eq(oneTimeTokens.purpose, purpose),
+          isNull(oneTimeTokens.consumedAt),
+          gt(oneTimeTokens.expiresAt, now),
+        ),
+      )
+      .get();
+    if (!row) return null;
+    return { userId: row.userId, data: row.data ? (JSON.parse(row.data) as Record<string, unknown>) : null };
+  }
+
   async invalidateForUser(userId: string, purpose: TokenPurpose, now: Date): Promise<void> {
     await this.db
       .update(oneTimeTokens)

@@ -1,0 +1,71 @@
+import type { RequestMeta } from "../context";
+import type { Deps } from "../deps";
+import { newId } from "../lib/crypto";
+
+/**
+ * Metadata keys each action may carry. Anything else is dropped before the write, so a password, token,
+ * code or secret can never reach the log even by mistake.
+ */
+export const AUDIT_METADATA_KEYS = {
+  register: ["outcome"],
+  email_verified: [],
+  verification_resent: [],
+  login_succeeded: ["method", "mfa"],
+  login_failed: ["reason", "email_hash", "method"],
+  login_throttled: ["failures", "until"],
+  token_refreshed: ["grace"],
+  refresh_token_reused: ["session_id"],
+  logout: ["session_id"],
+  logout_all: ["sessions"],
+  session_revoked: ["session_id"],
+  password_reset_requested: [],
+  password_reset: ["sessions"],
+  password_changed: ["sessions"],
+  oauth_login: ["provider", "created"],
+  oauth_linked: ["provider", "takeover"],
+  "2fa_setup": [],
+  "2fa_enabled": ["sessions"],
+  "2fa_disabled": ["method"],
+  "2fa_failed": ["failures", "locked"],
+  "2fa_recovery_codes_regenerated": [],
+  recovery_code_used: ["remaining"],
+  user_updated: ["changes", "actor_id"],
+  role_promoted: ["reason"],
+} as const satisfies Record<string, readonly string[]>;
+
+export type AuditAction = keyof typeof AUDIT_METADATA_KEYS;
+
+export function sanitizeMetadata(
+  action: AuditAction,
+  metadata: Record<string, unknown>,
+): Record<string, unknown> {
+  const allowed: readonly string[] = AUDIT_METADATA_KEYS[action];
+  const out: Record<string, unknown> = {};
+  for (const key of allowed) if (metadata[key] !== undefined) out[key] = metadata[key];
+  return out;
+}
+
+export interface AuditEvent {
+  action: AuditAction;
+  userId: string | null;
+  metadata?: Record<string, unknown>;
+}
+
+/**
+ * Appends an audit entry without making the response wait (executionCtx.waitUntil); a failed write is
+ * logged loudly by Deps.defer.
+ */
+export function recordEvent(deps: Deps, meta: RequestMeta, event: AuditEvent): void {
+  deps.defer(
+    deps.db.audit.append({
+      id: newId(),
+      userId: event.userId,
+      action: event.action,
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+      createdAt: deps.now(),
+      metadata: sanitizeMetadata(event.action, event.metadata ?? {}),
+    }),
+    `audit ${event.action}`,
+  );
+}

@@ -1,0 +1,240 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { requestMeta } from "../context";
+import { AppError } from "../errors";
+import { BEARER, createRouter } from "../router";
+import { rateLimit, requireAuth } from "../security/middleware";
+import { presentUser, UserSchema } from "../users/present";
+import {
+  changePassword,
+  forgotPassword,
+  register,
+  resendVerification,
+  resetPassword,
+  verifyEmail,
+} from "./accounts";
+import { htmlPage, message, resetForm, verifyForm } from "./pages";
+import {
+  ChangePasswordBody,
+  DetailSchema,
+  EmailBody,
+  json,
+  jsonBody,
+  problems,
+  RegisterBody,
+  ResetBody,
+  TokenBody,
+  TokenSchema,
+} from "./schemas";
+
+const ACCEPTED = "If the address can be used, we sent an email with a link. Check your inbox.";
+const tags = ["account"];
+const html = (description: string) => ({ description, content: { "text/html": { schema: z.string() } } });
+const formOrJson = <T extends z.ZodType>(schema: T) => ({
+  content: { "application/json": { schema }, "application/x-www-form-urlencoded": { schema } },
+});
+const isForm = (ct: string | undefined) =>
+  (ct ?? "").toLowerCase().startsWith("application/x-www-form-urlencoded");
+
+const registerRoute = createRoute({
+  method: "post",
+  path: "/auth/register",
+  tags,
+  summary: "Create an account; a verification email is sent",
+  description:
+    "Answers 202 whether or not the email is already registered (an existing owner is emailed instead).",
+  middleware: [rateLimit("register")] as const,
+  request: { body: jsonBody(RegisterBody) },
+  responses: { 202: json(DetailSchema, "Accepted"), 422: problems[422], 429: problems[429] },
+});
+
+const verifyRoute = createRoute({
+  method: "post",
+  path: "/auth/verify",
+  tags,
+  summary: "Verify an email address with the emailed token",
+  description: "A form post (from the GET page) answers with an HTML page instead of JSON.",
+  middleware: [rateLimit("verify")] as const,
+  request: { body: formOrJson(TokenBody) },
+  responses: {
+    200: json(UserSchema, "Verified"),
+    400: problems[400],
+    422: problems[422],
+    429: problems[429],
+  },
+});
+
+const verifyPageRoute = createRoute({
+  method: "get",
+  path: "/auth/verify",
+  tags,
+  summary: "HTML page whose button verifies the email (a GET changes nothing)",
+  request: { query: z.object({ token: z.string().max(512).optional() }) },
+  responses: { 200: html("Page") },
+});
+
+const resendRoute = createRoute({
+  method: "post",
+  path: "/auth/verify/resend",
+  tags,
+  summary: "Send the verification email again",
+  middleware: [rateLimit("verify")] as const,
+  request: { body: jsonBody(EmailBody) },
+  responses: {
+    202: json(DetailSchema, "Accepted, known email or not"),
+    422: problems[422],
+    429: problems[429],
+  },
+});
+
+const forgotRoute = createRoute({
+  method: "post",
+  path: "/auth/password/forgot",
+  tags,
+  summary: "Email a password-reset link",
+  middleware: [rateLimit("verify")] as const,
+  request: { body: jsonBody(EmailBody) },
+  responses: {
+    202: json(DetailSchema, "Accepted, known email or not"),
+    422: problems[422],
+    429: problems[429],
+  },
+});
+
+const resetRoute = createRoute({
+  method: "post",
+  path: "/auth/password/reset",
+  tags,
+  summary: "Set a new password with the emailed token; every session is revoked",
+  middleware: [rateLimit("verify")] as const,
+  request: { body: formOrJson(ResetBody) },
+  responses: {
+    200: json(DetailSchema, "Password changed"),
+    400: problems[400],
+    422: problems[422],
+    429: problems[429],
+  },
+});
+
+const resetPageRoute = createRoute({
+  method: "get",
+  path: "/auth/password/reset",
+  tags,
+  summary: "HTML form that posts a new password with the token",
+  request: { query: z.object({ token: z.string().max(512).optional() }) },
+  responses: { 200: html("Page") },
+});
+
+const changeRoute = createRoute({
+  method: "post",
+  path: "/auth/password/change",
+  tags,
+  summary: "Change the password; other sessions are revoked",
+  security: BEARER,
+  middleware: [requireAuth, rateLimit("default")] as const,
+  request: { body: jsonBody(ChangePasswordBody) },
+  responses: { 200: json(DetailSchema, "Changed"), 401: problems[401], 422: problems[422] },
+});
+
+export function accountRoutes() {
+  const router = createRouter();
+
+  router.openapi(registerRoute, async (c) => {
+    const body = c.req.valid("json");
+    await register(
+      c.var.deps,
+      { email: body.email, password: body.password, fullName: body.full_name ?? null },
+      requestMeta(c),
+    );
+    return c.json({ detail: "Registration received. Check your inbox to verify your email address." }, 202);
+  });
+
+  router.openapi(verifyRoute, async (c) => {
+    if (isForm(c.req.header("Content-Type"))) {
+      const parsed = TokenBody.safeParse(c.req.valid("form"));
+      try {
+        if (!parsed.success) throw new AppError("invalid_token");
+        await verifyEmail(c.var.deps, parsed.data.token, requestMeta(c));
+        return htmlPage(c, "Email verified", message("Your email address is verified. You can sign in now."));
+      } catch (err) {
+        if (err instanceof AppError && err.code === "invalid_token") {
+          return htmlPage(
+            c,
+            "Link not valid",
+            message("This link is invalid, expired or already used."),
+            400,
+          );
+        }
+        throw err;
+      }
+    }
+    const { token } = TokenBody.parse(c.req.valid("json"));
+    const user = await verifyEmail(c.var.deps, token, requestMeta(c));
+    return c.json(presentUser(user), 200);
+  });
+
+  router.openapi(verifyPageRoute, (c) => {
+    const parsed = TokenSchema.safeParse(c.req.valid("query").token);
+    if (!parsed.success) return htmlPage(c, "Link not valid", message("This link is incomplete."), 400);
+    return htmlPage(c, "Verify your email", verifyForm(parsed.data));
+  });
+
+  router.openapi(resendRoute, async (c) => {
+    await resendVerification(c.var.deps, c.req.valid("json").email, requestMeta(c));
+    return c.json({ detail: ACCEPTED }, 202);
+  });
+
+  router.openapi(forgotRoute, async (c) => {
+    await forgotPassword(c.var.deps, c.req.valid("json").email, requestMeta(c));
+    return c.json({ detail: ACCEPTED }, 202);
+  });
+
+  router.openapi(resetRoute, async (c) => {
+    if (isForm(c.req.header("Content-Type"))) {
+      const parsed = ResetBody.safeParse(c.req.valid("form"));
+      try {
+        if (!parsed.success) throw new AppError("invalid_token");
+        await resetPassword(c.var.deps, parsed.data.token, parsed.data.new_password, requestMeta(c));
+        return htmlPage(
+          c,
+          "Password changed",
+          message("Your password was changed. Sign in with the new one."),
+        );
+      } catch (err) {
+        if (err instanceof AppError && err.code === "weak_password" && parsed.success) {
+          return htmlPage(
+            c,
+            "Choose another password",
+            message(err.message) + resetForm(parsed.data.token),
+            422,
+          );
+        }
+        if (err instanceof AppError && err.code === "invalid_token") {
+          return htmlPage(
+            c,
+            "Link not valid",
+            message("This link is invalid, expired or already used."),
+            400,
+          );
+        }
+        throw err;
+      }
+    }
+    const body = ResetBody.parse(c.req.valid("json"));
+    await resetPassword(c.var.deps, body.token, body.new_password, requestMeta(c));
+    return c.json({ detail: "Password changed. Every session was signed out." }, 200);
+  });
+
+  router.openapi(resetPageRoute, (c) => {
+    const parsed = TokenSchema.safeParse(c.req.valid("query").token);
+    if (!parsed.success) return htmlPage(c, "Link not valid", message("This link is incomplete."), 400);
+    return htmlPage(c, "Choose a new password", resetForm(parsed.data));
+  });
+
+  router.openapi(changeRoute, async (c) => {
+    const body = c.req.valid("json");
+    await changePassword(c.var.deps, c.var.auth, body.current_password, body.new_password, requestMeta(c));
+    return c.json({ detail: "Password changed. Your other sessions were signed out." }, 200);
+  });
+
+  return router;
+}

@@ -1,0 +1,54 @@
+import { recordEvent } from "../audit/record";
+import type { RequestMeta } from "../context";
+import type { Deps } from "../deps";
+import { AppError } from "../errors";
+import { hmacBase64url } from "../lib/crypto";
+import { DUMMY_HASH, hashPassword, verifyPassword } from "./password";
+import { completeSignIn, type MfaChallenge, type TokenResponse } from "./sign-in";
+import { assertNotThrottled, clearLoginFailures, recordLoginFailure } from "./throttle";
+
+export async function passwordLogin(
+  deps: Deps,
+  email: string,
+  password: string,
+  meta: RequestMeta,
+): Promise<TokenResponse | MfaChallenge> {
+  const user = await deps.db.users.findByEmail(email);
+  assertNotThrottled(user, deps.now());
+  // Unknown email (or an OAuth-only account) still costs one scrypt: timing reveals nothing.
+  const check = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+  if (!user || !check.ok) {
+    if (user) await recordLoginFailure(deps, meta, user);
+    recordEvent(deps, meta, {
+      action: "login_failed",
+      userId: user?.id ?? null,
+      metadata: user
+        ? { reason: "bad_password", method: "password" }
+        : {
+            reason: "unknown_email",
+            method: "password",
+            email_hash: await hmacBase64url(deps.config.SECRET_KEY, "audit-email", email.toLowerCase()),
+          },
+    });
+    throw new AppError("invalid_credentials");
+  }
+  // Only now, after the right password, may the answer reveal the account's state.
+  if (!user.isActive) {
+    recordEvent(deps, meta, { action: "login_failed", userId: user.id, metadata: { reason: "disabled" } });
+    throw new AppError("account_disabled");
+  }
+  if (!user.isVerified) {
+    recordEvent(deps, meta, { action: "login_failed", userId: user.id, metadata: { reason: "unverified" } });
+    throw new AppError("email_not_verified");
+  }
+  await clearLoginFailures(deps, user);
+  if (check.needsRehash) {
+    deps.defer(
+      hashPassword(password).then((hash) =>
+        deps.db.users.update(user.id, { passwordHash: hash }, deps.now()),
+      ),
+      "password rehash",
+    );
+  }
+  return completeSignIn(deps, user, "password", meta);
+}

@@ -1,0 +1,91 @@
+import { type ScryptOptions, scrypt, timingSafeEqual } from "node:crypto";
+import { decodeBase64, encodeBase64 } from "@oslojs/encoding";
+import { randomBytes } from "../lib/crypto";
+
+/**
+ * scrypt from node:crypto (native in workerd under nodejs_compat). N=2^15, r=8, p=3 is OWASP's
+ * equivalent of its scrypt recommendation that fits a Worker: 128·N·r = 32 MiB per hash, under the
+ * 128 MB isolate. workerd caps N·r·p at 2^20 and defaults maxmem to 32 MiB, so maxmem is explicit.
+ * Not PBKDF2 (deployed Workers refuse > 100,000 iterations) and not JS/WASM scrypt (slower; WASM
+ * compiled at run time is refused).
+ */
+export const SCRYPT_PARAMS = { ln: 15, r: 8, p: 3 } as const;
+const KEY_LENGTH = 32;
+const SALT_LENGTH = 16;
+const MAXMEM = 64 * 1024 * 1024;
+
+interface Params {
+  ln: number;
+  r: number;
+  p: number;
+}
+
+function derive(password: string, salt: Uint8Array, params: Params, keyLength: number): Promise<Uint8Array> {
+  const options: ScryptOptions = { N: 2 ** params.ln, r: params.r, p: params.p, maxmem: MAXMEM };
+  return new Promise((resolve, reject) => {
+    scrypt(password.normalize("NFC"), salt, keyLength, options, (err, key) => {
+      if (err) reject(err);
+      else resolve(new Uint8Array(key));
+    });
+  });
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(SALT_LENGTH);
+  const key = await derive(password, salt, SCRYPT_PARAMS, KEY_LENGTH);
+  const { ln, r, p } = SCRYPT_PARAMS;
+  return `$scrypt$ln=${ln},r=${r},p=${p}$${encodeBase64(salt)}$${encodeBase64(key)}`;
+}
+
+interface Parsed {
+  params: Params;
+  salt: Uint8Array;
+  key: Uint8Array;
+}
+
+const FORMAT = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
+
+function parse(stored: string): Parsed | null {
+  const m = FORMAT.exec(stored);
+  if (!m) return null;
+  const params = { ln: Number(m[1]), r: Number(m[2]), p: Number(m[3]) };
+  // Refuse parameters workerd would reject (N·r·p ≤ 2^20) or that are absurdly weak.
+  if (
+    params.ln < 10 ||
+    params.ln > 20 ||
+    params.r < 1 ||
+    params.p < 1 ||
+    2 ** params.ln * params.r * params.p > 2 ** 20
+  ) {
+    return null;
+  }
+  try {
+    return { params, salt: decodeBase64(m[4]!), key: decodeBase64(m[5]!) };
+  } catch {
+    return null;
+  }
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** The stored hash uses weaker parameters than today's: rehash after a successful login. */
+  needsRehash: boolean;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<VerifyResult> {
+  const parsed = parse(stored) ?? parse(DUMMY_HASH)!;
+  const key = await derive(password, parsed.salt, parsed.params, parsed.key.length);
+  const ok = parse(stored) !== null && timingSafeEqual(key, parsed.key);
+  const { ln, r, p } = parsed.params;
+  return {
+    ok,
+    needsRehash: ok && (ln < SCRYPT_PARAMS.ln || r < SCRYPT_PARAMS.r || p < SCRYPT_PARAMS.p),
+  };
+}
+
+/**
+ * Verified against when the email is unknown (or the account has no password), so a login costs one
+ * hash whether or not the account exists. Its password is random and unknown.
+ */
+export const DUMMY_HASH =
+  "$scrypt$ln=15,r=8,p=3$Cg7Ym5Gq8jI0sRP+3uXq9w==$0Ll8rK7bO0wYx7hJ1bq7d0Z2QzVx4pN8s1tYx5e2c3Q=";

@@ -1,0 +1,107 @@
+import { z } from "@hono/zod-openapi";
+import { EmailSchema, PasswordInputSchema } from "../lib/email-address";
+
+export const TokenSchema = z
+  .string()
+  .min(16)
+  .max(512)
+  .regex(/^[A-Za-z0-9_-]+$/, "Malformed token");
+
+export const TokenResponseSchema = z
+  .object({
+    access_token: z.string(),
+    refresh_token: z.string(),
+    token_type: z.literal("bearer"),
+    expires_in: z.number().int().openapi({ example: 1800 }),
+  })
+  .openapi("TokenResponse");
+
+export const MfaChallengeSchema = z
+  .object({
+    mfa_required: z.literal(true),
+    mfa_token: z.string(),
+    expires_in: z.number().int().openapi({ example: 300 }),
+  })
+  .openapi("MfaChallenge", {
+    description:
+      "The account has two-factor authentication: POST the mfa_token with a code to /auth/2fa/verify.",
+  });
+
+export const SignInResponseSchema = z.union([TokenResponseSchema, MfaChallengeSchema]);
+
+export const DetailSchema = z.object({ detail: z.string() }).openapi("Detail");
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    request_id: z.string().optional(),
+  })
+  .openapi("Problem");
+
+export const RegisterBody = z
+  .object({
+    email: EmailSchema,
+    password: PasswordInputSchema,
+    full_name: z.string().trim().max(100).nullish(),
+  })
+  .openapi("RegisterRequest");
+
+export const EmailBody = z.object({ email: EmailSchema }).openapi("EmailRequest");
+export const TokenBody = z.object({ token: TokenSchema }).openapi("TokenRequest");
+export const LoginJsonBody = z
+  .object({ email: EmailSchema, password: PasswordInputSchema })
+  .openapi("LoginRequest");
+export const LoginFormBody = z
+  .object({ username: EmailSchema, password: PasswordInputSchema })
+  .openapi("LoginForm", { description: "OAuth2 password-grant style form (username is the email)." });
+export const RefreshBody = z.object({ refresh_token: TokenSchema }).openapi("RefreshRequest");
+export const LogoutBody = z.object({ refresh_token: TokenSchema.optional() }).openapi("LogoutRequest");
+export const ResetBody = z
+  .object({ token: TokenSchema, new_password: PasswordInputSchema })
+  .openapi("ResetRequest");
+export const ChangePasswordBody = z
+  .object({ current_password: PasswordInputSchema, new_password: PasswordInputSchema })
+  .openapi("ChangePasswordRequest");
+
+export const SessionSchema = z
+  .object({
+    id: z.string(),
+    created_at: z.string(),
+    last_used_at: z.string(),
+    ip: z.string().nullable(),
+    user_agent: z.string().nullable(),
+    current: z.boolean(),
+  })
+  .openapi("Session");
+
+const problem = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: ProblemSchema } },
+});
+
+export const problems = {
+  400: problem("Invalid or used token / malformed body"),
+  401: problem("Not authenticated or bad credentials"),
+  403: problem("Forbidden"),
+  404: problem("Not found"),
+  409: problem("Conflict"),
+  413: problem("Body over 64 KiB"),
+  415: problem("Body is not JSON"),
+  422: problem("Validation failed"),
+  429: problem("Rate limited (see Retry-After)"),
+} as const;
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});

@@ -1,0 +1,120 @@
+import { recordEvent } from "../audit/record";
+import type { AuthContext, RequestMeta } from "../context";
+import type { Deps } from "../deps";
+import { AppError } from "../errors";
+import type { Session } from "../storage/types";
+import type { TokenResponse } from "./sign-in";
+import { denylistSessions, hashToken, issueAccessToken, successorRefreshToken } from "./tokens";
+
+/** Two tabs refreshing at once: the just-rotated token stays good for this long (API.md). */
+export const REFRESH_GRACE_MS = 10_000;
+
+export async function refreshSession(
+  deps: Deps,
+  refreshToken: string,
+  meta: RequestMeta,
+): Promise<TokenResponse> {
+  const now = deps.now();
+  const next = await successorRefreshToken(deps.config, refreshToken);
+  const result = await deps.db.sessions.rotate(
+    await hashToken(refreshToken),
+    await hashToken(next),
+    now,
+    REFRESH_GRACE_MS,
+  );
+  if (result.kind === "invalid") throw new AppError("invalid_refresh_token");
+  if (result.kind === "reused") {
+    // RFC 9700 §4.14.2: a replayed refresh token means it leaked; kill the whole session.
+    await revokeSessions(deps, [result.session.id]);
+    recordEvent(deps, meta, {
+      action: "refresh_token_reused",
+      userId: result.session.userId,
+      metadata: { session_id: result.session.id },
+    });
+    throw new AppError("invalid_refresh_token");
+  }
+  const access = await issueAccessToken(deps.config, result.session.userId, result.session.id, now);
+  recordEvent(deps, meta, {
+    action: "token_refreshed",
+    userId: result.session.userId,
+    metadata: { grace: result.kind === "grace" },
+  });
+  return {
+    access_token: access.token,
+    refresh_token: next,
+    token_type: "bearer",
+    expires_in: access.expiresIn,
+  };
+}
+
+/** Revokes sessions in the store and denylists their access tokens in the ephemeral store. */
+export async function revokeSessions(deps: Deps, sessionIds: string[], jti?: string): Promise<void> {
+  const now = deps.now();
+  await Promise.all(sessionIds.map((id) => deps.db.sessions.revoke(id, now)));
+  await denylistSessions(deps.config, deps.ephemeral, sessionIds, jti);
+}
+
+/** Revokes every live session of the user (but `exceptSessionId`); returns how many. */
+export async function revokeAllSessions(
+  deps: Deps,
+  userId: string,
+  exceptSessionId?: string,
+): Promise<number> {
+  const ids = await deps.db.sessions.revokeAllForUser(userId, deps.now(), exceptSessionId);
+  await denylistSessions(deps.config, deps.ephemeral, ids);
+  return ids.length;
+}
+
+export async function logout(deps: Deps, auth: AuthContext, meta: RequestMeta): Promise<void> {
+  await revokeSessions(deps, [auth.sessionId], auth.jti);
+  recordEvent(deps, meta, {
+    action: "logout",
+    userId: auth.userId,
+    metadata: { session_id: auth.sessionId },
+  });
+}
+
+export async function logoutAll(deps: Deps, auth: AuthContext, meta: RequestMeta): Promise<void> {
+  const count = await revokeAllSessions(deps, auth.userId);
+  await denylistSessions(deps.config, deps.ephemeral, [auth.sessionId], auth.jti);
+  recordEvent(deps, meta, { action: "logout_all", userId: auth.userId, metadata: { sessions: count } });
+}
+
+export interface SessionJson {
+  id: string;
+  created_at: string;
+  last_used_at: string;
+  ip: string | null;
+  user_agent: string | null;
+  current: boolean;
+}
+
+export async function listSessions(deps: Deps, auth: AuthContext): Promise<SessionJson[]> {
+  const sessions = await deps.db.sessions.listActive(auth.userId, deps.now());
+  return sessions.map((s: Session) => ({
+    id: s.id,
+    created_at: s.createdAt.toISOString(),
+    last_used_at: s.lastUsedAt.toISOString(),
+    ip: s.ip,
+    user_agent: s.userAgent,
+    current: s.id === auth.sessionId,
+  }));
+}
+
+export async function revokeOwnSession(
+  deps: Deps,
+  auth: AuthContext,
+  sessionId: string,
+  meta: RequestMeta,
+): Promise<void> {
+  const session = await deps.db.sessions.findById(sessionId);
+  // Another user's session is indistinguishable from a missing one.
+  if (!session || session.userId !== auth.userId || session.revokedAt !== null)
+    throw new AppError("not_found");
+  await revokeSessions(deps, [sessionId]);
+  recordEvent(deps, meta, {
+    action: "session_revoked",
+    userId: auth.userId,
+    metadata: { session_id: sessionId },
+  });
+}

@@ -1,0 +1,76 @@
+import { recordEvent } from "../audit/record";
+import type { RequestMeta } from "../context";
+import type { Deps } from "../deps";
+import { newId, randomToken } from "../lib/crypto";
+import type { User } from "../storage/types";
+import { hashToken, issueAccessToken, newRefreshToken } from "./tokens";
+
+export type SignInMethod = "password" | "google" | "facebook";
+
+/** OAuth 2.0 token response (RFC 6749 §5.1). */
+export interface TokenResponse {
+  access_token: string;
+  refresh_token: string;
+  token_type: "bearer";
+  expires_in: number;
+}
+
+export interface MfaChallenge {
+  mfa_required: true;
+  mfa_token: string;
+  expires_in: number;
+}
+
+export const MFA_TOKEN_TTL_SECONDS = 300;
+
+/** Opens a session and returns its first token pair. */
+export async function startSession(deps: Deps, user: User, meta: RequestMeta): Promise<TokenResponse> {
+  const now = deps.now();
+  const sessionId = newId();
+  const refreshToken = newRefreshToken();
+  await deps.db.sessions.create({
+    id: sessionId,
+    userId: user.id,
+    refreshHash: await hashToken(refreshToken),
+    expiresAt: new Date(now.getTime() + deps.config.REFRESH_TOKEN_EXPIRE_DAYS * 86_400_000),
+    ip: meta.ip,
+    userAgent: meta.userAgent,
+    now,
+  });
+  const access = await issueAccessToken(deps.config, user.id, sessionId, now);
+  return {
+    access_token: access.token,
+    refresh_token: refreshToken,
+    token_type: "bearer",
+    expires_in: access.expiresIn,
+  };
+}
+
+/**
+ * The end of every first factor (password, Google, Facebook): a 2FA user gets a single-use, 5-minute
+ * mfa_token bound to the user and the method (it is opaque, so no endpoint accepts it as a bearer token);
+ * everyone else gets tokens.
+ */
+export async function completeSignIn(
+  deps: Deps,
+  user: User,
+  method: SignInMethod,
+  meta: RequestMeta,
+): Promise<TokenResponse | MfaChallenge> {
+  if (user.twoFactorEnabled) {
+    const now = deps.now();
+    const mfaToken = randomToken(32);
+    await deps.db.tokens.create({
+      tokenHash: await hashToken(mfaToken),
+      purpose: "mfa",
+      userId: user.id,
+      data: { method },
+      expiresAt: new Date(now.getTime() + MFA_TOKEN_TTL_SECONDS * 1000),
+      now,
+    });
+    return { mfa_required: true, mfa_token: mfaToken, expires_in: MFA_TOKEN_TTL_SECONDS };
+  }
+  const tokens = await startSession(deps, user, meta);
+  recordEvent(deps, meta, { action: "login_succeeded", userId: user.id, metadata: { method } });
+  return tokens;
+}

@@ -1,0 +1,110 @@
+import { describe, expect, it, vi } from "vitest";
+import * as password from "../../src/auth/password";
+import { auditEntries, createVerifiedUser, PASSWORD, testClient, uniqueEmail } from "../helpers";
+
+describe("login", () => {
+  it("returns an OAuth2 token response with no-store", async () => {
+    const client = testClient();
+    const user = await createVerifiedUser(client);
+    const res = await client.call("POST", "/auth/login", { json: { email: user.email, password: PASSWORD } });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      access_token: expect.any(String),
+      refresh_token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      token_type: "bearer",
+      expires_in: 1800,
+    });
+    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    const me = await client.call("GET", "/auth/me", { token: res.body.access_token });
+    expect(me.status).toBe(200);
+    expect(me.body.email).toBe(user.email);
+  });
+
+  it("accepts the OAuth2 form (username=&password=) with a case-insensitive email", async () => {
+    const client = testClient();
+    const user = await createVerifiedUser(client);
+    const res = await client.call("POST", "/auth/login", {
+      form: { username: user.email.toUpperCase(), password: PASSWORD },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.token_type).toBe("bearer");
+  });
+
+  it("answers wrong password and unknown email identically, and hashes for both", async () => {
+    const client = testClient();
+    const user = await createVerifiedUser(client);
+    const spy = vi.spyOn(password, "verifyPassword");
+    const wrong = await client.call("POST", "/auth/login", {
+      json: { email: user.email, password: "not-the-password" },
+    });
+    const unknownEmail = uniqueEmail();
+    const unknown = await client.call("POST", "/auth/login", {
+      json: { email: unknownEmail, password: PASSWORD },
+    });
+    expect(spy).toHaveBeenCalledTimes(2);
+    expect(spy.mock.calls[1]![1]).toBe(password.DUMMY_HASH);
+    spy.mockRestore();
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    const strip = (b: Record<string, unknown>) => ({ ...b, request_id: undefined });
+    expect(strip(wrong.body)).toEqual(strip(unknown.body));
+    expect(wrong.body.code).toBe("invalid_credentials");
+    const entries = await auditEntries(user.id);
+    expect(entries.find((e) => e.action === "login_failed")?.metadata).toEqual({
+      reason: "bad_password",
+      method: "password",
+    });
+  });
+
+  it("reports an unverified account only after the right password", async () => {
+    const client = testClient();
+    const email = uniqueEmail();
+    await client.call("POST", "/auth/register", { json: { email, password: PASSWORD } });
+    const wrong = await client.call("POST", "/auth/login", {
+      json: { email, password: "wrong-password-here" },
+    });
+    expect(wrong.status).toBe(401);
+    const right = await client.call("POST", "/auth/login", { json: { email, password: PASSWORD } });
+    expect(right.status).toBe(403);
+    expect(right.body.code).toBe("email_not_verified");
+  });
+
+  it("validates the body: 422 for missing fields, 400 for malformed JSON, 415 for other types", async () => {
+    const client = testClient();
+    const missing = await client.call("POST", "/auth/login", { json: { email: "a@example.com" } });
+    expect(missing.status).toBe(422);
+    expect(missing.body.errors).toEqual([{ path: "password", message: expect.any(String) }]);
+    const malformed = await client.call("POST", "/auth/login", {
+      body: '{"email": ',
+      headers: { "Content-Type": "application/json" },
+    });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.code).toBe("malformed_json");
+    const xml = await client.call("POST", "/auth/login", {
+      body: "<a/>",
+      headers: { "Content-Type": "text/xml" },
+    });
+    expect(xml.status).toBe(415);
+  });
+});
+
+describe("password hashing", () => {
+  it("produces self-describing scrypt hashes and verifies in constant time", async () => {
+    const hash = await password.hashPassword("correct horse");
+    expect(hash).toMatch(/^\$scrypt\$ln=15,r=8,p=3\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/);
+    expect((await password.verifyPassword("correct horse", hash)).ok).toBe(true);
+    expect((await password.verifyPassword("correct horsf", hash)).ok).toBe(false);
+    expect((await password.verifyPassword("x", "garbage")).ok).toBe(false);
+  });
+
+  it("asks for a rehash when stored parameters are weaker", async () => {
+    const weak =
+      "$scrypt$ln=14,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    expect((await password.verifyPassword("x", weak)).needsRehash).toBe(false); // wrong password: no rehash
+    const { scryptSync } = await import("node:crypto");
+    const salt = new Uint8Array(16);
+    const key = scryptSync("pw-weak", salt, 32, { N: 2 ** 14, r: 8, p: 1 });
+    const stored = `$scrypt$ln=14,r=8,p=1$${Buffer.from(salt).toString("base64")}$${Buffer.from(key).toString("base64")}`;
+    expect(await password.verifyPassword("pw-weak", stored)).toEqual({ ok: true, needsRehash: true });
+  });
+});
