@@ -14,6 +14,8 @@ export default defineConfig({
           SECRET_KEY: "test-secret-key-that-is-at-least-32-bytes-long",
           APP_URL: "https://auth.example.test",
           EMAIL_TRANSPORT: "console",
+          // Per-IP limits would make tests interfere (all share one IP); the limit tests turn them on.
+          RATE_LIMIT_ENABLED: "false",
           TEST_MIGRATIONS: migrations,
         },
       },

@@ -112,7 +112,7 @@ export async function resendVerification(deps: Deps, email: string, meta: Reques
 
 export async function forgotPassword(deps: Deps, email: string, meta: RequestMeta): Promise<void> {
   const user = await deps.db.users.findByEmail(email);
-  if (!user || !user.isActive) return;
+  if (!user?.isActive) return;
   if (!(await allowEmailTo(deps, user.email))) return;
   const token = await issueEmailToken(deps, user, "password_reset", RESET_TTL_MS);
   deps.defer(deps.email.send(passwordResetEmail(deps.config, user.email, token)), "password reset email");

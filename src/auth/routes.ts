@@ -160,7 +160,7 @@ export function authRoutes() {
 
   router.openapi(meRoute, async (c) => {
     const user = await c.var.deps.db.users.findById(c.var.auth.userId);
-    if (!user || !user.isActive) throw new AppError("invalid_access_token");
+    if (!user?.isActive) throw new AppError("invalid_access_token");
     return c.json(presentUser(user), 200);
   });
 
