@@ -34,8 +34,10 @@ function wranglerVars() {
 
 run(process.execPath, ["scripts/copy-assets.mjs"]);
 
+// wrangler.toml describes production; a laptop runs as development unless .dev.vars says otherwise.
 const vars = {
   ...wranglerVars(),
+  ENVIRONMENT: "development",
   ...(existsSync(".dev.vars") ? parseDotenv(readFileSync(".dev.vars", "utf8")) : {}),
 };
 const { parseConfig, ConfigError } = await import("../src/config.ts");
@@ -59,4 +61,4 @@ try {
 
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
 run(wrangler, ["d1", "migrations", "apply", "DB", "--local"]);
-run(wrangler, ["dev", ...process.argv.slice(2)]);
+run(wrangler, ["dev", "--var", `ENVIRONMENT:${vars.ENVIRONMENT}`, ...process.argv.slice(2)]);

@@ -79,6 +79,21 @@ const ConfigSchema = z
         message: "must be at least 32 bytes in production",
       });
     }
+    if (production && cfg.EMAIL_TRANSPORT === "console") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["EMAIL_TRANSPORT"],
+        message:
+          "console would write verification and reset links to the logs; use resend or cloudflare in production",
+      });
+    }
+    if (production && !cfg.APP_URL.startsWith("https://")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["APP_URL"],
+        message: "must be the public https:// URL in production",
+      });
+    }
     if (cfg.ALGORITHM !== "HS256" && !cfg.JWT_PRIVATE_KEY) {
       ctx.addIssue({
         code: "custom",

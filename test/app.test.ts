@@ -144,7 +144,18 @@ describe("config", () => {
     expect(() => parseConfig({ ENVIRONMENT: "production", SECRET_KEY: "x".repeat(31) })).toThrow(
       /SECRET_KEY/,
     );
-    expect(() => parseConfig({ ENVIRONMENT: "production", SECRET_KEY: "x".repeat(32) })).not.toThrow();
+    const prod = {
+      ENVIRONMENT: "production",
+      APP_URL: "https://auth.example.com",
+      EMAIL_TRANSPORT: "cloudflare",
+    };
+    expect(() => parseConfig({ ...prod, SECRET_KEY: "x".repeat(32) })).not.toThrow();
+    expect(() => parseConfig({ ...prod, SECRET_KEY: "x".repeat(32), EMAIL_TRANSPORT: "console" })).toThrow(
+      /EMAIL_TRANSPORT/,
+    );
+    expect(() =>
+      parseConfig({ ...prod, SECRET_KEY: "x".repeat(32), APP_URL: "http://auth.example.com" }),
+    ).toThrow(/APP_URL/);
     expect(() => parseConfig({ ACCESS_TOKEN_EXPIRE_MINUTES: "soon", ENVIRONMENT: "test" })).toThrow(
       /ACCESS_TOKEN_EXPIRE_MINUTES/,
     );
