@@ -72,33 +72,24 @@ const verifyPageRoute = createRoute({
   responses: { 200: html("Page") },
 });
 
-const resendRoute = createRoute({
-  method: "post",
-  path: "/auth/verify/resend",
-  tags,
-  summary: "Send the verification email again",
-  middleware: [rateLimit("verify")] as const,
-  request: { body: jsonBody(EmailBody) },
-  responses: {
-    202: json(DetailSchema, "Accepted, known email or not"),
-    422: problems[422],
-    429: problems[429],
-  },
-});
+/** Both answer 202 whether or not the address is known, and mail at most 3 times an hour per address. */
+const emailLinkRoute = <P extends string>(path: P, summary: string) =>
+  createRoute({
+    method: "post",
+    path,
+    tags,
+    summary,
+    middleware: [rateLimit("verify")] as const,
+    request: { body: jsonBody(EmailBody) },
+    responses: {
+      202: json(DetailSchema, "Accepted, known email or not"),
+      422: problems[422],
+      429: problems[429],
+    },
+  });
 
-const forgotRoute = createRoute({
-  method: "post",
-  path: "/auth/password/forgot",
-  tags,
-  summary: "Email a password-reset link",
-  middleware: [rateLimit("verify")] as const,
-  request: { body: jsonBody(EmailBody) },
-  responses: {
-    202: json(DetailSchema, "Accepted, known email or not"),
-    422: problems[422],
-    429: problems[429],
-  },
-});
+const resendRoute = emailLinkRoute("/auth/verify/resend", "Send the verification email again");
+const forgotRoute = emailLinkRoute("/auth/password/forgot", "Email a password-reset link");
 
 const resetRoute = createRoute({
   method: "post",

@@ -3,6 +3,20 @@ import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { ConsumedToken, NewOneTimeToken, TokenPurpose, TokenRepository } from "../types";
 import { oneTimeTokens } from "./schema";
 
+/** Unconsumed, unexpired, of this purpose: the only tokens that count. */
+function live(purpose: TokenPurpose, tokenHash: string, now: Date) {
+  return and(
+    eq(oneTimeTokens.tokenHash, tokenHash),
+    eq(oneTimeTokens.purpose, purpose),
+    isNull(oneTimeTokens.consumedAt),
+    gt(oneTimeTokens.expiresAt, now),
+  );
+}
+
+function toConsumed(row: { userId: string | null; data: string | null }): ConsumedToken {
+  return { userId: row.userId, data: row.data ? (JSON.parse(row.data) as Record<string, unknown>) : null };
+}
+
 export class D1TokenRepository implements TokenRepository {
   constructor(private readonly db: DrizzleD1Database) {}
 
@@ -21,35 +35,19 @@ export class D1TokenRepository implements TokenRepository {
     const rows = await this.db
       .update(oneTimeTokens)
       .set({ consumedAt: now })
-      .where(
-        and(
-          eq(oneTimeTokens.tokenHash, tokenHash),
-          eq(oneTimeTokens.purpose, purpose),
-          isNull(oneTimeTokens.consumedAt),
-          gt(oneTimeTokens.expiresAt, now),
-        ),
-      )
+      .where(live(purpose, tokenHash, now))
       .returning({ userId: oneTimeTokens.userId, data: oneTimeTokens.data });
     const row = rows[0];
-    if (!row) return null;
-    return { userId: row.userId, data: row.data ? (JSON.parse(row.data) as Record<string, unknown>) : null };
+    return row ? toConsumed(row) : null;
   }
 
   async peek(purpose: TokenPurpose, tokenHash: string, now: Date): Promise<ConsumedToken | null> {
     const row = await this.db
       .select({ userId: oneTimeTokens.userId, data: oneTimeTokens.data })
       .from(oneTimeTokens)
-      .where(
-        and(
-          eq(oneTimeTokens.tokenHash, tokenHash),
-          eq(oneTimeTokens.purpose, purpose),
-          isNull(oneTimeTokens.consumedAt),
-          gt(oneTimeTokens.expiresAt, now),
-        ),
-      )
+      .where(live(purpose, tokenHash, now))
       .get();
-    if (!row) return null;
-    return { userId: row.userId, data: row.data ? (JSON.parse(row.data) as Record<string, unknown>) : null };
+    return row ? toConsumed(row) : null;
   }
 
   async invalidateForUser(userId: string, purpose: TokenPurpose, now: Date): Promise<void> {
