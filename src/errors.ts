@@ -34,6 +34,11 @@ export const ErrorCode = {
   invalid_credentials: { status: 401, title: "Unauthorized", detail: "Incorrect email or password." },
   invalid_access_token: { status: 401, title: "Unauthorized", detail: "The token is invalid or expired." },
   invalid_refresh_token: { status: 401, title: "Unauthorized", detail: "The token is invalid or expired." },
+  invalid_mfa_token: {
+    status: 401,
+    title: "Unauthorized",
+    detail: "The mfa_token is invalid, expired or already used; sign in again.",
+  },
   invalid_mfa_code: {
     status: 401,
     title: "Unauthorized",
@@ -104,6 +109,7 @@ export type ErrorCodeName = keyof typeof ErrorCode;
 const WIRE_CODE: Partial<Record<ErrorCodeName, string>> = {
   invalid_access_token: "invalid_token",
   invalid_refresh_token: "invalid_token",
+  invalid_mfa_token: "invalid_token",
   invalid_mfa_code: "invalid_code",
   invalid_provider_token: "invalid_token",
 };
