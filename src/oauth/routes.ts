@@ -29,12 +29,15 @@ const COOKIE_OPTIONS = {
 } as const;
 const CLEAR_STATE_COOKIE = generateCookie(STATE_COOKIE, "", { ...COOKIE_OPTIONS, maxAge: 0 });
 
-const LINKING = `Accounts are keyed by the provider's user id, never by email. A new identity is linked to an
-existing account with the same email only when the provider says the email is verified; if that account's own
-email was never verified, the sign-in takes it over safely (the account becomes verified, its unproven password
-is cleared and must be reset, its sessions are revoked). A provider identity without a verified email never
-links to or creates an account: 403 \`email_not_verified\`, the same answer whether or not the email is
-registered. A new user is created verified. A 2FA account answers \`mfa_required\`.`;
+const LINKING = [
+  "Accounts are keyed by the provider's user id, never by email.",
+  "A new identity is linked to an existing account with the same email only when the provider says the email",
+  "is verified; if that account's own email was never verified, the sign-in takes it over safely (the account",
+  "becomes verified, its unproven password is cleared and must be reset, its sessions are revoked).",
+  "A provider identity without a verified email never links to or creates an account: 403",
+  "`email_not_verified`, the same answer whether or not the email is registered.",
+  "A new user is created verified. A 2FA account answers `mfa_required`; a disabled one 403 `account_disabled`.",
+].join(" ");
 
 const Url = z.string().max(2048);
 

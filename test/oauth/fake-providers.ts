@@ -95,6 +95,8 @@ const jsonResponse = (body: unknown, status = 200): Response =>
  */
 export class FakeProviders {
   readonly requests: string[] = [];
+  /** When set, Google's token endpoint answers 503 (an outage, not the client's fault). */
+  googleDown = false;
   private readonly googleCodes = new Map<
     string,
     { claims: GoogleClaims; challenge: string | null; nonce: string | null; redirectUri: string }
@@ -149,8 +151,10 @@ export class FakeProviders {
     const req = new Request(input, init);
     const url = new URL(req.url);
     this.requests.push(`${req.method} ${url.host}${url.pathname}`);
-    if (req.method === "POST" && url.href === "https://oauth2.googleapis.com/token")
+    if (req.method === "POST" && url.href === "https://oauth2.googleapis.com/token") {
+      if (this.googleDown) return jsonResponse({ error: "backend_error" }, 503);
       return this.googleToken(new URLSearchParams(new TextDecoder().decode(await req.arrayBuffer())));
+    }
     if (req.method === "GET" && url.href === "https://www.googleapis.com/oauth2/v3/certs")
       return jsonResponse({ keys: [(await currentGoogleKey()).publicJwk] });
     if (url.host === "graph.facebook.com") {

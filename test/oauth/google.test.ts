@@ -284,10 +284,31 @@ describe("POST /auth/google", () => {
     expect(ok.body.token_type).toBe("bearer");
   });
 
+  it("answers 502 provider_unavailable when Google is down, not a token error", async () => {
+    const harness = oauthClient();
+    harness.fake.googleDown = true;
+    const res = await harness.client.call("POST", "/auth/google", {
+      json: { code: "any-code", code_verifier: "v".repeat(43) },
+    });
+    expect(res.status).toBe(502);
+    expect(res.body.code).toBe("provider_unavailable");
+  });
+
   it("validates the body", async () => {
     const { client } = oauthClient();
     const res = await client.call("POST", "/auth/google", { json: { code: "x", code_verifier: "short" } });
     expect(res.status).toBe(422);
+  });
+});
+
+describe("OpenAPI", () => {
+  it("documents the OAuth routes and the linking rules", async () => {
+    const { client } = oauthClient();
+    const doc = await client.call("GET", "/openapi.json");
+    for (const path of ["/auth/google/authorize", "/auth/google/callback", "/auth/facebook/callback"])
+      expect(doc.body.paths[path]?.get, path).toBeDefined();
+    expect(doc.body.paths["/auth/google"].post.description).toContain("never links");
+    expect(doc.body.paths["/auth/facebook"].post.description).toContain("counts as verified");
   });
 });
 
