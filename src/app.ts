@@ -13,6 +13,7 @@ import {
   responseDefaults,
   securityHeadersMiddleware,
 } from "./middleware";
+import { oauthRoutes } from "./oauth/routes";
 import { twoFactorRoutes } from "./twofactor/routes";
 
 const API_DESCRIPTION = `Authentication API for Cloudflare Workers.
@@ -37,6 +38,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   app.route("/", healthRoutes());
   app.route("/", authRoutes());
   app.route("/", twoFactorRoutes());
+  app.route("/", oauthRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

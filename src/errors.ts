@@ -96,6 +96,11 @@ export const ErrorCode = {
     detail: "Something went wrong on our side.",
   },
   misconfigured: { status: 500, title: "Internal Server Error", detail: "The service is misconfigured." },
+  provider_unavailable: {
+    status: 502,
+    title: "Bad Gateway",
+    detail: "The sign-in provider could not be reached; try again shortly.",
+  },
   storage_unavailable: {
     status: 503,
     title: "Service Unavailable",
