@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { auditRoutes } from "./audit/routes";
 import { authRoutes } from "./auth/routes";
 import type { AppEnv } from "./context";
 import type { AppOptions } from "./deps";
@@ -13,6 +14,7 @@ import {
   responseDefaults,
   securityHeadersMiddleware,
 } from "./middleware";
+import { userRoutes } from "./users/routes";
 
 const API_DESCRIPTION = `Authentication API for Cloudflare Workers.
 
@@ -35,6 +37,8 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
 
   app.route("/", healthRoutes());
   app.route("/", authRoutes());
+  app.route("/", userRoutes());
+  app.route("/", auditRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
