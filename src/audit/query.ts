@@ -30,14 +30,10 @@ export const AuditQuerySchema = z
   .object({
     limit: LimitSchema,
     cursor: CursorSchema,
-    action: z
-      .string()
-      .max(1000)
-      .optional()
-      .openapi({
-        description: "One action or a comma-separated list.",
-        example: "login_failed,login_succeeded",
-      }),
+    action: z.string().max(1000).optional().openapi({
+      description: "One action or a comma-separated list.",
+      example: "login_failed,login_succeeded",
+    }),
     since: Instant.openapi({ description: "Only entries at or after this instant." }),
     until: Instant.openapi({ description: "Only entries at or before this instant." }),
   })
