@@ -6,7 +6,7 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-  async scheduled(controller, env) {
+  async scheduled(controller, env, _ctx) {
     await runScheduledRetention(env, controller.scheduledTime);
   },
 } satisfies ExportedHandler<Env>;
