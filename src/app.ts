@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { auditRoutes } from "./audit/routes";
 import { authRoutes } from "./auth/routes";
 import type { AppEnv } from "./context";
 import type { AppOptions } from "./deps";
@@ -15,6 +16,7 @@ import {
 } from "./middleware";
 import { oauthRoutes } from "./oauth/routes";
 import { twoFactorRoutes } from "./twofactor/routes";
+import { userRoutes } from "./users/routes";
 
 const API_DESCRIPTION = `Authentication API for Cloudflare Workers.
 
@@ -39,6 +41,8 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   app.route("/", authRoutes());
   app.route("/", twoFactorRoutes());
   app.route("/", oauthRoutes());
+  app.route("/", userRoutes());
+  app.route("/", auditRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { Deps } from "./deps";
 import type { Env } from "./env";
+import type { User } from "./storage/types";
 
 export interface AuthContext {
   userId: string;
@@ -12,7 +13,13 @@ export interface AuthContext {
 
 export type AppEnv = {
   Bindings: Env;
-  Variables: { requestId: string; deps: Deps; auth: AuthContext };
+  Variables: {
+    requestId: string;
+    deps: Deps;
+    auth: AuthContext;
+    /** Set by loadCurrentUser (src/users/access.ts): the caller, read from the database on each request. */
+    currentUser: User;
+  };
 };
 
 export type AppContext = Context<AppEnv>;

@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, like, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, lt, or, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { decodeCursor, toPage } from "../cursor";
 import type { NewUser, Page, User, UserListQuery, UserPatch, UserRepository } from "../types";
@@ -91,8 +91,15 @@ export class D1UserRepository implements UserRepository {
 
   async list(query: UserListQuery): Promise<Page<User>> {
     const conds = [];
-    if (query.emailPrefix)
-      conds.push(like(users.emailLower, sql`${`${escapeLike(query.emailPrefix)}%`} escape '\\'`));
+    if (query.emailPrefix) {
+      // A range instead of LIKE: SQLite only uses an index for LIKE under case_sensitive_like, while
+      // this range is served by users_email_lower_uq. Binary comparison makes it an exact prefix test
+      // (% and _ are plain characters here); U+10FFFF sorts after every other code point.
+      conds.push(
+        gte(users.emailLower, query.emailPrefix),
+        lt(users.emailLower, `${query.emailPrefix}\u{10FFFF}`),
+      );
+    }
     if (query.cursor) {
       const c = decodeCursor(query.cursor);
       const at = new Date(c.createdAt);

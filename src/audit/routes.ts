@@ -1,0 +1,82 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { json, problems } from "../auth/schemas";
+import type { AppContext } from "../context";
+import { BEARER, createRouter } from "../router";
+import { rateLimit, requireAuth } from "../security/middleware";
+import { loadCurrentUser, requireAdmin } from "../users/access";
+import {
+  AdminAuditQuerySchema,
+  AuditPageSchema,
+  type AuditQueryInput,
+  AuditQuerySchema,
+  assertCanReadLogs,
+  queryAudit,
+} from "./query";
+
+const tags = ["audit"];
+const UserIdParam = z.object({ user_id: z.string().min(1).max(64) });
+
+const LOGS_DESCRIPTION =
+  "Newest first, keyset-paginated (`next_cursor` is null on the last page). A user reads their own log, " +
+  "an admin anyone's; any other caller gets 403 whether or not the user exists. Entries are append-only.";
+
+/** Shared by GET /users/{user_id}/logs and GET /audit/users/{user_id}: one rule, one handler. */
+export function userLogsRoute(path: "/users/{user_id}/logs" | "/audit/users/{user_id}") {
+  return createRoute({
+    method: "get",
+    path,
+    tags: path.startsWith("/users") ? ["users"] : tags,
+    summary: "A user's audit log (self or admin)",
+    description: LOGS_DESCRIPTION,
+    security: BEARER,
+    middleware: [requireAuth, loadCurrentUser, rateLimit("default")] as const,
+    request: { params: UserIdParam, query: AuditQuerySchema },
+    responses: {
+      200: json(AuditPageSchema, "A page of entries"),
+      401: problems[401],
+      403: problems[403],
+      404: problems[404],
+      422: problems[422],
+    },
+  });
+}
+
+export async function userLogs(
+  c: AppContext,
+  userId: string,
+  query: AuditQueryInput,
+): Promise<z.infer<typeof AuditPageSchema>> {
+  await assertCanReadLogs(c.var.deps, c.var.currentUser, userId);
+  return queryAudit(c.var.deps, { ...query, user_id: userId });
+}
+
+const auditRoute = createRoute({
+  method: "get",
+  path: "/audit",
+  tags,
+  summary: "Query the audit log (admin)",
+  description: `${LOGS_DESCRIPTION} Filter by \`user_id\`, \`action\` (comma list), \`since\`, \`until\`.`,
+  security: BEARER,
+  middleware: [requireAuth, requireAdmin, rateLimit("default")] as const,
+  request: { query: AdminAuditQuerySchema },
+  responses: {
+    200: json(AuditPageSchema, "A page of entries"),
+    401: problems[401],
+    403: problems[403],
+    422: problems[422],
+  },
+});
+
+const auditUserRoute = userLogsRoute("/audit/users/{user_id}");
+
+export function auditRoutes() {
+  const router = createRouter();
+
+  router.openapi(auditRoute, async (c) => c.json(await queryAudit(c.var.deps, c.req.valid("query")), 200));
+
+  router.openapi(auditUserRoute, async (c) =>
+    c.json(await userLogs(c, c.req.valid("param").user_id, c.req.valid("query")), 200),
+  );
+
+  return router;
+}

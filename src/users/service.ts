@@ -1,0 +1,78 @@
+import { recordEvent } from "../audit/record";
+import { revokeAllSessions } from "../auth/sessions";
+import type { RequestMeta } from "../context";
+import type { Deps } from "../deps";
+import { AppError } from "../errors";
+import type { Page, Role, User, UserPatch } from "../storage/types";
+
+export interface UserListOptions {
+  limit: number;
+  cursor?: string | null;
+  /** Email prefix as the admin typed it; matched case-insensitively and literally (no wildcards). */
+  q?: string | null;
+}
+
+export function listUsers(deps: Deps, options: UserListOptions): Promise<Page<User>> {
+  const prefix = options.q?.trim().toLowerCase();
+  return deps.db.users.list({
+    limit: options.limit,
+    cursor: options.cursor ?? null,
+    emailPrefix: prefix ? prefix : null,
+  });
+}
+
+export async function getUser(deps: Deps, userId: string): Promise<User> {
+  const user = await deps.db.users.findById(userId);
+  if (!user) throw new AppError("not_found", { detail: "No user with this id." });
+  return user;
+}
+
+/** The only fields an admin may change; anything else in the body was already dropped by the schema. */
+export interface AdminUserChange {
+  role?: Role;
+  isActive?: boolean;
+}
+
+type Changes = { role?: { from: Role; to: Role }; is_active?: { from: boolean; to: boolean } };
+
+export async function updateUser(
+  deps: Deps,
+  actor: User,
+  targetId: string,
+  change: AdminUserChange,
+  meta: RequestMeta,
+): Promise<User> {
+  // Checked before the lookup would not leak anything (the actor knows their own id), and it keeps an admin
+  // from locking themself out: someone else (or `npm run admin`) must do it.
+  if (actor.id === targetId && (change.role === "user" || change.isActive === false)) {
+    throw new AppError("forbidden", {
+      detail: "Admins cannot demote or deactivate themselves; ask another admin.",
+    });
+  }
+  const target = await getUser(deps, targetId);
+
+  const patch: UserPatch = {};
+  const changes: Changes = {};
+  if (change.role !== undefined && change.role !== target.role) {
+    patch.role = change.role;
+    changes.role = { from: target.role, to: change.role };
+  }
+  if (change.isActive !== undefined && change.isActive !== target.isActive) {
+    patch.isActive = change.isActive;
+    changes.is_active = { from: target.isActive, to: change.isActive };
+  }
+  if (Object.keys(patch).length === 0) return target;
+
+  const updated = await deps.db.users.update(targetId, patch, deps.now());
+  if (!updated) throw new AppError("not_found", { detail: "No user with this id." });
+  // Deactivation ends every session now (refresh tokens in the store, access tokens via the denylist);
+  // login then answers account_disabled.
+  if (patch.isActive === false) await revokeAllSessions(deps, targetId);
+  recordEvent(deps, meta, {
+    action: "user_updated",
+    // The target's id, so the change shows on their own log as well as in GET /audit.
+    userId: targetId,
+    metadata: { changes, actor_id: actor.id },
+  });
+  return updated;
+}
