@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { authRoutes } from "./auth/routes";
+import { benchRoutes } from "./bench/routes";
 import type { AppEnv } from "./context";
 import type { AppOptions } from "./deps";
 import { mountDocs } from "./docs";
@@ -35,6 +36,8 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
 
   app.route("/", healthRoutes());
   app.route("/", authRoutes());
+  // Answers only under ENVIRONMENT=bench (checked per request: config comes from env); 404 elsewhere.
+  app.route("/", benchRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
