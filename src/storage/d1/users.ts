@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, like, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, like, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { decodeCursor, toPage } from "../cursor";
 import type { NewUser, Page, User, UserListQuery, UserPatch, UserRepository } from "../types";
@@ -95,8 +95,8 @@ export class D1UserRepository implements UserRepository {
       conds.push(like(users.emailLower, sql`${`${escapeLike(query.emailPrefix)}%`} escape '\\'`));
     if (query.cursor) {
       const c = decodeCursor(query.cursor);
-      const at = new Date(c.createdAt);
-      conds.push(or(lt(users.createdAt, at), and(eq(users.createdAt, at), lt(users.id, c.id))));
+      // Row-value comparison so SQLite seeks users_created_id_idx (see D1AuditRepository.list).
+      conds.push(sql`(${users.createdAt}, ${users.id}) < (${c.createdAt}, ${c.id})`);
     }
     const rows = await this.db
       .select(selection)
