@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, lte, or } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, lt, lte, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { decodeCursor, toPage } from "../cursor";
 import type { AuditEntry, AuditQuery, AuditRepository, NewAuditEntry, Page } from "../types";
@@ -19,8 +19,10 @@ export class D1AuditRepository implements AuditRepository {
     if (q.until) conds.push(lte(auditLog.createdAt, q.until));
     if (q.cursor) {
       const c = decodeCursor(q.cursor);
-      const at = new Date(c.createdAt);
-      conds.push(or(lt(auditLog.createdAt, at), and(eq(auditLog.createdAt, at), lt(auditLog.id, c.id))));
+      // A row-value comparison, not `a < x OR (a = x AND b < y)`: SQLite seeks the (created_at, id)
+      // index with it, while the OR form scans from the newest entry down (the last page of 1M rows
+      // took ~100x the first; npm run bench, "audit ... last page").
+      conds.push(sql`(${auditLog.createdAt}, ${auditLog.id}) < (${c.createdAt}, ${c.id})`);
     }
     const rows = await this.db
       .select()

@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, gte, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, lt, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { decodeCursor, toPage } from "../cursor";
 import type { NewUser, Page, User, UserListQuery, UserPatch, UserRepository } from "../types";
@@ -38,10 +38,6 @@ function toUser(row: Omit<Row, "totpPendingEnc" | "totpLastStep" | "lockoutNotif
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
-}
-
-export function escapeLike(value: string): string {
-  return value.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 export class D1UserRepository implements UserRepository {
@@ -102,8 +98,8 @@ export class D1UserRepository implements UserRepository {
     }
     if (query.cursor) {
       const c = decodeCursor(query.cursor);
-      const at = new Date(c.createdAt);
-      conds.push(or(lt(users.createdAt, at), and(eq(users.createdAt, at), lt(users.id, c.id))));
+      // Row-value comparison so SQLite seeks users_created_id_idx instead of scanning from the newest row.
+      conds.push(sql`(${users.createdAt}, ${users.id}) < (${c.createdAt}, ${c.id})`);
     }
     const rows = await this.db
       .select(selection)

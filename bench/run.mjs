@@ -1,0 +1,531 @@
+// `npm run bench`: measured speed of the hot paths, side by side with bench-only references, in one run.
+//
+// Starts `wrangler dev` on a free loopback port with a fresh --persist-to dir under bench/.state (local
+// D1 + KV, migrations applied first), runs every phase, stops wrangler, prints one line per figure
+// (`name: value unit (ratio to its reference)`) and writes everything to bench/results/<timestamp>.json.
+// Loopback only; every loop is bounded in time. Timings are for comparison on one machine, not SLAs.
+//
+// Knobs (environment): BENCH_DURATION (s per load phase, 5), BENCH_WARMUP (s, 1.5), BENCH_CONNECTIONS
+// (32), BENCH_REFRESH_CONNECTIONS (8), BENCH_SLOW_CONNECTIONS (4, register), BENCH_LOGIN_COUNT (20),
+// BENCH_AUDIT_ROWS (1000000), BENCH_KEEP_STATE=1 keeps bench/.state for inspection.
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { alternate, load, pairedSequential, round, sequential } from "./lib/load.mjs";
+import { applyMigrations, benchVars, freePort, startWrangler, wranglerVersion } from "./lib/server.mjs";
+
+if (Number(process.versions.node.split(".")[0]) < 22) {
+  console.error(`bench: Node ${process.version}; wrangler needs Node 22+. Run it as \`npm run bench\`.`);
+  process.exit(1);
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
+
+const num = (name, def) => {
+  const v = Number(process.env[name]);
+  return process.env[name] && Number.isFinite(v) && v > 0 ? v : def;
+};
+const S = {
+  duration: num("BENCH_DURATION", 5),
+  warmup: num("BENCH_WARMUP", 1.5),
+  // bare/reference/me alternate in this many rounds (duration split between them), against drift.
+  rounds: num("BENCH_ROUNDS", 2),
+  connections: num("BENCH_CONNECTIONS", 32),
+  // Each refresh chain starts from its own login (one scrypt each); 8 chains already saturate D1 writes.
+  refreshConnections: num("BENCH_REFRESH_CONNECTIONS", 8),
+  // Register hashes a password per request and workerd runs one isolate: more connections only queue.
+  slowConnections: num("BENCH_SLOW_CONNECTIONS", 4),
+  loginCount: num("BENCH_LOGIN_COUNT", 20),
+  auditRows: num("BENCH_AUDIT_ROWS", 1_000_000),
+  auditSmallRows: 1000,
+  pageCount: 30,
+  pageLimit: 50,
+};
+
+const PASSWORD = "bench-Correct-Horse-Battery-42";
+const runId = randomBytes(4).toString("hex");
+const progress = (msg) => process.stderr.write(`· ${msg}\n`);
+
+// ---------------------------------------------------------------- figures
+const figures = [];
+const raw = {};
+
+function figure(name, value, unit, ratio, ref, note) {
+  figures.push({
+    name,
+    value: value ?? null,
+    unit,
+    ratio: ratio === undefined || ratio === null || !Number.isFinite(ratio) ? null : round(ratio, 2),
+    ratio_to: ref ?? null,
+    note: note ?? null,
+  });
+}
+
+function missing(name, why) {
+  figures.push({ name, value: null, unit: null, ratio: null, ratio_to: null, note: why });
+}
+
+function fmt(v, unit) {
+  if (unit === "req/s") return v >= 100 ? v.toFixed(0) : v.toFixed(1);
+  if (unit === "ms") return v >= 100 ? v.toFixed(0) : v.toFixed(2);
+  if (unit === "s") return v.toFixed(1);
+  return String(v);
+}
+
+function line(f) {
+  if (f.value === null) return `${f.name}: n/a (${f.note})`;
+  const ratio = f.ratio === null ? "" : ` (${f.ratio.toFixed(2)}× ${f.ratio_to})`;
+  const note = f.note ? ` [${f.note}]` : "";
+  return `${f.name}: ${fmt(f.value, f.unit)} ${f.unit}${ratio}${note}`.replace(/ {2,}/g, " ");
+}
+
+// ---------------------------------------------------------------- HTTP helpers
+let base = "";
+
+async function call(method, path, { body, token } = {}) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, json, text };
+}
+
+async function expectStatus(what, promise, status) {
+  const r = await promise;
+  if (r.status !== status)
+    throw new Error(`${what}: expected ${status}, got ${r.status} ${r.text.slice(0, 300)}`);
+  return r.json;
+}
+
+/** An endpoint "exists" unless the app answers the catch-all 404/405 for it. */
+async function exists(method, path, body) {
+  const r = await call(method, path, { body });
+  return !(r.status === 404 && r.json?.code === "not_found") && r.status !== 405;
+}
+
+async function login(email) {
+  const tokens = await expectStatus(
+    "POST /auth/login",
+    call("POST", "/auth/login", { body: { email, password: PASSWORD } }),
+    200,
+  );
+  if (!tokens?.access_token || !tokens?.refresh_token) {
+    throw new Error(`POST /auth/login: no token response: ${JSON.stringify(tokens).slice(0, 200)}`);
+  }
+  return tokens;
+}
+
+// ---------------------------------------------------------------- phases
+async function audit(available, me, admin) {
+  const adminToken = available.login && available.audit ? (await login(admin.email)).access_token : null;
+  const sources = [{ name: "storage", path: "/__bench/audit", token: null }];
+  if (adminToken) sources.push({ name: "GET /audit", path: "/audit", token: adminToken });
+
+  const measure = async (label, scopes) => {
+    for (const scope of scopes) {
+      const filter = scope.userId ? `&user_id=${scope.userId}` : "";
+      const tail = await expectStatus(
+        "last-cursor",
+        call("GET", `/__bench/audit/last-cursor?limit=${S.pageLimit}${filter}`),
+        200,
+      );
+      for (const source of sources) {
+        for (const [page, cursor] of [
+          ["first", null],
+          ["last", tail.cursor],
+        ]) {
+          const q = `?limit=${S.pageLimit}${filter}${cursor ? `&cursor=${cursor}` : ""}`;
+          const headers = source.token ? { Authorization: `Bearer ${source.token}` } : {};
+          const r = await sequential({ count: S.pageCount, maxMs: 4000 }, () =>
+            fetch(`${base}${source.path}${q}`, { headers }),
+          );
+          raw[`audit ${source.name} ${scope.name} ${page} @${label}`] = r;
+          progress(
+            `audit ${source.name} ${scope.name} ${page} page @${label}: p50 ${r.p50_ms} ms (${r.ok} ok)`,
+          );
+        }
+      }
+    }
+  };
+
+  progress(`seeding ${S.auditSmallRows} audit rows`);
+  await expectStatus(
+    "seed-audit",
+    call("POST", `/__bench/seed-audit?n=${S.auditSmallRows}&user_id=${me.id}`),
+    201,
+  );
+  await measure("1k", [
+    { name: "all users", userId: null },
+    { name: "one user", userId: me.id },
+  ]);
+
+  const bulk = S.auditRows - S.auditSmallRows;
+  const bulkUser = `bench-bulk-${runId}`;
+  progress(`seeding ${bulk} more audit rows`);
+  const t0 = performance.now();
+  await expectStatus("seed-audit", call("POST", `/__bench/seed-audit?n=${bulk}&user_id=${bulkUser}`), 201);
+  const seedS = (performance.now() - t0) / 1000;
+  raw.audit_seed = { rows: bulk, seconds: round(seedS, 2) };
+  await measure(S.auditRows === 1_000_000 ? "1M" : String(S.auditRows), [
+    { name: "all users", userId: null },
+    { name: "one user", userId: bulkUser },
+  ]);
+
+  figure(`audit seed (${bulk} rows, one D1 batch)`, seedS, "s");
+  const label = S.auditRows === 1_000_000 ? "1M" : String(S.auditRows);
+  for (const source of sources) {
+    for (const scope of ["all users", "one user"]) {
+      const ref = raw[`audit ${source.name} ${scope} first @1k`];
+      for (const [page, at] of [
+        ["first", "1k"],
+        ["last", "1k"],
+        ["first", "1M"],
+        ["last", "1M"],
+      ]) {
+        const at2 = at === "1M" ? label : at;
+        const r = raw[`audit ${source.name} ${scope} ${page} @${at2}`];
+        figure(
+          `audit ${source.name} (${scope}) ${page} page @${at2} rows p50`,
+          r.p50_ms,
+          "ms",
+          r.p50_ms / ref.p50_ms,
+          "first page @1k",
+          r.non_ok > 0 ? `${r.non_ok} non-2xx` : undefined,
+        );
+      }
+    }
+  }
+  if (!adminToken) {
+    missing(
+      "audit GET /audit",
+      available.audit ? "POST /auth/login not in this build" : "GET /audit not in this build",
+    );
+  }
+}
+
+async function hotReads(available, me) {
+  const common = { connections: S.connections };
+  const loads = {
+    bare: { ...common, url: `${base}/__bench/bare` },
+    reference: { ...common, url: `${base}/__bench/reference?id=${me.id}` },
+  };
+  if (available.login && available.me) {
+    const { access_token } = await login(me.email);
+    loads.me = { ...common, url: `${base}/auth/me`, headers: { Authorization: `Bearer ${access_token}` } };
+  }
+  progress(`load: ${Object.keys(loads).join(", ")} alternating, ${S.rounds} rounds`);
+  const r = await alternate(loads, {
+    rounds: S.rounds,
+    duration: S.duration,
+    warmup: S.warmup,
+    onRound: (name, i, x) => progress(`  ${name} round ${i + 1}: ${x.rps} req/s, p50 ${x.p50_ms} ms`),
+  });
+  Object.assign(raw, r);
+  const ref = r.reference;
+  for (const name of ["bare", "reference", "me"]) {
+    const x = r[name];
+    if (!x) {
+      missing(
+        `${name} req/s`,
+        available.me ? "POST /auth/login not in this build" : "GET /auth/me not in this build",
+      );
+      continue;
+    }
+    const note = x.non_ok > 0 || x.errors > 0 ? `${x.non_ok} non-2xx, ${x.errors} errors` : undefined;
+    figure(`${name} req/s`, x.rps, "req/s", x.rps / ref.rps, "reference", note);
+    figure(`${name} p50`, x.p50_ms, "ms", x.p50_ms / ref.p50_ms, "reference");
+    figure(`${name} p99`, x.p99_ms, "ms", x.p99_ms / ref.p99_ms, "reference");
+  }
+  if (r.me) {
+    const ratio = r.me.rps / ref.rps;
+    figure(
+      "me/reference req/s",
+      round(ratio, 3),
+      "",
+      undefined,
+      undefined,
+      `goal ≥ 0.90: ${ratio >= 0.9 ? "met" : "NOT met"}`,
+    );
+  }
+}
+
+async function loginCost(available, me) {
+  const post = (path, body) => () =>
+    fetch(`${base}${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+  const hashOnly = post("/__bench/hash", JSON.stringify({ password: PASSWORD }));
+  if (!available.login) {
+    progress(`hash: ${S.loginCount} sequential POST /__bench/hash`);
+    const hash = await sequential({ count: S.loginCount, maxMs: 20_000 }, hashOnly);
+    raw.hash = hash;
+    figure("scrypt alone (POST /__bench/hash) p50", hash.p50_ms, "ms", 1, "scrypt");
+    missing("login p50", "POST /auth/login not in this build");
+    return hash;
+  }
+  // Hash and login alternate one request at a time, so both see the same background load; the
+  // overhead is the median of the paired differences, not a difference of two medians.
+  progress(`login: ${S.loginCount} pairs of POST /__bench/hash, POST /auth/login, one at a time`);
+  const pair = await pairedSequential(
+    { count: S.loginCount, maxMs: 30_000 },
+    hashOnly,
+    post("/auth/login", JSON.stringify({ email: me.email, password: PASSWORD })),
+  );
+  raw.hash = pair.a;
+  raw.login = pair.b;
+  raw.login_minus_hash_ms = pair.diffs;
+  figure("scrypt alone (POST /__bench/hash) p50", pair.a.p50_ms, "ms", 1, "scrypt");
+  figure(
+    "login (POST /auth/login) p50",
+    pair.b.p50_ms,
+    "ms",
+    pair.b.p50_ms / pair.a.p50_ms,
+    "scrypt",
+    pair.b.non_ok > 0 ? `${pair.b.non_ok} failed pairs ${JSON.stringify(pair.b.statuses)}` : undefined,
+  );
+  const overhead = pair.diff_p50_ms;
+  figure(
+    "login overhead beyond the hash (median of paired differences)",
+    overhead,
+    "ms",
+    undefined,
+    undefined,
+    `goal ≤ 5 ms: ${overhead !== null && overhead <= 5 ? "met" : "NOT met"}`,
+  );
+  return pair.a;
+}
+
+async function refresh(available, me) {
+  if (!available.login || !available.refresh) {
+    missing(
+      "refresh req/s",
+      available.refresh ? "POST /auth/login not in this build" : "POST /auth/refresh not in this build",
+    );
+    return;
+  }
+  progress(`refresh: ${S.refreshConnections} sessions (one login each)`);
+  const chains = [];
+  for (let i = 0; i < S.refreshConnections; i++)
+    chains.push({ token: (await login(me.email)).refresh_token });
+  // Each connection owns one session and always presents the token its previous refresh returned
+  // (rotation).
+  let clientNo = 0;
+  const setupClient = (client) => {
+    const chain = chains[clientNo++ % chains.length];
+    client.setRequests([
+      {
+        method: "POST",
+        path: "/auth/refresh",
+        headers: { "Content-Type": "application/json" },
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ refresh_token: chain.token }) }),
+        onResponse: (status, body) => {
+          if (status === 200) chain.token = JSON.parse(body).refresh_token;
+        },
+      },
+    ]);
+  };
+  progress("load: POST /auth/refresh");
+  const r = await load({
+    url: base,
+    connections: chains.length,
+    duration: S.duration,
+    warmup: S.warmup,
+    setupClient,
+  });
+  raw.refresh = r;
+  progress(`  ${r.rps} req/s`);
+  const ref = raw.reference;
+  const note = r.non_ok > 0 || r.errors > 0 ? `${r.non_ok} non-2xx, ${r.errors} errors` : undefined;
+  figure(
+    `refresh req/s (${chains.length} chained sessions)`,
+    r.rps,
+    "req/s",
+    r.rps / ref.rps,
+    "reference",
+    note,
+  );
+  figure("refresh p50", r.p50_ms, "ms");
+  figure("refresh p99", r.p99_ms, "ms");
+}
+
+async function register(available, hash) {
+  if (!available.register) {
+    missing("register req/s", "POST /auth/register not in this build");
+    return;
+  }
+  let n = 0;
+  const setupClient = (client) => {
+    client.setRequests([
+      {
+        method: "POST",
+        path: "/auth/register",
+        headers: { "Content-Type": "application/json" },
+        setupRequest: (req) => ({
+          ...req,
+          body: JSON.stringify({
+            email: `reg-${runId}-${n++}@example.com`,
+            password: PASSWORD,
+            full_name: "Bench",
+          }),
+        }),
+      },
+    ]);
+  };
+  progress("load: POST /auth/register");
+  const r = await load({
+    url: base,
+    connections: S.slowConnections,
+    duration: S.duration,
+    warmup: S.warmup,
+    setupClient,
+  });
+  raw.register = r;
+  progress(`  ${r.rps} req/s`);
+  // workerd runs the isolate on one thread, so one scrypt at a time bounds register throughput.
+  const bound = 1000 / hash.p50_ms;
+  const wrong = Object.entries(r.statuses).filter(([s]) => s !== "202");
+  const note = wrong.length > 0 ? `statuses ${JSON.stringify(r.statuses)}` : undefined;
+  figure(
+    `register req/s (${S.slowConnections} connections, 202s)`,
+    r.rps,
+    "req/s",
+    r.rps / bound,
+    "1/scrypt",
+    note,
+  );
+  figure("register p50", r.p50_ms, "ms", r.p50_ms / hash.p50_ms, "scrypt");
+}
+
+// ---------------------------------------------------------------- main
+async function main() {
+  const t0 = performance.now();
+  const started = new Date();
+  const loadAtStart = os.loadavg().map((v) => round(v, 2));
+  const stamp = started.toISOString().replace(/[:.]/g, "-");
+  const stateDir = join(here, ".state");
+  rmSync(stateDir, { recursive: true, force: true });
+  const persistTo = join(stateDir, stamp);
+  mkdirSync(persistTo, { recursive: true });
+
+  progress(`applying D1 migrations into ${relative(root, persistTo)}`);
+  applyMigrations(root, persistTo);
+
+  const [port, inspectorPort] = [await freePort(), await freePort()];
+  const adminEmail = `bench-admin-${runId}@example.com`;
+  const vars = benchVars({ port, secretKey: randomBytes(48).toString("base64url"), adminEmail });
+  progress(`starting wrangler dev on 127.0.0.1:${port}`);
+  const server = await startWrangler({
+    root,
+    persistTo,
+    port,
+    inspectorPort,
+    vars,
+    logFile: join(stateDir, "wrangler.log"),
+  });
+  const onSignal = () => {
+    server.stop().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  base = server.base;
+  progress(`wrangler answered /health after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  const available = {};
+  try {
+    available.bench = (await call("GET", "/__bench/bare")).status === 200;
+    if (!available.bench)
+      throw new Error("the bench routes do not answer: is ENVIRONMENT=bench reaching the worker?");
+    available.login = await exists("POST", "/auth/login", {});
+    available.refresh = await exists("POST", "/auth/refresh", {});
+    available.register = await exists("POST", "/auth/register", {});
+    available.me = await exists("GET", "/auth/me");
+    available.audit = await exists("GET", "/audit");
+    progress(`endpoints: ${JSON.stringify(available)}`);
+
+    const me = {
+      email: `bench-me-${runId}@example.com`,
+      ...(await expectStatus(
+        "create user",
+        call("POST", "/__bench/users", {
+          body: { email: `bench-me-${runId}@example.com`, password: PASSWORD, full_name: "Bench Me" },
+        }),
+        201,
+      )),
+    };
+    const admin = await expectStatus(
+      "create admin",
+      call("POST", "/__bench/users", { body: { email: adminEmail, password: PASSWORD, role: "admin" } }),
+      201,
+    );
+
+    await hotReads(available, me);
+    const hash = await loginCost(available, me);
+    await refresh(available, me);
+    await register(available, hash);
+    // Last: the 1M-row audit log would otherwise sit under every write of the phases above.
+    await audit(available, me, admin);
+  } finally {
+    progress("stopping wrangler");
+    await server.stop();
+    if (!process.env.BENCH_KEEP_STATE) rmSync(stateDir, { recursive: true, force: true });
+  }
+
+  const seconds = (performance.now() - t0) / 1000;
+  figure("total bench wall time", seconds, "s");
+  const result = {
+    started_at: started.toISOString(),
+    seconds: round(seconds, 1),
+    machine: {
+      node: process.version,
+      wrangler: wranglerVersion(root),
+      cpus: os.cpus().length,
+      cpu_model: os.cpus()[0]?.model ?? null,
+      // Other work on the machine skews absolute figures; the side-by-side ratios of one run much less.
+      load_average_at_start: loadAtStart,
+      platform: `${os.platform()} ${os.release()}`,
+      git_commit: gitCommit(),
+      dev_vars_present: existsSync(join(root, ".dev.vars")),
+    },
+    settings: S,
+    available,
+    figures,
+    phases: raw,
+  };
+  mkdirSync(join(here, "results"), { recursive: true });
+  const out = join(here, "results", `${stamp}.json`);
+  // Raw latency arrays stay out of the file: percentiles are in it, and a fast machine makes 10^5 samples.
+  writeFileSync(out, `${JSON.stringify(result, (k, v) => (k === "latencies" ? undefined : v), 2)}\n`);
+
+  console.log(
+    `edge-auth bench — ${started.toISOString()} — node ${process.version}, wrangler ${wranglerVersion(root)}, ` +
+      `${os.cpus().length} CPUs, load average at start ${loadAtStart.join(" ")}`,
+  );
+  for (const f of figures) console.log(line(f));
+  console.log(`results: ${relative(root, out)}`);
+}
+
+function gitCommit() {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
+  } catch {
+    return null;
+  }
+}
+
+main().catch((err) => {
+  console.error(`bench failed: ${err instanceof Error ? err.stack : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,132 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { createApp } from "../src/app";
+
+// Timings are never asserted here: this only proves the bench routes exist exactly under ENVIRONMENT=bench.
+const app = createApp();
+const BASE = "https://auth.example.test";
+
+// A valid production configuration (it refuses a short SECRET_KEY, console email, plain http), so the
+// 404 can only come from the bench gate, not from a misconfiguration answer.
+const PRODUCTION_SAFE = {
+  SECRET_KEY: "x".repeat(48),
+  EMAIL_TRANSPORT: "resend",
+  RESEND_API_KEY: "re_bench_test_unused",
+  APP_URL: "https://auth.example.test",
+};
+const call = (environment: string, path: string, init?: RequestInit) =>
+  app.request(`${BASE}${path}`, init, { ...env, ...PRODUCTION_SAFE, ENVIRONMENT: environment });
+const bench = (path: string, init?: RequestInit) => call("bench", path, init);
+const postJson = (body: unknown): RequestInit => ({
+  method: "POST",
+  headers: { "Content-Type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+describe("bench routes", () => {
+  it.each(["test", "development", "production"])(
+    "are not mounted when ENVIRONMENT is %s",
+    async (environment) => {
+      for (const path of [
+        "/__bench/bare",
+        "/__bench/reference?id=x",
+        "/__bench/audit",
+        "/__bench/audit/last-cursor",
+      ]) {
+        const res = await call(environment, path);
+        expect(res.status).toBe(404);
+        expect(await res.json()).toMatchObject({ code: "not_found" });
+      }
+      const create = postJson({ email: "nope@example.com", password: "correct horse battery" });
+      expect((await call(environment, "/__bench/users", create)).status).toBe(404);
+      expect((await call(environment, "/__bench/hash", postJson({ password: "x" }))).status).toBe(404);
+      expect((await call(environment, "/__bench/seed-audit?n=5&user_id=x", { method: "POST" })).status).toBe(
+        404,
+      );
+      const rows = await env.DB.prepare(
+        "SELECT count(*) AS n FROM users WHERE email = 'nope@example.com'",
+      ).first<{
+        n: number;
+      }>();
+      expect(rows?.n).toBe(0);
+    },
+  );
+
+  it("are left out of the OpenAPI document", async () => {
+    const res = await bench("/openapi.json");
+    const doc = (await res.json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith("/__bench"))).toEqual([]);
+  });
+
+  it("answer under ENVIRONMENT=bench", async () => {
+    const bare = await bench("/__bench/bare");
+    expect(bare.status).toBe(200);
+    expect(await bare.json()).toEqual({ ok: true });
+    expect(bare.headers.get("X-Request-Id")).toBeTruthy();
+
+    const created = await bench(
+      "/__bench/users",
+      postJson({ email: "Bench.User@example.com", password: "correct horse battery" }),
+    );
+    expect(created.status).toBe(201);
+    const user = (await created.json()) as { id: string; email: string; is_verified: boolean };
+    expect(user).toMatchObject({ email: "Bench.User@example.com", is_verified: true, role: "user" });
+
+    const stored = await env.DB.prepare("SELECT password_hash, is_verified FROM users WHERE id = ?")
+      .bind(user.id)
+      .first<{ password_hash: string; is_verified: number }>();
+    expect(stored?.is_verified).toBe(1);
+    expect(stored?.password_hash).toMatch(
+      /^\$scrypt\$ln=15,r=8,p=3\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/,
+    );
+
+    const again = await bench(
+      "/__bench/users",
+      postJson({ email: "bench.user@EXAMPLE.com", password: "correct horse battery" }),
+    );
+    expect(again.status).toBe(409);
+
+    const ref = await bench(`/__bench/reference?id=${user.id}`);
+    expect(ref.status).toBe(200);
+    expect(await ref.json()).toMatchObject({ id: user.id, email: "Bench.User@example.com" });
+    expect((await bench("/__bench/reference?id=missing")).status).toBe(404);
+
+    await env.KV.put(`revoked:jti:${user.id}`, "1");
+    expect((await bench(`/__bench/reference?id=${user.id}`)).status).toBe(401);
+    await env.KV.delete(`revoked:jti:${user.id}`);
+
+    const hashed = await bench("/__bench/hash", postJson({ password: "correct horse battery" }));
+    expect(hashed.status).toBe(200);
+  });
+
+  it("seeds the audit log and pages it from both ends", async () => {
+    const userId = crypto.randomUUID();
+    const seeded = await bench(`/__bench/seed-audit?n=250&user_id=${userId}`, { method: "POST" });
+    expect(seeded.status).toBe(201);
+    expect(await seeded.json()).toMatchObject({ inserted: 250, user_id: userId });
+
+    const first = await bench(`/__bench/audit?user_id=${userId}&limit=50`);
+    const firstPage = (await first.json()) as {
+      items: { id: string; created_at: string; user_id: string }[];
+      next_cursor: string | null;
+    };
+    expect(firstPage.items).toHaveLength(50);
+    expect(firstPage.next_cursor).not.toBeNull();
+    expect(new Set(firstPage.items.map((i) => i.user_id))).toEqual(new Set([userId]));
+
+    const tail = (await (await bench(`/__bench/audit/last-cursor?user_id=${userId}&limit=50`)).json()) as {
+      cursor: string;
+    };
+    const last = (await (
+      await bench(`/__bench/audit?user_id=${userId}&limit=50&cursor=${tail.cursor}`)
+    ).json()) as typeof firstPage;
+    expect(last.items).toHaveLength(50);
+    expect(last.next_cursor).toBeNull();
+    const oldest = await env.DB.prepare(
+      "SELECT id FROM audit_log WHERE user_id = ? ORDER BY created_at ASC, id ASC LIMIT 50",
+    )
+      .bind(userId)
+      .all<{ id: string }>();
+    expect(last.items.map((i) => i.id).sort()).toEqual(oldest.results.map((r) => r.id).sort());
+  });
+});
