@@ -13,6 +13,9 @@ import {
   responseDefaults,
   securityHeadersMiddleware,
 } from "./middleware";
+import { corsMiddleware } from "./security/cors";
+import { jsonGuardMiddleware } from "./security/json-guard";
+import { globalRateLimit } from "./security/middleware";
 
 const API_DESCRIPTION = `Authentication API for Cloudflare Workers.
 
@@ -29,9 +32,13 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   app.use(requestIdMiddleware);
   app.use(securityHeadersMiddleware);
   app.use(responseDefaults);
+  app.use(corsMiddleware);
   app.use(bodyLimitMiddleware);
   app.use(contentTypeMiddleware);
   app.use(depsMiddleware(options));
+  // Hardening: per-IP limits (route bucket or "default") before any body is read, then body checks.
+  app.use(globalRateLimit);
+  app.use(jsonGuardMiddleware);
 
   app.route("/", healthRoutes());
   app.route("/", authRoutes());
