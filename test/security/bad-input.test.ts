@@ -41,7 +41,11 @@ describe("bad input is 4xx problem+json, never 500", () => {
       400,
     );
     expectProblem(
-      await client.call("POST", "/auth/login", raw('{"email":"a@example.com","password":"x","x":{"y":1,"y":2}}')),
+      await client.call(
+        "POST",
+        "/auth/login",
+        raw('{"email":"a@example.com","password":"x","x":{"y":1,"y":2}}'),
+      ),
       400,
     );
   });
@@ -63,15 +67,23 @@ describe("bad input is 4xx problem+json, never 500", () => {
   it("rejects NUL characters in any string, JSON or form", async () => {
     const client = testClient();
     expectProblem(
-      await client.call("POST", "/auth/login", { json: { email: "a@example.com\u0000.evil", password: "x" } }),
+      await client.call("POST", "/auth/login", {
+        json: { email: "a@example.com\u0000.evil", password: "x" },
+      }),
       400,
     );
     expectProblem(
-      await client.call("POST", "/auth/login", { json: { email: "a@example.com", password: "pass\u0000word" } }),
+      await client.call("POST", "/auth/login", {
+        json: { email: "a@example.com", password: "pass\u0000word" },
+      }),
       400,
     );
     expectProblem(
-      await client.call("POST", "/auth/login", raw("username=a%40example.com&password=a%00b", "application/x-www-form-urlencoded")),
+      await client.call(
+        "POST",
+        "/auth/login",
+        raw("username=a%40example.com&password=a%00b", "application/x-www-form-urlencoded"),
+      ),
       400,
     );
   });
@@ -109,12 +121,21 @@ describe("bad input is 4xx problem+json, never 500", () => {
 
   it("answers non-JSON content types with 415", async () => {
     const client = testClient();
-    for (const type of ["text/plain", "application/xml", "multipart/form-data; boundary=x", "application/jsonx"]) {
+    for (const type of [
+      "text/plain",
+      "application/xml",
+      "multipart/form-data; boundary=x",
+      "application/jsonx",
+    ]) {
       expectProblem(await client.call("POST", "/auth/register", raw("{}", type)), 415);
     }
     // Forms only where a route takes one.
     expectProblem(
-      await client.call("POST", "/auth/register", raw("email=a%40example.com", "application/x-www-form-urlencoded")),
+      await client.call(
+        "POST",
+        "/auth/register",
+        raw("email=a%40example.com", "application/x-www-form-urlencoded"),
+      ),
       415,
     );
   });
