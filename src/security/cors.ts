@@ -13,10 +13,15 @@ const ALLOW_HEADERS = ["Authorization", "Content-Type", "X-Request-Id"];
  * the browser blocks it.
  */
 export const corsMiddleware: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const origin = c.req.header("Origin");
-  if (!origin || origin === "null") return next();
   const allowed = getConfig(c.env).CORS_ORIGINS;
-  if (!allowed.includes(origin)) return next();
+  if (allowed.length === 0) return next();
+  const origin = c.req.header("Origin");
+  if (!origin || origin === "null" || !allowed.includes(origin)) {
+    await next();
+    // The answer depends on Origin, so a shared cache must not reuse it for another origin.
+    c.header("Vary", "Origin", { append: true });
+    return;
+  }
   return cors({
     origin: (o) => (allowed.includes(o) ? o : null),
     allowMethods: ALLOW_METHODS,

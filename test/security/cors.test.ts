@@ -51,6 +51,7 @@ describe("CORS", () => {
     for (const origin of ["https://evil.example.com", `${APP}.evil.com`, "http://app.example.com", "null"]) {
       const res = await client.call("GET", "/health", { headers: { Origin: origin } });
       expect(corsHeaders(res.headers), origin).toEqual([]);
+      expect(res.headers.get("Vary"), origin).toContain("Origin");
       const preflight = await client.call("OPTIONS", "/auth/login", {
         headers: { Origin: origin, "Access-Control-Request-Method": "POST" },
       });
