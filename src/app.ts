@@ -16,6 +16,9 @@ import {
   securityHeadersMiddleware,
 } from "./middleware";
 import { oauthRoutes } from "./oauth/routes";
+import { corsMiddleware } from "./security/cors";
+import { jsonGuardMiddleware } from "./security/json-guard";
+import { globalRateLimit } from "./security/middleware";
 import { twoFactorRoutes } from "./twofactor/routes";
 import { userRoutes } from "./users/routes";
 
@@ -34,9 +37,13 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   app.use(requestIdMiddleware);
   app.use(securityHeadersMiddleware);
   app.use(responseDefaults);
+  app.use(corsMiddleware);
   app.use(bodyLimitMiddleware);
   app.use(contentTypeMiddleware);
   app.use(depsMiddleware(options));
+  // Hardening: per-IP limits (route bucket or "default") before any body is read, then body checks.
+  app.use(globalRateLimit);
+  app.use(jsonGuardMiddleware);
 
   app.route("/", healthRoutes());
   app.route("/", authRoutes());

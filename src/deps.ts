@@ -2,6 +2,7 @@ import type { Config } from "./config";
 import { createEmailSender, type EmailSender } from "./email";
 import type { Env } from "./env";
 import { createRateLimiter, type RateLimiter } from "./security/rate-limit";
+import { redisWindowCounter } from "./security/redis-counter";
 import { openDatabase, openEphemeral } from "./storage";
 import type { Database, EphemeralStore } from "./storage/types";
 
@@ -60,7 +61,13 @@ export class RequestDeps implements Deps {
   }
 
   get limiter(): RateLimiter {
-    this.#limiter ??= this.options.limiter ?? createRateLimiter(this.config, this.env);
+    this.#limiter ??=
+      this.options.limiter ??
+      createRateLimiter(this.config, this.env, {
+        counters: () => this.db.counters,
+        now: () => this.now(),
+        redis: redisWindowCounter,
+      });
     return this.#limiter;
   }
 
@@ -82,10 +89,10 @@ export class RequestDeps implements Deps {
   /** Closes per-request connections once deferred work is done. */
   async close(): Promise<void> {
     await Promise.all(this.pending);
-    await Promise.all([this.#db?.close(), this.#ephemeral?.close()]);
+    await Promise.all([this.#db?.close(), this.#ephemeral?.close(), this.#limiter?.close?.()]);
   }
 
   get opened(): boolean {
-    return this.#db !== undefined || this.#ephemeral !== undefined;
+    return this.#db !== undefined || this.#ephemeral !== undefined || this.#limiter !== undefined;
   }
 }

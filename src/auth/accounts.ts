@@ -8,7 +8,7 @@ import type { TokenPurpose, User } from "../storage/types";
 import { hashPassword, verifyPassword } from "./password";
 import { assertPasswordAcceptable } from "./password-policy";
 import { revokeAllSessions } from "./sessions";
-import { allowEmailTo } from "./throttle";
+import { allowEmailTo, clearLoginThrottle } from "./throttle";
 import { hashToken } from "./tokens";
 
 const VERIFICATION_TTL_MS = 24 * 3_600_000;
@@ -137,6 +137,8 @@ export async function resetPassword(
   // Proving control of the mailbox also verifies the address.
   await deps.db.users.update(consumed.userId, { passwordHash, isVerified: true }, deps.now());
   await deps.db.users.resetLoginFailures(consumed.userId);
+  // Proving control of the mailbox also lifts a sign-in throttle someone else caused.
+  await clearLoginThrottle(deps, owner.email);
   await deps.db.tokens.invalidateForUser(consumed.userId, "password_reset", deps.now());
   const sessions = await revokeAllSessions(deps, consumed.userId);
   recordEvent(deps, meta, { action: "password_reset", userId: consumed.userId, metadata: { sessions } });

@@ -13,12 +13,13 @@ export async function passwordLogin(
   password: string,
   meta: RequestMeta,
 ): Promise<TokenResponse | MfaChallenge> {
+  // Before the lookup and before the password: a throttled address answers 429, known or not.
+  await assertNotThrottled(deps, email);
   const user = await deps.db.users.findByEmail(email);
-  assertNotThrottled(user, deps.now());
   // Unknown email (or an OAuth-only account) still costs one scrypt: timing reveals nothing.
   const check = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
   if (!user || !check.ok) {
-    if (user) await recordLoginFailure(deps, meta, user);
+    await recordLoginFailure(deps, meta, email, user);
     recordEvent(deps, meta, {
       action: "login_failed",
       userId: user?.id ?? null,
@@ -41,7 +42,7 @@ export async function passwordLogin(
     recordEvent(deps, meta, { action: "login_failed", userId: user.id, metadata: { reason: "unverified" } });
     throw new AppError("email_not_verified");
   }
-  await clearLoginFailures(deps, user);
+  await clearLoginFailures(deps, email);
   if (check.needsRehash) {
     deps.defer(
       hashPassword(password).then((hash) =>

@@ -47,7 +47,13 @@ export const RegisterBody = z
   .object({
     email: EmailSchema,
     password: PasswordInputSchema,
-    full_name: z.string().trim().max(100).nullish(),
+    // No control characters: the name is shown in emails and admin screens.
+    full_name: z
+      .string()
+      .trim()
+      .max(100)
+      .regex(/^[^\p{Cc}]*$/u, "Must not contain control characters")
+      .nullish(),
   })
   .openapi("RegisterRequest");
 

@@ -3,13 +3,16 @@ import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { accountThrottledEmail } from "../email/templates";
 import { AppError } from "../errors";
-import { randomToken } from "../lib/crypto";
+import { hmacBase64url, randomToken } from "../lib/crypto";
 import type { User } from "../storage/types";
 import { hashToken } from "./tokens";
 
 /** Consecutive failures before an account is throttled. */
 export const THROTTLE_AFTER = 10;
 const MAX_DELAY_MS = 15 * 60_000;
+/** Failures are counted in a window that starts at the first one; after it the count starts over. */
+const FAILURE_WINDOW_MS = 24 * 3_600_000;
+const RESET_TTL_MS = 3_600_000;
 
 /** 1, 2, 4, … minutes for each failure past the threshold, capped at 15 minutes. Never a permanent lock. */
 export function throttleDelayMs(failures: number): number {
@@ -17,50 +20,77 @@ export function throttleDelayMs(failures: number): number {
   return Math.min(MAX_DELAY_MS, 60_000 * 2 ** Math.min(failures - THROTTLE_AFTER, 10));
 }
 
-function retryAfter(until: Date, now: Date): Record<string, string> {
-  return { "Retry-After": String(Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000))) };
+/**
+ * The throttle state lives in the relational counters (strongly consistent), keyed by an HMAC of the
+ * lower-cased email rather than by the users row: an unknown address is throttled exactly like a known
+ * one, so 429s reveal nothing about which accounts exist, and the key holds no readable address.
+ */
+async function throttleKeys(deps: Deps, email: string) {
+  const id = await hmacBase64url(deps.config.SECRET_KEY, "login-throttle", email.trim().toLowerCase());
+  return { failures: `login-fail:${id}`, lock: `login-lock:${id}`, notified: `login-notified:${id}` };
 }
 
-/** A throttled account answers 429 even to the right password (the check runs before verification). */
-export function assertNotThrottled(user: User | null, now: Date): void {
-  const until = user?.loginThrottledUntil;
-  if (until && until.getTime() > now.getTime()) {
-    throw new AppError("rate_limited", {
-      detail: "Too many failed sign-in attempts; try again later.",
-      headers: retryAfter(until, now),
-    });
-  }
-}
-
-export async function recordLoginFailure(deps: Deps, meta: RequestMeta, user: User): Promise<void> {
+/** A throttled email answers 429 even to the right password (the check runs before verification). */
+export async function assertNotThrottled(deps: Deps, email: string): Promise<void> {
   const now = deps.now();
-  const failures = await deps.db.users.addLoginFailure(user.id, now);
+  const lock = await deps.db.counters.get((await throttleKeys(deps, email)).lock, now);
+  if (!lock) return;
+  const seconds = Math.max(1, Math.ceil((lock.resetAt.getTime() - now.getTime()) / 1000));
+  throw new AppError("rate_limited", {
+    detail: "Too many failed sign-in attempts; try again later.",
+    headers: { "Retry-After": String(seconds) },
+  });
+}
+
+/** Counts a failed sign-in for `email`; `user` is its account, when there is one. */
+export async function recordLoginFailure(
+  deps: Deps,
+  meta: RequestMeta,
+  email: string,
+  user: User | null,
+): Promise<void> {
+  const now = deps.now();
+  const keys = await throttleKeys(deps, email);
+  const { count: failures } = await deps.db.counters.increment(keys.failures, FAILURE_WINDOW_MS, now);
   const delay = throttleDelayMs(failures);
   if (delay === 0) return;
-  const until = new Date(now.getTime() + delay);
-  await deps.db.users.setLoginThrottle(user.id, until);
+  // Only reached when not throttled (assertNotThrottled ran first), so the lock window starts now.
+  const { resetAt: until } = await deps.db.counters.increment(keys.lock, delay, now);
   recordEvent(deps, meta, {
     action: "login_throttled",
-    userId: user.id,
+    userId: user?.id ?? null,
     metadata: { failures, until: until.toISOString() },
   });
-  // One email per throttle episode, with a reset link, so the owner can act.
-  if (await deps.db.users.markLockoutNotified(user.id, now)) {
-    const token = randomToken(32);
-    await deps.db.tokens.create({
-      tokenHash: await hashToken(token),
-      purpose: "password_reset",
-      userId: user.id,
-      expiresAt: new Date(now.getTime() + 3_600_000),
-      now,
-    });
-    deps.defer(deps.email.send(accountThrottledEmail(deps.config, user.email, token)), "throttle email");
-  }
+  if (!user) return;
+  // One email per episode (the first throttle since the last reset, at most one a day), with a reset link,
+  // so the owner can act: the reset also lifts the throttle.
+  const { count: notices } = await deps.db.counters.increment(keys.notified, FAILURE_WINDOW_MS, now);
+  if (notices !== 1) return;
+  const token = randomToken(32);
+  await deps.db.tokens.create({
+    tokenHash: await hashToken(token),
+    purpose: "password_reset",
+    userId: user.id,
+    expiresAt: new Date(now.getTime() + RESET_TTL_MS),
+    now,
+  });
+  deps.defer(deps.email.send(accountThrottledEmail(deps.config, user.email, token)), "throttle email");
 }
 
-export async function clearLoginFailures(deps: Deps, user: User): Promise<void> {
-  if (user.failedLoginCount > 0 || user.loginThrottledUntil !== null)
-    await deps.db.users.resetLoginFailures(user.id);
+/** Ends a throttle episode: after a successful sign-in or a password reset. */
+export async function clearLoginThrottle(deps: Deps, email: string): Promise<void> {
+  const keys = await throttleKeys(deps, email);
+  await Promise.all([
+    deps.db.counters.reset(keys.failures),
+    deps.db.counters.reset(keys.lock),
+    deps.db.counters.reset(keys.notified),
+  ]);
+}
+
+/** After a successful sign-in; a no-op write-wise when there were no failures. */
+export async function clearLoginFailures(deps: Deps, email: string): Promise<void> {
+  const keys = await throttleKeys(deps, email);
+  if (await deps.db.counters.get(keys.failures, deps.now())) await clearLoginThrottle(deps, email);
 }
 
 /** At most 3 verification/reset emails per address per hour; silent (callers still answer 202). */

@@ -1,7 +1,10 @@
 import { z } from "@hono/zod-openapi";
 
-// Local part: RFC 5322 dot-atom characters (no quoted strings, no comments), no leading/trailing/double dot.
-const LOCAL = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+// Local part: a safe subset of RFC 5322 dot-atom (letters, digits and . _ % + - '), no leading, trailing or
+// double dot. The rest of atext (` | { } / = ? ^ ! # $ & * ~), quoted strings and comments are refused:
+// real addresses almost never use them, and they are the ones that turn into injections in links, shells
+// and templates downstream.
+const LOCAL = /^[A-Za-z0-9_%+'-]+(\.[A-Za-z0-9_%+'-]+)*$/;
 // Domain: LDH labels (punycode "xn--" allowed), at least two labels, alphabetic or punycode TLD.
 const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 const TLD = /^([A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/;
@@ -13,6 +16,7 @@ export function isValidEmail(email: string): boolean {
   const local = email.slice(0, at);
   const domain = email.slice(at + 1);
   if (local.length > 64 || !LOCAL.test(local)) return false;
+  if (domain.length > 253) return false;
   const labels = domain.split(".");
   if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) return false;
   return TLD.test(labels[labels.length - 1]!);

@@ -1,4 +1,5 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
 import { verifyAccessToken } from "../auth/tokens";
 import { type AppEnv, clientIp } from "../context";
 import { AppError } from "../errors";
@@ -16,10 +17,40 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-/** Per-IP limit, applied before the body is parsed or validated. */
+const BUCKET = Symbol("rateBucket");
+type TaggedMiddleware = MiddlewareHandler<AppEnv> & { [BUCKET]?: RateBucket };
+
+// Requests whose limit the global middleware already counted (so a route's own rateLimit() is a no-op).
+const counted = new WeakSet<Request>();
+
+/** The bucket a route asked for with rateLimit(bucket); "default" for every other route (and 404s). */
+function bucketOf(c: Context<AppEnv>): RateBucket {
+  for (const route of matchedRoutes(c)) {
+    const bucket = (route.handler as TaggedMiddleware)[BUCKET];
+    if (bucket) return bucket;
+  }
+  return "default";
+}
+
+/**
+ * Global per-IP limit: every request counts against its route's bucket, before the body is read. Routes
+ * written later are covered by "default" without having to remember it.
+ */
+export const globalRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await c.var.deps.limiter.check(bucketOf(c), clientIp(c));
+  counted.add(c.req.raw);
+  await next();
+};
+
+/**
+ * Marks a route's bucket (read by globalRateLimit). When the route is mounted outside createApp (no
+ * global limiter ran) it enforces the limit itself, so a route is never left unlimited.
+ */
 export function rateLimit(bucket: RateBucket): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    await c.var.deps.limiter.check(bucket, clientIp(c));
+  const middleware: TaggedMiddleware = async (c, next) => {
+    if (!counted.has(c.req.raw)) await c.var.deps.limiter.check(bucket, clientIp(c));
     await next();
   };
+  middleware[BUCKET] = bucket;
+  return middleware;
 }

@@ -1,0 +1,172 @@
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { getConfig } from "../../src/config";
+import {
+  BindingRateLimiter,
+  CounterRateLimiter,
+  createRateLimiter,
+  NoRateLimiter,
+  RedisRateLimiter,
+  type WindowCounter,
+} from "../../src/security/rate-limit";
+import { database, testClient } from "../helpers";
+
+const ON = { RATE_LIMIT_ENABLED: "true" };
+const NO_BINDINGS = {
+  RL_LOGIN: undefined,
+  RL_REGISTER: undefined,
+  RL_VERIFY: undefined,
+  RL_REFRESH: undefined,
+  RL_DEFAULT: undefined,
+};
+
+/** A fresh address per test: the simulated bindings keep their state across tests. */
+function randomIp(): string {
+  const b = crypto.getRandomValues(new Uint8Array(4));
+  return `10.${b[0]}.${b[1]}.${b[2]! % 250}`;
+}
+
+/** The port the Redis limiter uses, in memory; the real one is INCR + EXPIRE NX. */
+class MemoryWindowCounter implements WindowCounter {
+  readonly keys = new Map<string, number>();
+  async incrementWithTtl(key: string): Promise<number> {
+    const next = (this.keys.get(key) ?? 0) + 1;
+    this.keys.set(key, next);
+    return next;
+  }
+  async close(): Promise<void> {}
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("per-IP rate limits", () => {
+  it("declares every bucket as a [[ratelimits]] binding", () => {
+    for (const name of ["RL_LOGIN", "RL_REGISTER", "RL_VERIFY", "RL_REFRESH", "RL_DEFAULT"] as const) {
+      expect(typeof env[name]?.limit, name).toBe("function");
+    }
+  });
+
+  it("answers the 11th login a minute from one IP with 429 problem+json and Retry-After", async () => {
+    const client = testClient({}, ON);
+    const ip = randomIp();
+    // Invalid bodies: the limit counts before validation, and they cost no password hash.
+    for (let i = 0; i < 10; i++) {
+      const res = await client.call("POST", "/auth/login", { json: {}, headers: { "CF-Connecting-IP": ip } });
+      expect(res.status).toBe(422);
+    }
+    const limited = await client.call("POST", "/auth/login", {
+      json: {},
+      headers: { "CF-Connecting-IP": ip },
+    });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("Content-Type")).toBe("application/problem+json; charset=utf-8");
+    expect(limited.body.code).toBe("rate_limited");
+    expect(Number(limited.headers.get("Retry-After"))).toBeGreaterThan(0);
+
+    // Another IP is not affected.
+    const other = await client.call("POST", "/auth/login", {
+      json: {},
+      headers: { "CF-Connecting-IP": randomIp() },
+    });
+    expect(other.status).toBe(422);
+  });
+
+  it("keys only on CF-Connecting-IP: a spoofed X-Forwarded-For changes nothing", async () => {
+    const client = testClient({}, ON);
+    const ip = randomIp();
+    for (let i = 0; i < 5; i++) {
+      const res = await client.call("POST", "/auth/register", {
+        json: {},
+        headers: { "CF-Connecting-IP": ip, "X-Forwarded-For": randomIp(), "X-Real-IP": randomIp() },
+      });
+      expect(res.status).toBe(422);
+    }
+    const spoofed = await client.call("POST", "/auth/register", {
+      json: {},
+      headers: { "CF-Connecting-IP": ip, "X-Forwarded-For": randomIp() },
+    });
+    expect(spoofed.status).toBe(429);
+
+    // Nor can X-Forwarded-For pin someone else's limit on a victim.
+    const victim = randomIp();
+    for (let i = 0; i < 6; i++) {
+      await client.call("POST", "/auth/register", {
+        json: {},
+        headers: { "CF-Connecting-IP": ip, "X-Forwarded-For": victim },
+      });
+    }
+    const fromVictim = await client.call("POST", "/auth/register", {
+      json: {},
+      headers: { "CF-Connecting-IP": victim },
+    });
+    expect(fromVictim.status).toBe(422);
+  });
+
+  it("applies the default bucket (120/min) to routes without their own, and to unknown paths", async () => {
+    const client = testClient({}, ON);
+    const ip = randomIp();
+    const headers = { "CF-Connecting-IP": ip };
+    for (let i = 0; i < 60; i++) expect((await client.call("GET", "/auth/me", { headers })).status).toBe(401);
+    for (let i = 0; i < 60; i++) expect((await client.call("GET", "/nope", { headers })).status).toBe(404);
+    const limited = await client.call("GET", "/auth/sessions", { headers });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("Retry-After")).toBe("60");
+    // The login bucket is separate from the default one.
+    expect((await client.call("POST", "/auth/login", { json: {}, headers })).status).toBe(422);
+  });
+
+  it("falls back to the relational counters with the RATE_LIMIT_* settings when no binding exists", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date("2026-11-25T10:00:00.000Z"));
+    const client = testClient({}, { ...ON, ...NO_BINDINGS, RATE_LIMIT_REFRESH: "2" });
+    const headers = { "CF-Connecting-IP": randomIp() };
+    const refresh = () => client.call("POST", "/auth/refresh", { json: {}, headers });
+    expect((await refresh()).status).toBe(422);
+    expect((await refresh()).status).toBe(422);
+    const limited = await refresh();
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("Retry-After")).toBe("60");
+
+    vi.setSystemTime(new Date("2026-11-25T10:00:45.000Z"));
+    expect((await refresh()).headers.get("Retry-After")).toBe("15");
+    vi.setSystemTime(new Date("2026-11-25T10:01:00.001Z"));
+    expect((await refresh()).status).toBe(422);
+  });
+
+  it("chooses Redis for REDIS_URL, else the bindings, else the counters; none when disabled", () => {
+    const db = database();
+    const sources = {
+      counters: () => db.counters,
+      now: () => new Date(),
+      redis: () => new MemoryWindowCounter(),
+    };
+    const cfg = (over: Record<string, unknown>) => getConfig({ ...env, ...over });
+    expect(createRateLimiter(cfg(ON), env, sources)).toBeInstanceOf(BindingRateLimiter);
+    expect(
+      createRateLimiter(cfg({ ...ON, REDIS_URL: "redis://localhost:6379" }), env, sources),
+    ).toBeInstanceOf(RedisRateLimiter);
+    expect(createRateLimiter(cfg(ON), { ...env, ...NO_BINDINGS }, sources)).toBeInstanceOf(
+      CounterRateLimiter,
+    );
+    expect(createRateLimiter(cfg({}), env, sources)).toBeInstanceOf(NoRateLimiter);
+  });
+
+  it("Redis limiter: one INCR per request on rl:<bucket>:<ip>:<window>, Retry-After to the window end", async () => {
+    const counter = new MemoryWindowCounter();
+    let now = new Date("2026-11-25T10:00:20.000Z");
+    const limits = { login: 2, register: 1, verify: 1, refresh: 1, default: 1 };
+    const limiter = new RedisRateLimiter(counter, limits, () => now);
+    await limiter.check("login", "1.2.3.4");
+    await limiter.check("login", "1.2.3.4");
+    const err = await limiter.check("login", "1.2.3.4").catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 429, headers: { "Retry-After": "40" } });
+    const window = Math.floor(now.getTime() / 60_000);
+    expect([...counter.keys.keys()]).toEqual([`rl:login:1.2.3.4:${window}`]);
+
+    now = new Date("2026-11-25T10:01:00.000Z");
+    await expect(limiter.check("login", "1.2.3.4")).resolves.toBeUndefined();
+    await expect(limiter.check("register", "1.2.3.4")).resolves.toBeUndefined();
+  });
+});
