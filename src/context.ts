@@ -17,7 +17,7 @@ export type AppEnv = {
     requestId: string;
     deps: Deps;
     auth: AuthContext;
-    /** Set by loadCurrentUser (src/users/access.ts): the caller, read from the database on each request. */
+    /** Set by requireAuth: the caller, read from the database on each request. */
     currentUser: User;
   };
 };

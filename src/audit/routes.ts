@@ -3,7 +3,7 @@ import { json, problems } from "../auth/schemas";
 import type { AppContext } from "../context";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
-import { loadCurrentUser, requireAdmin } from "../users/access";
+import { requireAdmin } from "../users/access";
 import {
   AdminAuditQuerySchema,
   AuditPageSchema,
@@ -29,7 +29,7 @@ export function userLogsRoute(path: "/users/{user_id}/logs" | "/audit/users/{use
     summary: "A user's audit log (self or admin)",
     description: LOGS_DESCRIPTION,
     security: BEARER,
-    middleware: [requireAuth, loadCurrentUser, rateLimit("default")] as const,
+    middleware: [requireAuth, rateLimit("default")] as const,
     request: { params: UserIdParam, query: AuditQuerySchema },
     responses: {
       200: json(AuditPageSchema, "A page of entries"),

@@ -12,7 +12,7 @@ import type { Config } from "../config";
 import type { AuthContext } from "../context";
 import { AppError } from "../errors";
 import { hmacBase64url, randomToken, sha256Hex } from "../lib/crypto";
-import type { EphemeralStore } from "../storage/types";
+import type { EphemeralStore, User, UserRepository } from "../storage/types";
 
 /** RFC 9068 access-token type: nothing else we sign or issue carries it. */
 const ACCESS_TOKEN_TYP = "at+jwt";
@@ -127,20 +127,25 @@ export async function verifyAccessTokenSignature(
 export const revokedSessionKey = (sid: string): string => `revoked:sid:${sid}`;
 export const revokedTokenKey = (jti: string): string => `revoked:jti:${jti}`;
 
-/** Full verification: signature and claims, then the revocation denylist (fails closed if it can't run). */
-export async function verifyAccessToken(
+/**
+ * Full verification: signature and claims, then the revocation denylist (fails closed if it can't run) and
+ * the account, read together so an authenticated request costs one round trip to each store. A deleted or
+ * deactivated account makes the token invalid at once, whatever KV says.
+ */
+export async function authenticate(
   config: Config,
   ephemeral: EphemeralStore,
+  users: UserRepository,
   token: string,
   now: Date,
-): Promise<AuthContext> {
+): Promise<{ auth: AuthContext; user: User }> {
   const auth = await verifyAccessTokenSignature(config, token, now);
-  const [bySession, byToken] = await ephemeral.getMany([
-    revokedSessionKey(auth.sessionId),
-    revokedTokenKey(auth.jti),
+  const [[bySession, byToken], user] = await Promise.all([
+    ephemeral.getMany([revokedSessionKey(auth.sessionId), revokedTokenKey(auth.jti)]),
+    users.findById(auth.userId),
   ]);
-  if (bySession !== null || byToken !== null) throw new AppError("invalid_access_token");
-  return auth;
+  if (bySession !== null || byToken !== null || !user?.isActive) throw new AppError("invalid_access_token");
+  return { auth, user };
 }
 
 /** Denylists access tokens of revoked sessions for as long as any of them can still be valid. */

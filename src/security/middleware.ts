@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
-import { verifyAccessToken } from "../auth/tokens";
+import { authenticate } from "../auth/tokens";
 import { type AppEnv, clientIp } from "../context";
 import { AppError } from "../errors";
 import type { RateBucket } from "./rate-limit";
@@ -8,12 +8,24 @@ import type { RateBucket } from "./rate-limit";
 // RFC 6750 §2.1 b64token.
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
-/** Authenticates an access token (signature, claims, revocation) and sets c.var.auth. */
+/**
+ * Authenticates an access token (signature, claims, revocation, live account) and sets c.var.auth and
+ * c.var.currentUser. The role is read from the database here on every request, never from a token claim,
+ * so a demoted admin loses access with the very next call.
+ */
 export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const match = BEARER.exec(c.req.header("Authorization") ?? "");
   if (!match) throw new AppError("unauthorized");
   const deps = c.var.deps;
-  c.set("auth", await verifyAccessToken(deps.config, deps.ephemeral, match[1]!, deps.now()));
+  const { auth, user } = await authenticate(
+    deps.config,
+    deps.ephemeral,
+    deps.db.users,
+    match[1]!,
+    deps.now(),
+  );
+  c.set("auth", auth);
+  c.set("currentUser", user);
   await next();
 };
 
