@@ -1,4 +1,4 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
 const BASE = "https://auth.example.test";
@@ -11,7 +11,11 @@ describe("app shell", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({
       status: "ok",
-      storage: { database: { kind: "d1", status: "ok" }, ephemeral: { kind: "kv", status: "ok" } },
+      storage: {
+        // This file runs in both vitest projects: D1+KV, and Postgres+Redis (DATABASE_URL/REDIS_URL).
+        database: { kind: env.DATABASE_URL ? "postgres" : "d1", status: "ok" },
+        ephemeral: { kind: env.REDIS_URL ? "redis" : "kv", status: "ok" },
+      },
     });
     expect(res.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
   });

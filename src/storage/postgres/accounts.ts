@@ -175,7 +175,7 @@ export class PgTwoFactorRepository implements TwoFactorRepository {
         .select(
           sql`select o.id, c.code_hash, ${now.toISOString()}::timestamptz, null::timestamptz
               from (select (${owner})::text as id) o
-              cross join unnest(${codeHashes}::text[]) as c(code_hash)
+              cross join unnest(${sql.param(codeHashes)}::text[]) as c(code_hash)
               where o.id is not null`,
         )
         .onConflictDoUpdate({
