@@ -10,6 +10,34 @@ import { PgSessionRepository } from "./sessions";
 import { PgTokenRepository } from "./tokens";
 import { PgUserRepository } from "./users";
 
+/** The StorageUnavailableError somewhere in an error's cause chain, if any. */
+function findUnavailable(err: unknown): StorageUnavailableError | null {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof StorageUnavailableError) return e;
+  }
+  return null;
+}
+
+/**
+ * drizzle wraps every driver error in a DrizzleQueryError ("Failed query: <sql>"), which would hide the
+ * StorageUnavailableError from the error handler and turn an outage into a 500. Rethrow it unwrapped.
+ */
+function surfaceUnavailable<T extends object>(repository: T): T {
+  return new Proxy(repository, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") return value;
+      return async (...args: unknown[]) => {
+        try {
+          return await value.apply(target, args);
+        } catch (err) {
+          throw findUnavailable(err) ?? err;
+        }
+      };
+    },
+  });
+}
+
 /**
  * Postgres behind the Database contract. One client per call (per request): `close()` ends it. No
  * statement here opens a transaction on the shared client; every multi-row rule is one statement.
@@ -20,19 +48,19 @@ export function openPostgres(connectionString: string): Database {
   const db = drizzle({ client: client as unknown as pg.Client });
   return {
     kind: "postgres",
-    users: new PgUserRepository(db),
-    sessions: new PgSessionRepository(db),
-    tokens: new PgTokenRepository(db),
-    audit: new PgAuditRepository(db),
-    oauthAccounts: new PgOAuthAccountRepository(db),
-    twoFactor: new PgTwoFactorRepository(db),
-    counters: new PgCounterRepository(db),
+    users: surfaceUnavailable(new PgUserRepository(db)),
+    sessions: surfaceUnavailable(new PgSessionRepository(db)),
+    tokens: surfaceUnavailable(new PgTokenRepository(db)),
+    audit: surfaceUnavailable(new PgAuditRepository(db)),
+    oauthAccounts: surfaceUnavailable(new PgOAuthAccountRepository(db)),
+    twoFactor: surfaceUnavailable(new PgTwoFactorRepository(db)),
+    counters: surfaceUnavailable(new PgCounterRepository(db)),
     async ping() {
       try {
         await db.execute(sql`select 1`);
       } catch (err) {
-        if (err instanceof StorageUnavailableError) throw err;
-        throw new StorageUnavailableError("Postgres did not answer", { cause: err });
+        const unavailable = findUnavailable(err);
+        throw unavailable ?? new StorageUnavailableError("Postgres did not answer", { cause: err });
       }
     },
     close: () => client.end(),
