@@ -41,6 +41,12 @@ function reachable(url: string, defaultPort: number): Promise<boolean> {
   });
 }
 
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = "***";
+  return u.toString();
+}
+
 /** The Postgres/Redis targets, or null (with the reason printed) when the suites cannot run here. */
 async function pgRedisTargets(): Promise<{ databaseUrl: string; redisUrl: string } | null> {
   let databaseUrl = process.env.TEST_DATABASE_URL;
@@ -51,7 +57,10 @@ async function pgRedisTargets(): Promise<{ databaseUrl: string; redisUrl: string
     databaseUrl ? null : "TEST_DATABASE_URL unset (and no Postgres on 127.0.0.1:5432)",
     redisUrl ? null : "TEST_REDIS_URL unset (and no Redis on 127.0.0.1:6379)",
   ].filter((m): m is string => m !== null);
-  if (databaseUrl && redisUrl) return { databaseUrl, redisUrl };
+  if (databaseUrl && redisUrl) {
+    console.log(`Postgres/Redis suites: ${redact(databaseUrl)} and ${redact(redisUrl)}`);
+    return { databaseUrl, redisUrl };
+  }
   const reason = `Postgres/Redis suites NOT RUN: ${missing.join("; ")}`;
   // CI sets REQUIRE_PG_REDIS=1: there a missing server is a failure, never a quietly smaller run.
   if (process.env.REQUIRE_PG_REDIS === "1") throw new Error(`${reason} (REQUIRE_PG_REDIS=1)`);

@@ -1,5 +1,6 @@
 // Applies migrations/postgres/ to a Postgres database with drizzle-orm's node-postgres migrator.
 // `npm run db:migrate:pg` (reads DATABASE_URL); also imported by the test globalSetup.
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { drizzle } from "drizzle-orm/node-postgres";
@@ -25,10 +26,26 @@ export async function migratePostgres(connectionString) {
   }
 }
 
+/** DATABASE_URL from .dev.vars, so `npm run db:migrate:pg` targets what `wrangler dev` uses. */
+function devVarsDatabaseUrl() {
+  const file = join(dirname(fileURLToPath(import.meta.url)), "..", ".dev.vars");
+  if (!existsSync(file)) return undefined;
+  const line = readFileSync(file, "utf8")
+    .split(/\r?\n/)
+    .find((l) => /^\s*DATABASE_URL\s*=/.test(l));
+  const value = line
+    ?.replace(/^\s*DATABASE_URL\s*=\s*/, "")
+    .trim()
+    .replace(/^(["'])(.*)\1$/, "$2");
+  return value || undefined;
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const url = process.env.DATABASE_URL;
+  const url = process.env.DATABASE_URL || devVarsDatabaseUrl();
   if (!url) {
-    console.error("db:migrate:pg: set DATABASE_URL (postgres://user:pass@host:5432/db)");
+    console.error(
+      "db:migrate:pg: set DATABASE_URL (postgres://user:pass@host:5432/db) or put it in .dev.vars",
+    );
     process.exit(1);
   }
   try {
