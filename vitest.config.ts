@@ -70,6 +70,12 @@ async function pgRedisTargets(): Promise<{ databaseUrl: string; redisUrl: string
 
 const targets = await pgRedisTargets();
 
+/** Names this run's per-file clones of the test database, so teardown drops exactly those. */
+function clonePrefix(databaseUrl: string): string {
+  const name = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  return `${name.slice(0, 40)}_f${Date.now().toString(36)}_`;
+}
+
 // pg require()s "pg-cloudflare" in workerd; the pool resolves require() through Vite's SSR environment
 // without the "workerd" export condition and gets the package's empty build ("CloudflareSocket is not a
 // constructor"). Point it at the workerd build, which is what wrangler's bundler picks when deploying.
@@ -120,9 +126,11 @@ export default defineConfig({
                 name: "pg-redis",
                 include: [ALL_TESTS],
                 exclude: [D1_ONLY],
+                // Then a database per test file, emptied after each test (as the pool does for D1).
+                setupFiles: [...shared.setupFiles, "./test/pg-redis/setup.ts"],
                 // Node side, before any worker starts: migrate the (possibly fresh) database.
                 globalSetup: ["./test/pg-redis/global-setup.ts"],
-                provide: { pgRedis: targets },
+                provide: { pgRedis: { ...targets, clonePrefix: clonePrefix(targets.databaseUrl) } },
               },
             },
           ]

@@ -15,6 +15,6 @@ declare global {
 declare module "vitest" {
   interface ProvidedContext {
     /** Set in the pg-redis project only. */
-    pgRedis: { databaseUrl: string; redisUrl: string };
+    pgRedis: { databaseUrl: string; redisUrl: string; clonePrefix: string };
   }
 }

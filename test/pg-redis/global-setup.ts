@@ -21,8 +21,28 @@ async function createDatabase(connectionString: string): Promise<void> {
   }
 }
 
-export default async function setup(project: TestProject): Promise<void> {
-  const { databaseUrl } = project.config.provide.pgRedis as { databaseUrl: string };
+/** Drops the per-file databases test/pg-redis/setup.ts cloned during this run. */
+async function dropClones(connectionString: string, clonePrefix: string): Promise<void> {
+  const { default: pg } = await import("pg");
+  const admin = new URL(connectionString);
+  admin.pathname = "/postgres";
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(
+      "select quote_ident(datname) as name from pg_database where starts_with(datname, $1)",
+      [clonePrefix],
+    );
+    for (const { name } of rows) await client.query(`drop database if exists ${name} with (force)`);
+  } finally {
+    await client.end();
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const provided = project.config.provide.pgRedis;
+  if (!provided) throw new Error("pg-redis globalSetup: the project config provides no pgRedis targets");
+  const { databaseUrl, clonePrefix } = provided;
   try {
     await migratePostgres(databaseUrl);
   } catch (err) {
@@ -31,4 +51,5 @@ export default async function setup(project: TestProject): Promise<void> {
     await createDatabase(databaseUrl);
     await migratePostgres(databaseUrl);
   }
+  return () => dropClones(databaseUrl, clonePrefix);
 }

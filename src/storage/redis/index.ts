@@ -1,11 +1,13 @@
-import { createClient } from "redis";
 import { StorageUnavailableError } from "../../errors";
 import type { EphemeralStore } from "../types";
 
 // A down Redis must answer within a request's budget, not hang it: fail fast and let the caller 503.
 const CONNECT_TIMEOUT_MS = 2_000;
 
-function newClient(url: string, connectTimeout: number) {
+// Loaded on first use: D1/KV deployments and every request that needs no Redis skip the driver's
+// hundreds of modules.
+async function newClient(url: string, connectTimeout: number) {
+  const { createClient } = await import("redis");
   return createClient({
     url,
     // No reconnect loop: the client is per request, and a retry belongs to the next request. Commands
@@ -15,7 +17,7 @@ function newClient(url: string, connectTimeout: number) {
   });
 }
 
-type RedisClient = ReturnType<typeof newClient>;
+type RedisClient = Awaited<ReturnType<typeof newClient>>;
 
 export interface RedisOptions {
   connectTimeoutMs?: number;
@@ -33,7 +35,7 @@ export function openRedis(url: string, options: RedisOptions = {}): EphemeralSto
   let closed = false;
 
   const open = async (): Promise<RedisClient> => {
-    const c = newClient(url, connectTimeout);
+    const c = await newClient(url, connectTimeout);
     // Without a listener an `error` event is an uncaught exception; failed commands still reject.
     c.on("error", () => {
       if (client === c) client = null;
