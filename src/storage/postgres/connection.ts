@@ -1,4 +1,4 @@
-import type pg from "pg";
+import pg from "pg";
 import { StorageUnavailableError } from "../../errors";
 
 /**
@@ -93,9 +93,7 @@ export class LazyPgClient implements Queryable {
   }
 
   async #open(): Promise<pg.Client> {
-    // Loaded on first use, like the connection itself: D1 deployments never evaluate the driver.
-    const { default: driver } = await import("pg");
-    const client = new driver.Client({
+    const client = new pg.Client({
       connectionString: this.connectionString,
       connectionTimeoutMillis: this.connectTimeoutMs,
     });
