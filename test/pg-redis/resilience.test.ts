@@ -69,6 +69,63 @@ async function killRedisClients(db: number): Promise<number> {
   }
 }
 
+async function postgresSessions(applicationName: string): Promise<number> {
+  const admin = new pg.Client({ connectionString: DATABASE_URL });
+  admin.on("error", () => {});
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ n: string }>(
+      "select count(*) as n from pg_stat_activity where application_name = $1",
+      [applicationName],
+    );
+    return Number(rows[0]?.n ?? 0);
+  } finally {
+    await admin.end().catch(() => {});
+  }
+}
+
+async function redisClients(db: number): Promise<number> {
+  const admin = createClient({ url: REDIS_URL, socket: { reconnectStrategy: false } });
+  admin.on("error", () => {});
+  await admin.connect();
+  try {
+    return (await admin.clientList()).filter((c) => c.db === db && c.cmd !== "client|list").length;
+  } finally {
+    await admin.close().catch(() => admin.destroy());
+  }
+}
+
+describe("one connection per store handle (per request)", () => {
+  it("Postgres: concurrent queries share one connection, opened lazily and closed by close()", async () => {
+    const name = `reuse-${crypto.randomUUID().slice(0, 8)}`;
+    const db = openPostgres(withApplicationName(DATABASE_URL, name));
+    expect(await postgresSessions(name)).toBe(0); // nothing opened before the first query
+    await Promise.all(Array.from({ length: 8 }, () => db.users.findById(crypto.randomUUID())));
+    await db.ping();
+    expect(await postgresSessions(name)).toBe(1);
+    await db.close();
+    await expect.poll(() => postgresSessions(name)).toBe(0);
+  });
+
+  it("Redis: every command of a handle goes over one connection", async () => {
+    const dbIndex = 9;
+    const url = new URL(REDIS_URL);
+    url.pathname = `/${dbIndex}`;
+    const store = openRedis(url.toString());
+    const key = `reuse:${crypto.randomUUID()}`;
+    await Promise.all([
+      store.set(key, "1", 60),
+      store.get(key),
+      store.getMany([key, `${key}:x`]),
+      store.ping(),
+    ]);
+    await store.delete(key);
+    expect(await redisClients(dbIndex)).toBe(1);
+    await store.close();
+    await expect.poll(() => redisClients(dbIndex)).toBe(0);
+  });
+});
+
 describe("Postgres restart survival", () => {
   it("answers the next request after every server-side connection was terminated", async () => {
     const name = `resilience-${crypto.randomUUID().slice(0, 8)}`;
