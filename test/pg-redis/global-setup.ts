@@ -21,6 +21,21 @@ async function createDatabase(connectionString: string): Promise<void> {
   }
 }
 
+/** Empties the migrated database: every per-file clone starts from it, so it must hold no rows. */
+async function emptyTables(connectionString: string): Promise<void> {
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(
+      "select quote_ident(tablename) as name from pg_tables where schemaname = 'public'",
+    );
+    if (rows.length > 0) await client.query(`truncate ${rows.map((r) => r.name).join(", ")} cascade`);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Drops the per-file databases test/pg-redis/setup.ts cloned during this run. */
 async function dropClones(connectionString: string, clonePrefix: string): Promise<void> {
   const { default: pg } = await import("pg");
@@ -51,5 +66,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await createDatabase(databaseUrl);
     await migratePostgres(databaseUrl);
   }
+  await emptyTables(databaseUrl);
   return () => dropClones(databaseUrl, clonePrefix);
 }
