@@ -1,29 +1,142 @@
+import { createRequire } from "node:module";
+import { connect } from "node:net";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 const migrations = await readD1Migrations(fileURLToPath(new URL("./migrations", import.meta.url)));
 
+const baseBindings = {
+  ENVIRONMENT: "test",
+  SECRET_KEY: "test-secret-key-that-is-at-least-32-bytes-long",
+  APP_URL: "https://auth.example.test",
+  EMAIL_TRANSPORT: "console",
+  // Per-IP limits would make tests interfere (all share one IP); the limit tests turn them on.
+  RATE_LIMIT_ENABLED: "false",
+  TEST_MIGRATIONS: migrations,
+};
+
+// Naming rules, so new test files are picked up by the right project without editing this file:
+//   test/**/*.test.ts        every HTTP/feature test: runs on D1+KV and again on Postgres+Redis
+//   test/**/*.d1.test.ts     D1/KV-only (e.g. the storage contracts bound to D1 and KV)
+//   test/pg-redis/**         Postgres/Redis-only (their contracts, reconnects, outages)
+const ALL_TESTS = "test/**/*.test.ts";
+const D1_ONLY = "test/**/*.d1.test.ts";
+const PG_REDIS_ONLY = "test/pg-redis/**";
+
+const LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test";
+const LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0";
+
+/** A quick TCP probe, so `npm test` uses local servers when they are up and does not hang when not. */
+function reachable(url: string, defaultPort: number): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port || defaultPort) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = "***";
+  return u.toString();
+}
+
+/** The Postgres/Redis targets, or null (with the reason printed) when the suites cannot run here. */
+async function pgRedisTargets(): Promise<{ databaseUrl: string; redisUrl: string } | null> {
+  let databaseUrl = process.env.TEST_DATABASE_URL;
+  let redisUrl = process.env.TEST_REDIS_URL;
+  if (!databaseUrl && (await reachable(LOCAL_DATABASE_URL, 5432))) databaseUrl = LOCAL_DATABASE_URL;
+  if (!redisUrl && (await reachable(LOCAL_REDIS_URL, 6379))) redisUrl = LOCAL_REDIS_URL;
+  const missing = [
+    databaseUrl ? null : "TEST_DATABASE_URL unset (and no Postgres on 127.0.0.1:5432)",
+    redisUrl ? null : "TEST_REDIS_URL unset (and no Redis on 127.0.0.1:6379)",
+  ].filter((m): m is string => m !== null);
+  if (databaseUrl && redisUrl) {
+    console.log(`Postgres/Redis suites: ${redact(databaseUrl)} and ${redact(redisUrl)}`);
+    return { databaseUrl, redisUrl };
+  }
+  const reason = `Postgres/Redis suites NOT RUN: ${missing.join("; ")}`;
+  // CI sets REQUIRE_PG_REDIS=1: there a missing server is a failure, never a quietly smaller run.
+  if (process.env.REQUIRE_PG_REDIS === "1") throw new Error(`${reason} (REQUIRE_PG_REDIS=1)`);
+  console.warn(`\n\x1b[43m\x1b[30m WARNING \x1b[0m ${reason}\n`);
+  return null;
+}
+
+const targets = await pgRedisTargets();
+
+/** Names this run's per-file clones of the test database, so teardown drops exactly those. */
+function clonePrefix(databaseUrl: string): string {
+  const name = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  return `${name.slice(0, 40)}_f${Date.now().toString(36)}_`;
+}
+
+// pg require()s "pg-cloudflare" in workerd; the pool resolves require() through Vite's SSR environment
+// without the "workerd" export condition and gets the package's empty build ("CloudflareSocket is not a
+// constructor"). Point it at the workerd build, which is what wrangler's bundler picks when deploying.
+const pgCloudflare = join(
+  dirname(createRequire(import.meta.url).resolve("pg-cloudflare/package.json")),
+  "dist/index.js",
+);
+const resolve = { alias: { "pg-cloudflare": pgCloudflare } };
+
+const shared = {
+  setupFiles: ["./test/setup.ts"],
+  testTimeout: 30_000,
+};
+
 export default defineConfig({
-  plugins: [
-    cloudflareTest({
-      wrangler: { configPath: "./wrangler.toml" },
-      miniflare: {
-        bindings: {
-          ENVIRONMENT: "test",
-          SECRET_KEY: "test-secret-key-that-is-at-least-32-bytes-long",
-          APP_URL: "https://auth.example.test",
-          EMAIL_TRANSPORT: "console",
-          // Per-IP limits would make tests interfere (all share one IP); the limit tests turn them on.
-          RATE_LIMIT_ENABLED: "false",
-          TEST_MIGRATIONS: migrations,
-        },
-      },
-    }),
-  ],
+  // On the root config: the pool resolves require() with the root Vite server, not the project's.
+  resolve,
   test: {
-    include: ["test/**/*.test.ts"],
-    setupFiles: ["./test/setup.ts"],
-    testTimeout: 30_000,
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: baseBindings },
+          }),
+        ],
+        test: { ...shared, name: "workers", include: [ALL_TESTS], exclude: [PG_REDIS_ONLY] },
+      },
+      ...(targets
+        ? [
+            {
+              plugins: [
+                cloudflareTest({
+                  wrangler: { configPath: "./wrangler.toml" },
+                  // No outboundService here: workerd sends TCP connect() through the same outbound
+                  // service as fetch(), and a Miniflare outbound function cannot serve CONNECT.
+                  miniflare: {
+                    bindings: {
+                      ...baseBindings,
+                      DATABASE_URL: targets.databaseUrl,
+                      REDIS_URL: targets.redisUrl,
+                    },
+                  },
+                }),
+              ],
+              test: {
+                ...shared,
+                name: "pg-redis",
+                include: [ALL_TESTS],
+                exclude: [D1_ONLY],
+                // Then a database per test file, emptied after each test (as the pool does for D1).
+                setupFiles: [...shared.setupFiles, "./test/pg-redis/setup.ts"],
+                // Node side, before any worker starts: migrate the (possibly fresh) database.
+                globalSetup: ["./test/pg-redis/global-setup.ts"],
+                provide: { pgRedis: { ...targets, clonePrefix: clonePrefix(targets.databaseUrl) } },
+              },
+            },
+          ]
+        : []),
+    ],
   },
 });

@@ -11,3 +11,10 @@ declare global {
     }
   }
 }
+
+declare module "vitest" {
+  interface ProvidedContext {
+    /** Set in the pg-redis project only. */
+    pgRedis: { databaseUrl: string; redisUrl: string; clonePrefix: string };
+  }
+}

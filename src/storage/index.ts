@@ -2,14 +2,20 @@ import type { Config } from "../config";
 import type { Env } from "../env";
 import { openD1 } from "./d1";
 import { openKv } from "./kv";
+import { openPostgres } from "./postgres";
+import { openRedis } from "./redis";
 import type { Database, EphemeralStore } from "./types";
 
-/** D1 unless DATABASE_URL or a HYPERDRIVE binding selects Postgres. */
-export function openDatabase(_config: Config, env: Env): Database {
-  return openD1(env.DB);
+/**
+ * D1 unless DATABASE_URL or a HYPERDRIVE binding selects Postgres. An explicit DATABASE_URL wins, so a
+ * `.dev.vars` can point `wrangler dev` at a local server while wrangler.toml keeps the Hyperdrive binding.
+ */
+export function openDatabase(config: Config, env: Env): Database {
+  const url = config.DATABASE_URL ?? env.HYPERDRIVE?.connectionString;
+  return url ? openPostgres(url) : openD1(env.DB);
 }
 
 /** KV unless REDIS_URL selects Redis. */
-export function openEphemeral(_config: Config, env: Env): EphemeralStore {
-  return openKv(env.KV);
+export function openEphemeral(config: Config, env: Env): EphemeralStore {
+  return config.REDIS_URL ? openRedis(config.REDIS_URL) : openKv(env.KV);
 }

@@ -1,0 +1,125 @@
+import pg from "pg";
+import { StorageUnavailableError } from "../../errors";
+
+/**
+ * What drizzle's node-postgres driver calls on its client. A structural subset of pg.Client, so a
+ * lazily connecting wrapper can stand in for it.
+ */
+export interface Queryable {
+  query(config: pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult>;
+}
+
+// SQLSTATEs that mean "the server or the link is gone", not "your query is wrong": connection exceptions
+// (class 08), admin/crash shutdown and "cannot connect now" (57P0x: a restart, pg_terminate_backend),
+// and too_many_connections.
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-4]|53300)$/;
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+// pg's and workerd's wording for a dead socket (they carry no error code).
+const NETWORK_MESSAGE =
+  /connection terminated|not queryable|socket has been closed|network connection lost|connection refused|timeout expired|stream was destroyed|socket hang up|connect(ion)? (failed|timed out)/i;
+
+function isServerError(err: unknown): err is { code: string } {
+  return (
+    typeof err === "object" &&
+    err !== null &&
+    "severity" in err &&
+    typeof (err as { code?: unknown }).code === "string"
+  );
+}
+
+/** True when the error says the database cannot be reached (as opposed to a bad query). */
+export function isConnectionError(err: unknown): boolean {
+  if (isServerError(err)) return UNAVAILABLE_SQLSTATE.test(err.code);
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && NETWORK_CODES.has(code)) return true;
+  return NETWORK_MESSAGE.test(err.message);
+}
+
+/**
+ * One pg.Client per request (Cloudflare's Hyperdrive advice: Hyperdrive pools on its side, and workerd
+ * cannot share a socket between requests). Connects on the first query, so routes that never touch the
+ * database open nothing; reconnects once on the next query if the link died (a Postgres restart or a
+ * terminated backend), and reports a database it cannot reach as StorageUnavailableError (503).
+ */
+export class LazyPgClient implements Queryable {
+  #client: pg.Client | null = null;
+  #connecting: Promise<pg.Client> | null = null;
+  #closed = false;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly connectTimeoutMs = 5_000,
+  ) {}
+
+  async query(config: pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult> {
+    const client = await this.#connect();
+    try {
+      return await client.query(config, values);
+    } catch (err) {
+      if (!isConnectionError(err)) throw err;
+      this.#discard(client);
+      throw new StorageUnavailableError("Postgres connection failed", { cause: err });
+    }
+  }
+
+  async end(): Promise<void> {
+    this.#closed = true;
+    const pending = this.#connecting;
+    this.#connecting = null;
+    const client = this.#client ?? (pending ? await pending.catch(() => null) : null);
+    this.#client = null;
+    // A client whose socket already died rejects end(); there is nothing left to release then.
+    if (client) await client.end().catch(() => {});
+  }
+
+  #connect(): Promise<pg.Client> {
+    if (this.#closed) return Promise.reject(new StorageUnavailableError("Postgres client is closed"));
+    if (this.#client) return Promise.resolve(this.#client);
+    this.#connecting ??= this.#open().finally(() => {
+      this.#connecting = null;
+    });
+    return this.#connecting;
+  }
+
+  async #open(): Promise<pg.Client> {
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      connectionTimeoutMillis: this.connectTimeoutMs,
+    });
+    // Without a listener an `error` event is an uncaught exception. pg emits one when the server drops an
+    // idle connection, and in workerd also after end() ("This socket has been closed"): both are handled
+    // by reconnecting on the next query, so they are only noted here.
+    client.on("error", () => {
+      this.#discard(client);
+    });
+    try {
+      await client.connect();
+    } catch (err) {
+      client.end().catch(() => {});
+      throw new StorageUnavailableError("Postgres is unreachable", { cause: err });
+    }
+    if (this.#closed) {
+      await client.end().catch(() => {});
+      throw new StorageUnavailableError("Postgres client is closed");
+    }
+    this.#client = client;
+    return client;
+  }
+
+  #discard(client: pg.Client): void {
+    if (this.#client !== client) return;
+    this.#client = null;
+    client.end().catch(() => {});
+  }
+}

@@ -1,0 +1,158 @@
+import {
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
+
+// Mirrors src/storage/d1/schema.ts table for table, column for column and index for index, so both
+// adapters share one behaviour. Millisecond precision (3) keeps keyset cursors (epoch ms) exact:
+// a microsecond-precise row would never compare equal to the cursor position it produced.
+const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: "date" });
+
+export const users = pgTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    email: text("email").notNull(),
+    emailLower: text("email_lower").notNull(),
+    fullName: text("full_name"),
+    passwordHash: text("password_hash"),
+    role: text("role", { enum: ["user", "admin"] })
+      .notNull()
+      .default("user"),
+    isActive: boolean("is_active").notNull().default(true),
+    isVerified: boolean("is_verified").notNull().default(false),
+    totpSecretEnc: text("totp_secret_enc"),
+    totpPendingEnc: text("totp_pending_enc"),
+    // TOTP steps are ~5.9e7 today; integer lasts until the year 4010.
+    totpLastStep: integer("totp_last_step"),
+    failedLoginCount: integer("failed_login_count").notNull().default(0),
+    loginThrottledUntil: ts("login_throttled_until"),
+    lockoutNotifiedAt: ts("lockout_notified_at"),
+    createdAt: ts("created_at").notNull(),
+    updatedAt: ts("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("users_email_lower_uq").on(t.emailLower),
+    index("users_created_id_idx").on(t.createdAt, t.id),
+    // Prefix search (LIKE 'abc%') can use a text_pattern_ops index whatever the database collation.
+    index("users_email_lower_pattern_idx").using("btree", t.emailLower.op("text_pattern_ops")),
+  ],
+);
+
+export const sessions = pgTable(
+  "sessions",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    currentHash: text("current_hash").notNull(),
+    previousHash: text("previous_hash"),
+    rotatedAt: ts("rotated_at"),
+    createdAt: ts("created_at").notNull(),
+    lastUsedAt: ts("last_used_at").notNull(),
+    expiresAt: ts("expires_at").notNull(),
+    revokedAt: ts("revoked_at"),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+  },
+  (t) => [
+    index("sessions_user_idx").on(t.userId, t.createdAt),
+    index("sessions_expires_idx").on(t.expiresAt),
+  ],
+);
+
+/** Every refresh-token hash ever issued for a session, so an old token can be recognised as reuse. */
+export const refreshTokens = pgTable(
+  "refresh_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    createdAt: ts("created_at").notNull(),
+  },
+  (t) => [index("refresh_tokens_session_idx").on(t.sessionId)],
+);
+
+export const oneTimeTokens = pgTable(
+  "one_time_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    purpose: text("purpose").notNull(),
+    userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
+    data: jsonb("data").$type<Record<string, unknown>>(),
+    createdAt: ts("created_at").notNull(),
+    expiresAt: ts("expires_at").notNull(),
+    consumedAt: ts("consumed_at"),
+  },
+  (t) => [
+    index("one_time_tokens_user_idx").on(t.userId, t.purpose),
+    index("one_time_tokens_expires_idx").on(t.expiresAt),
+  ],
+);
+
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id"),
+    action: text("action").notNull(),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+    createdAt: ts("created_at").notNull(),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [
+    index("audit_created_idx").on(t.createdAt, t.id),
+    index("audit_user_created_idx").on(t.userId, t.createdAt, t.id),
+    index("audit_action_created_idx").on(t.action, t.createdAt, t.id),
+  ],
+);
+
+export const oauthAccounts = pgTable(
+  "oauth_accounts",
+  {
+    provider: text("provider").notNull(),
+    providerUserId: text("provider_user_id").notNull(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    email: text("email"),
+    createdAt: ts("created_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.provider, t.providerUserId] }),
+    index("oauth_accounts_user_idx").on(t.userId),
+  ],
+);
+
+export const recoveryCodes = pgTable(
+  "recovery_codes",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    codeHash: text("code_hash").notNull(),
+    createdAt: ts("created_at").notNull(),
+    usedAt: ts("used_at"),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.codeHash] })],
+);
+
+export const counters = pgTable(
+  "counters",
+  {
+    key: text("key").primaryKey(),
+    count: integer("count").notNull(),
+    resetAt: ts("reset_at").notNull(),
+  },
+  (t) => [index("counters_reset_idx").on(t.resetAt)],
+);

@@ -1,0 +1,127 @@
+import { and, desc, eq, gt, isNull, lt, ne, or } from "drizzle-orm";
+import type { NodePgDatabase } from "drizzle-orm/node-postgres";
+import type { NewSession, RotateResult, Session, SessionRepository } from "../types";
+import { refreshTokens, sessions } from "./schema";
+
+export class PgSessionRepository implements SessionRepository {
+  constructor(private readonly db: NodePgDatabase) {}
+
+  async create(s: NewSession): Promise<Session> {
+    const row: Session = {
+      id: s.id,
+      userId: s.userId,
+      currentHash: s.refreshHash,
+      previousHash: null,
+      rotatedAt: null,
+      createdAt: s.now,
+      lastUsedAt: s.now,
+      expiresAt: s.expiresAt,
+      revokedAt: null,
+      ip: s.ip,
+      userAgent: s.userAgent,
+    };
+    // One statement (a data-modifying CTE) instead of a transaction: the per-request client is shared by
+    // concurrent calls, and a BEGIN on it would swallow their statements into this transaction.
+    const created = this.db.$with("created").as(this.db.insert(sessions).values(row).returning());
+    await this.db
+      .with(created)
+      .insert(refreshTokens)
+      .select(
+        this.db
+          .select({ tokenHash: created.currentHash, sessionId: created.id, createdAt: created.createdAt })
+          .from(created),
+      );
+    return row;
+  }
+
+  async findById(id: string): Promise<Session | null> {
+    const [row] = await this.db.select().from(sessions).where(eq(sessions.id, id)).limit(1);
+    return row ?? null;
+  }
+
+  async rotate(presentedHash: string, nextHash: string, now: Date, graceMs: number): Promise<RotateResult> {
+    const [found] = await this.db
+      .select({ session: sessions })
+      .from(refreshTokens)
+      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+      .where(eq(refreshTokens.tokenHash, presentedHash))
+      .limit(1);
+    if (!found) return { kind: "invalid" };
+    const s = found.session;
+    if (s.revokedAt !== null || s.expiresAt.getTime() <= now.getTime()) return { kind: "invalid" };
+
+    // The compare-and-swap: of concurrent callers presenting the same current token, one UPDATE matches
+    // (the others re-check the row after the winner commits and see current_hash changed). The new hash
+    // is recorded in the same statement, from the UPDATE's RETURNING, so it exists only if the swap won.
+    const swapped = this.db.$with("swapped").as(
+      this.db
+        .update(sessions)
+        .set({ currentHash: nextHash, previousHash: presentedHash, rotatedAt: now, lastUsedAt: now })
+        .where(
+          and(eq(sessions.id, s.id), eq(sessions.currentHash, presentedHash), isNull(sessions.revokedAt)),
+        )
+        .returning(),
+    );
+    const recorded = this.db.$with("recorded").as(
+      this.db
+        .insert(refreshTokens)
+        .select(
+          this.db
+            .select({ tokenHash: swapped.currentHash, sessionId: swapped.id, createdAt: swapped.lastUsedAt })
+            .from(swapped),
+        )
+        .onConflictDoNothing()
+        .returning({ tokenHash: refreshTokens.tokenHash }),
+    );
+    const [rotated] = await this.db.with(swapped, recorded).select().from(swapped);
+    if (rotated) return { kind: "rotated", session: rotated };
+
+    const fresh = await this.findById(s.id);
+    if (!fresh || fresh.revokedAt !== null) return { kind: "invalid" };
+    if (
+      fresh.previousHash === presentedHash &&
+      fresh.rotatedAt !== null &&
+      now.getTime() - fresh.rotatedAt.getTime() <= graceMs
+    ) {
+      return { kind: "grace", session: fresh };
+    }
+    return { kind: "reused", session: fresh };
+  }
+
+  async listActive(userId: string, now: Date): Promise<Session[]> {
+    return this.db
+      .select()
+      .from(sessions)
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
+      .orderBy(desc(sessions.createdAt));
+  }
+
+  async revoke(id: string, now: Date): Promise<boolean> {
+    const rows = await this.db
+      .update(sessions)
+      .set({ revokedAt: now })
+      .where(and(eq(sessions.id, id), isNull(sessions.revokedAt)))
+      .returning({ id: sessions.id });
+    return rows.length === 1;
+  }
+
+  async revokeAllForUser(userId: string, now: Date, exceptId?: string): Promise<string[]> {
+    const conds = [eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)];
+    if (exceptId) conds.push(ne(sessions.id, exceptId));
+    const rows = await this.db
+      .update(sessions)
+      .set({ revokedAt: now })
+      .where(and(...conds))
+      .returning({ id: sessions.id });
+    return rows.map((r) => r.id);
+  }
+
+  async deleteEndedBefore(cutoff: Date): Promise<number> {
+    // refresh_tokens go with their session (ON DELETE CASCADE).
+    const rows = await this.db
+      .delete(sessions)
+      .where(or(lt(sessions.expiresAt, cutoff), lt(sessions.revokedAt, cutoff)))
+      .returning({ id: sessions.id });
+    return rows.length;
+  }
+}

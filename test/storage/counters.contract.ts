@@ -1,0 +1,65 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Database } from "../../src/storage/types";
+import { at, type DatabaseFactory, plus, race, tag, withHandles } from "./harness";
+
+const T0 = at("2026-11-25T08:00:00.000Z");
+const WINDOW = 60_000;
+
+export function countersContract(factory: DatabaseFactory): void {
+  describe("counters", () => {
+    let db: Database;
+    beforeEach(() => {
+      db = factory.open();
+    });
+    afterEach(async () => {
+      await db.close();
+    });
+
+    it("counts hits in a fixed window from the first hit, then starts a new window", async () => {
+      const key = `c-${tag()}`;
+      expect(await db.counters.get(key, T0)).toBeNull();
+      const first = await db.counters.increment(key, WINDOW, T0);
+      expect(first.count).toBe(1);
+      expect(first.resetAt.toISOString()).toBe(plus(T0, WINDOW).toISOString());
+      expect((await db.counters.increment(key, WINDOW, plus(T0, 10_000))).count).toBe(2);
+      const third = await db.counters.increment(key, WINDOW, plus(T0, WINDOW - 1));
+      expect(third).toEqual({ count: 3, resetAt: plus(T0, WINDOW) });
+      expect(await db.counters.get(key, plus(T0, WINDOW - 1))).toEqual({
+        count: 3,
+        resetAt: plus(T0, WINDOW),
+      });
+
+      // At resetAt the window is over: get() sees nothing and the next hit opens a new window.
+      expect(await db.counters.get(key, plus(T0, WINDOW))).toBeNull();
+      const next = await db.counters.increment(key, WINDOW, plus(T0, WINDOW + 5));
+      expect(next).toEqual({ count: 1, resetAt: plus(T0, 2 * WINDOW + 5) });
+    });
+
+    it("loses no hit under concurrency", async () => {
+      const key = `c-${tag()}`;
+      const results = await withHandles(factory, 5, (handles) =>
+        race(handles, 20, (h) => h.counters.increment(key, WINDOW, T0)),
+      );
+      expect(results.map((r) => r.count).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+      expect((await db.counters.get(key, T0))?.count).toBe(20);
+    });
+
+    it("resets a key and deletes expired windows", async () => {
+      const key = `c-${tag()}`;
+      await db.counters.increment(key, WINDOW, T0);
+      await db.counters.reset(key);
+      expect(await db.counters.get(key, T0)).toBeNull();
+      expect((await db.counters.increment(key, WINDOW, T0)).count).toBe(1);
+
+      const old = at("1971-01-01T00:00:00.000Z");
+      const stale = `c-${tag()}`;
+      await db.counters.increment(stale, WINDOW, old);
+      expect(await db.counters.deleteExpiredBefore(plus(old, 2 * WINDOW))).toBeGreaterThanOrEqual(1);
+      // Deleted, not just expired: a clock inside the old window finds nothing either.
+      expect(await db.counters.get(stale, old)).toBeNull();
+      expect(await db.counters.get(key, T0)).not.toBeNull();
+    });
+  });
+}

@@ -1,0 +1,135 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Database, Session, User } from "../../src/storage/types";
+import { at, createUser, type DatabaseFactory, plus, race, tag, withHandles } from "./harness";
+
+const GRACE_MS = 10_000;
+const T0 = at("2026-11-25T08:00:00.000Z");
+const DAY = 86_400_000;
+
+export function sessionsContract(factory: DatabaseFactory): void {
+  describe("sessions", () => {
+    let db: Database;
+    let user: User;
+    beforeEach(async () => {
+      db = factory.open();
+      user = await createUser(db);
+    });
+    afterEach(async () => {
+      await db.close();
+    });
+
+    const open = (overrides: Partial<{ now: Date; expiresAt: Date; hash: string }> = {}): Promise<Session> =>
+      db.sessions.create({
+        id: crypto.randomUUID(),
+        userId: user.id,
+        refreshHash: overrides.hash ?? `h-${tag()}-${tag()}`,
+        expiresAt: overrides.expiresAt ?? plus(T0, 30 * DAY),
+        ip: "203.0.113.7",
+        userAgent: "vitest",
+        now: overrides.now ?? T0,
+      });
+
+    it("creates a session and finds it", async () => {
+      const s = await open();
+      expect(s).toMatchObject({ userId: user.id, previousHash: null, rotatedAt: null, revokedAt: null });
+      expect(await db.sessions.findById(s.id)).toEqual(s);
+      expect(await db.sessions.findById(crypto.randomUUID())).toBeNull();
+    });
+
+    it("rotates exactly once among 20 concurrent refreshes; the rest get the grace answer", async () => {
+      const s = await open();
+      const now = plus(T0, 60_000);
+      const results = await withHandles(factory, 5, (handles) =>
+        race(handles, 20, (h, i) => h.sessions.rotate(s.currentHash, `next-${i}-${tag()}`, now, GRACE_MS)),
+      );
+      const kinds = results.map((r) => r.kind);
+      expect(kinds.filter((k) => k === "rotated")).toHaveLength(1);
+      expect(kinds.filter((k) => k === "grace")).toHaveLength(19);
+
+      const winner = results.find((r) => r.kind === "rotated");
+      const current = await db.sessions.findById(s.id);
+      expect(winner?.kind === "rotated" && winner.session.currentHash).toBe(current?.currentHash);
+      expect(current).toMatchObject({ previousHash: s.currentHash });
+      expect(current?.rotatedAt?.toISOString()).toBe(now.toISOString());
+      // The new hash was recorded, so it can rotate in turn.
+      expect((await db.sessions.rotate(current!.currentHash, `n-${tag()}`, now, GRACE_MS)).kind).toBe(
+        "rotated",
+      );
+    });
+
+    it("reports an older token, or the previous one after the grace window, as reuse", async () => {
+      const s = await open();
+      const h1 = `h1-${tag()}`;
+      const h2 = `h2-${tag()}`;
+      expect((await db.sessions.rotate(s.currentHash, h1, plus(T0, 1_000), GRACE_MS)).kind).toBe("rotated");
+      const inGrace = await db.sessions.rotate(
+        s.currentHash,
+        `x-${tag()}`,
+        plus(T0, 1_000 + GRACE_MS),
+        GRACE_MS,
+      );
+      expect(inGrace.kind).toBe("grace");
+      const late = await db.sessions.rotate(
+        s.currentHash,
+        `x-${tag()}`,
+        plus(T0, 2_000 + GRACE_MS),
+        GRACE_MS,
+      );
+      expect(late.kind).toBe("reused");
+
+      expect((await db.sessions.rotate(h1, h2, plus(T0, 60_000), GRACE_MS)).kind).toBe("rotated");
+      const older = await db.sessions.rotate(s.currentHash, `y-${tag()}`, plus(T0, 60_001), GRACE_MS);
+      expect(older.kind).toBe("reused");
+      expect(older.kind === "reused" && older.session.id).toBe(s.id);
+      // Reuse decides nothing by itself: the caller revokes; the current token still works until then.
+      expect((await db.sessions.findById(s.id))?.currentHash).toBe(h2);
+    });
+
+    it("answers invalid for unknown, revoked and expired sessions", async () => {
+      expect((await db.sessions.rotate(`nope-${tag()}`, `n-${tag()}`, T0, GRACE_MS)).kind).toBe("invalid");
+
+      const revoked = await open();
+      expect(await db.sessions.revoke(revoked.id, plus(T0, 1))).toBe(true);
+      expect(await db.sessions.revoke(revoked.id, plus(T0, 2))).toBe(false);
+      expect((await db.sessions.rotate(revoked.currentHash, `n-${tag()}`, plus(T0, 3), GRACE_MS)).kind).toBe(
+        "invalid",
+      );
+
+      const expired = await open({ expiresAt: plus(T0, 1_000) });
+      expect(
+        (await db.sessions.rotate(expired.currentHash, `n-${tag()}`, plus(T0, 1_000), GRACE_MS)).kind,
+      ).toBe("invalid");
+      expect(await db.sessions.revoke(crypto.randomUUID(), T0)).toBe(false);
+    });
+
+    it("lists live sessions newest first and revokes all but one", async () => {
+      const a = await open({ now: T0 });
+      const b = await open({ now: plus(T0, 1_000) });
+      const c = await open({ now: plus(T0, 2_000) });
+      await open({ now: plus(T0, 3_000), expiresAt: plus(T0, 4_000) });
+      const now = plus(T0, 5_000);
+      expect((await db.sessions.listActive(user.id, now)).map((s) => s.id)).toEqual([c.id, b.id, a.id]);
+
+      const revoked = await db.sessions.revokeAllForUser(user.id, now, b.id);
+      expect(revoked.sort()).toEqual([a.id, c.id].sort());
+      expect((await db.sessions.listActive(user.id, now)).map((s) => s.id)).toEqual([b.id]);
+      expect(await db.sessions.revokeAllForUser(user.id, now)).toEqual([b.id]);
+      expect(await db.sessions.listActive(user.id, now)).toEqual([]);
+    });
+
+    it("deletes sessions that ended before the cutoff, with their token history", async () => {
+      const old = at("1971-01-01T00:00:00.000Z");
+      const ended = await open({ now: old, expiresAt: plus(old, 1_000) });
+      const revoked = await open({ now: old });
+      await db.sessions.revoke(revoked.id, plus(old, 500));
+      const live = await open({ now: old });
+      const removed = await db.sessions.deleteEndedBefore(plus(old, DAY));
+      expect(removed).toBeGreaterThanOrEqual(2);
+      expect(await db.sessions.findById(ended.id)).toBeNull();
+      expect(await db.sessions.findById(revoked.id)).toBeNull();
+      expect(await db.sessions.findById(live.id)).not.toBeNull();
+      // The deleted session's hash is gone too: presenting it is unknown, not reuse.
+      expect((await db.sessions.rotate(ended.currentHash, `n-${tag()}`, old, GRACE_MS)).kind).toBe("invalid");
+    });
+  });
+}
