@@ -14,6 +14,7 @@ import {
   requestIdMiddleware,
   responseDefaults,
   securityHeadersMiddleware,
+  urlGuardMiddleware,
 } from "./middleware";
 import { oauthRoutes } from "./oauth/routes";
 import { corsMiddleware } from "./security/cors";
@@ -40,6 +41,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   app.use(corsMiddleware);
   app.use(bodyLimitMiddleware);
   app.use(contentTypeMiddleware);
+  app.use(urlGuardMiddleware);
   app.use(depsMiddleware(options));
   // Hardening: per-IP limits (route bucket or "default") before any body is read, then body checks.
   app.use(globalRateLimit);

@@ -64,6 +64,18 @@ export const contentTypeMiddleware: MiddlewareHandler<AppEnv> = async (c, next) 
   await next();
 };
 
+/**
+ * NUL in a path or query parameter: SQLite stores it, Postgres refuses it with an error. Either way it is
+ * never legitimate in an id, email prefix or token, so it is a 400 here rather than a surprise in a store.
+ */
+export const urlGuardMiddleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const raw = c.req.url;
+  if (/%00/i.test(raw) || raw.includes("\0")) {
+    throw new AppError("bad_request", { detail: "The URL contains a NUL character." });
+  }
+  await next();
+};
+
 export function depsMiddleware(options: AppOptions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const config = getConfig(c.env);

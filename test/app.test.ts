@@ -98,6 +98,15 @@ describe("app shell", () => {
     expect(big.body.code).toBe("payload_too_large");
   });
 
+  it("refuses NUL in the path or query with 400 before any store sees it", async () => {
+    const client = testClient();
+    for (const path of ["/auth/sessions/%00", "/users?q=a%00b", "/auth/verify?token=%00"]) {
+      const res = await client.call(path.startsWith("/auth/sessions") ? "DELETE" : "GET", path);
+      expect(res.status, path).toBe(400);
+      expect(res.body.code, path).toBe("bad_request");
+    }
+  });
+
   it("echoes a valid X-Request-Id and replaces an invalid one", async () => {
     const client = testClient();
     const ok = await client.call("GET", "/health", { headers: { "X-Request-Id": "abc-123" } });

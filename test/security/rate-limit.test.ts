@@ -112,7 +112,11 @@ describe("per-IP rate limits", () => {
     for (let i = 0; i < 60; i++) expect((await client.call("GET", "/nope", { headers })).status).toBe(404);
     const limited = await client.call("GET", "/auth/sessions", { headers });
     expect(limited.status).toBe(429);
-    expect(limited.headers.get("Retry-After")).toBe("60");
+    // Bindings say the whole period (60); the Redis limiter (pg-redis project) the time left in its window.
+    const retryAfter = Number(limited.headers.get("Retry-After"));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    if (!env.REDIS_URL) expect(retryAfter).toBe(60);
     // The login bucket is separate from the default one.
     expect((await client.call("POST", "/auth/login", { json: {}, headers })).status).toBe(422);
   });
@@ -142,7 +146,8 @@ describe("per-IP rate limits", () => {
       now: () => new Date(),
       redis: () => new MemoryWindowCounter(),
     };
-    const cfg = (over: Record<string, unknown>) => getConfig({ ...env, ...over });
+    // REDIS_URL "" = unset, so the choice below does not depend on which project runs the file.
+    const cfg = (over: Record<string, unknown>) => getConfig({ ...env, REDIS_URL: "", ...over });
     expect(createRateLimiter(cfg(ON), env, sources)).toBeInstanceOf(BindingRateLimiter);
     expect(
       createRateLimiter(cfg({ ...ON, REDIS_URL: "redis://localhost:6379" }), env, sources),
