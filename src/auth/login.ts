@@ -5,7 +5,7 @@ import { AppError } from "../errors";
 import { hmacBase64url } from "../lib/crypto";
 import { DUMMY_HASH, hashPassword, verifyPassword } from "./password";
 import { completeSignIn, type MfaChallenge, type TokenResponse } from "./sign-in";
-import { assertNotThrottled, clearLoginFailures, recordLoginFailure } from "./throttle";
+import { assertNotThrottled, clearLoginThrottle, readLoginThrottle, recordLoginFailure } from "./throttle";
 
 export async function passwordLogin(
   deps: Deps,
@@ -13,9 +13,13 @@ export async function passwordLogin(
   password: string,
   meta: RequestMeta,
 ): Promise<TokenResponse | MfaChallenge> {
-  // Before the lookup and before the password: a throttled address answers 429, known or not.
-  await assertNotThrottled(deps, email);
-  const user = await deps.db.users.findByEmail(email);
+  // The throttle and the account are read together (one round trip); a throttled address answers 429
+  // before the password is looked at, known or not.
+  const [throttle, user] = await Promise.all([
+    readLoginThrottle(deps, email),
+    deps.db.users.findByEmail(email),
+  ]);
+  assertNotThrottled(throttle, deps.now());
   // Unknown email (or an OAuth-only account) still costs one scrypt: timing reveals nothing.
   const check = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
   if (!user || !check.ok) {
@@ -42,7 +46,7 @@ export async function passwordLogin(
     recordEvent(deps, meta, { action: "login_failed", userId: user.id, metadata: { reason: "unverified" } });
     throw new AppError("email_not_verified");
   }
-  await clearLoginFailures(deps, email);
+  if (throttle.failures > 0) await clearLoginThrottle(deps, email);
   if (check.needsRehash) {
     deps.defer(
       hashPassword(password).then((hash) =>

@@ -30,12 +30,27 @@ async function throttleKeys(deps: Deps, email: string) {
   return { failures: `login-fail:${id}`, lock: `login-lock:${id}`, notified: `login-notified:${id}` };
 }
 
-/** A throttled email answers 429 even to the right password (the check runs before verification). */
-export async function assertNotThrottled(deps: Deps, email: string): Promise<void> {
+export interface LoginThrottle {
+  /** Failures counted in the current window (0 when none). */
+  failures: number;
+  lockedUntil: Date | null;
+}
+
+/** Reads the throttle state of an address: both counters at once (one round trip). */
+export async function readLoginThrottle(deps: Deps, email: string): Promise<LoginThrottle> {
   const now = deps.now();
-  const lock = await deps.db.counters.get((await throttleKeys(deps, email)).lock, now);
-  if (!lock) return;
-  const seconds = Math.max(1, Math.ceil((lock.resetAt.getTime() - now.getTime()) / 1000));
+  const keys = await throttleKeys(deps, email);
+  const [failures, lock] = await Promise.all([
+    deps.db.counters.get(keys.failures, now),
+    deps.db.counters.get(keys.lock, now),
+  ]);
+  return { failures: failures?.count ?? 0, lockedUntil: lock?.resetAt ?? null };
+}
+
+/** A throttled email answers 429 even to the right password (the check runs before verification). */
+export function assertNotThrottled(throttle: LoginThrottle, now: Date): void {
+  if (!throttle.lockedUntil) return;
+  const seconds = Math.max(1, Math.ceil((throttle.lockedUntil.getTime() - now.getTime()) / 1000));
   throw new AppError("rate_limited", {
     detail: "Too many failed sign-in attempts; try again later.",
     headers: { "Retry-After": String(seconds) },
@@ -85,12 +100,6 @@ export async function clearLoginThrottle(deps: Deps, email: string): Promise<voi
     deps.db.counters.reset(keys.lock),
     deps.db.counters.reset(keys.notified),
   ]);
-}
-
-/** After a successful sign-in; a no-op write-wise when there were no failures. */
-export async function clearLoginFailures(deps: Deps, email: string): Promise<void> {
-  const keys = await throttleKeys(deps, email);
-  if (await deps.db.counters.get(keys.failures, deps.now())) await clearLoginThrottle(deps, email);
 }
 
 /** At most 3 verification/reset emails per address per hour; silent (callers still answer 202). */
