@@ -31,8 +31,15 @@ const keyCache = new Map<string, Promise<SigningKeys>>();
 
 async function loadKeys(config: Config): Promise<SigningKeys> {
   if (config.ALGORITHM === "HS256") {
-    const secret = new TextEncoder().encode(config.SECRET_KEY);
-    return { alg: "HS256", signKey: secret, verifyKey: secret };
+    // Imported once: handing jose raw bytes would re-import the HMAC key on every sign and verify.
+    const key = await crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(config.SECRET_KEY),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    );
+    return { alg: "HS256", signKey: key, verifyKey: key };
   }
   const material = (config.JWT_PRIVATE_KEY ?? "").replace(/\\n/g, "\n").trim();
   let privateKey: CryptoKey;
