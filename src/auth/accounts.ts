@@ -136,7 +136,6 @@ export async function resetPassword(
   if (!consumed?.userId) throw new AppError("invalid_token");
   // Proving control of the mailbox also verifies the address.
   await deps.db.users.update(consumed.userId, { passwordHash, isVerified: true }, deps.now());
-  await deps.db.users.resetLoginFailures(consumed.userId);
   // Proving control of the mailbox also lifts a sign-in throttle someone else caused.
   await clearLoginThrottle(deps, owner.email);
   await deps.db.tokens.invalidateForUser(consumed.userId, "password_reset", deps.now());

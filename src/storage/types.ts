@@ -23,8 +23,6 @@ export interface User {
   twoFactorEnabled: boolean;
   /** OAuth providers linked to the account ("google", "facebook"), sorted. */
   oauthProviders: string[];
-  failedLoginCount: number;
-  loginThrottledUntil: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -68,15 +66,6 @@ export interface UserRepository {
   update(id: string, patch: UserPatch, now: Date): Promise<User | null>;
   /** Newest first, keyset-paginated on (created_at, id). */
   list(query: UserListQuery): Promise<Page<User>>;
-  /** Atomically adds one failed login; returns the new consecutive count. */
-  addLoginFailure(id: string, now: Date): Promise<number>;
-  setLoginThrottle(id: string, until: Date | null): Promise<void>;
-  resetLoginFailures(id: string): Promise<void>;
-  /**
-   * Marks that the owner was told about a throttle. Returns true only for the first call since the
-   * last reset (conditional UPDATE), so exactly one email goes out.
-   */
-  markLockoutNotified(id: string, now: Date): Promise<boolean>;
 }
 
 export interface Session {

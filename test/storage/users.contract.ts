@@ -29,8 +29,6 @@ export function usersContract(factory: DatabaseFactory): void {
         isVerified: false,
         twoFactorEnabled: false,
         oauthProviders: [],
-        failedLoginCount: 0,
-        loginThrottledUntil: null,
       });
       expect(created.createdAt.toISOString()).toBe("2026-11-25T08:00:00.000Z");
       expect(await db.users.findById(created.id)).toEqual(created);
@@ -133,34 +131,6 @@ export function usersContract(factory: DatabaseFactory): void {
       expect(await ids(`${t}_`)).toEqual([under.id]);
       expect(await ids(`${t}\\`)).toEqual([]);
       expect(await ids(t)).toEqual([pct.id, under.id, plain.id].sort());
-    });
-
-    it("counts failed logins atomically and notifies a lockout once per streak", async () => {
-      const user = await createUser(db);
-      const now = at("2026-11-25T10:00:00.000Z");
-      const counts = await withHandles(factory, 5, (handles) =>
-        race(handles, 10, (h) => h.users.addLoginFailure(user.id, now)),
-      );
-      expect([...counts].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-
-      const until = at("2026-11-25T10:15:00.000Z");
-      await db.users.setLoginThrottle(user.id, until);
-      expect((await db.users.findById(user.id))?.loginThrottledUntil?.toISOString()).toBe(
-        until.toISOString(),
-      );
-
-      const notified = await withHandles(factory, 5, (handles) =>
-        race(handles, 5, (h) => h.users.markLockoutNotified(user.id, now)),
-      );
-      expect(notified.filter(Boolean)).toHaveLength(1);
-
-      await db.users.resetLoginFailures(user.id);
-      expect(await db.users.findById(user.id)).toMatchObject({
-        failedLoginCount: 0,
-        loginThrottledUntil: null,
-      });
-      expect(await db.users.markLockoutNotified(user.id, now)).toBe(true);
-      expect(await db.users.addLoginFailure(crypto.randomUUID(), now)).toBe(0);
     });
   });
 }

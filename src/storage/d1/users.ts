@@ -6,13 +6,7 @@ import { oauthAccounts, users } from "./schema";
 
 type Row = typeof users.$inferSelect & { providers: string | null };
 
-const {
-  totpSecretEnc: _s,
-  totpPendingEnc: _p,
-  totpLastStep: _l,
-  lockoutNotifiedAt: _n,
-  ...publicColumns
-} = getTableColumns(users);
+const { totpSecretEnc: _s, totpPendingEnc: _p, totpLastStep: _l, ...publicColumns } = getTableColumns(users);
 
 const selection = {
   ...publicColumns,
@@ -22,7 +16,7 @@ const selection = {
   >`(select group_concat(${oauthAccounts.provider}) from ${oauthAccounts} where ${oauthAccounts.userId} = ${users.id})`,
 };
 
-function toUser(row: Omit<Row, "totpPendingEnc" | "totpLastStep" | "lockoutNotifiedAt">): User {
+function toUser(row: Omit<Row, "totpPendingEnc" | "totpLastStep">): User {
   return {
     id: row.id,
     email: row.email,
@@ -33,8 +27,6 @@ function toUser(row: Omit<Row, "totpPendingEnc" | "totpLastStep" | "lockoutNotif
     isVerified: row.isVerified,
     twoFactorEnabled: row.totpSecretEnc !== null,
     oauthProviders: row.providers ? [...new Set(row.providers.split(","))].sort() : [],
-    failedLoginCount: row.failedLoginCount,
-    loginThrottledUntil: row.loginThrottledUntil,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -109,34 +101,5 @@ export class D1UserRepository implements UserRepository {
       .limit(query.limit + 1)
       .all();
     return toPage(rows.map(toUser), query.limit, (u) => ({ createdAt: u.createdAt.getTime(), id: u.id }));
-  }
-
-  async addLoginFailure(id: string, _now: Date): Promise<number> {
-    const rows = await this.db
-      .update(users)
-      .set({ failedLoginCount: sql`${users.failedLoginCount} + 1` })
-      .where(eq(users.id, id))
-      .returning({ count: users.failedLoginCount });
-    return rows[0]?.count ?? 0;
-  }
-
-  async setLoginThrottle(id: string, until: Date | null): Promise<void> {
-    await this.db.update(users).set({ loginThrottledUntil: until }).where(eq(users.id, id));
-  }
-
-  async resetLoginFailures(id: string): Promise<void> {
-    await this.db
-      .update(users)
-      .set({ failedLoginCount: 0, loginThrottledUntil: null, lockoutNotifiedAt: null })
-      .where(eq(users.id, id));
-  }
-
-  async markLockoutNotified(id: string, now: Date): Promise<boolean> {
-    const rows = await this.db
-      .update(users)
-      .set({ lockoutNotifiedAt: now })
-      .where(and(eq(users.id, id), sql`${users.lockoutNotifiedAt} is null`))
-      .returning({ id: users.id });
-    return rows.length === 1;
   }
 }

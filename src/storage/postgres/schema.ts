@@ -32,9 +32,6 @@ export const users = pgTable(
     totpPendingEnc: text("totp_pending_enc"),
     // TOTP steps are ~5.9e7 today; integer lasts until the year 4010.
     totpLastStep: integer("totp_last_step"),
-    failedLoginCount: integer("failed_login_count").notNull().default(0),
-    loginThrottledUntil: ts("login_throttled_until"),
-    lockoutNotifiedAt: ts("lockout_notified_at"),
     createdAt: ts("created_at").notNull(),
     updatedAt: ts("updated_at").notNull(),
   },

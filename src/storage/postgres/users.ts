@@ -1,17 +1,11 @@
-import { and, desc, eq, getTableColumns, isNull, like, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, like, lt, or, type SQL, sql } from "drizzle-orm";
 import type { NodePgDatabase } from "drizzle-orm/node-postgres";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import { decodeCursor, toPage } from "../cursor";
 import type { NewUser, Page, User, UserListQuery, UserPatch, UserRepository } from "../types";
 import { oauthAccounts, users } from "./schema";
 
-const {
-  totpSecretEnc: _s,
-  totpPendingEnc: _p,
-  totpLastStep: _l,
-  lockoutNotifiedAt: _n,
-  ...publicColumns
-} = getTableColumns(users);
+const { totpSecretEnc: _s, totpPendingEnc: _p, totpLastStep: _l, ...publicColumns } = getTableColumns(users);
 
 const selection = {
   ...publicColumns,
@@ -22,7 +16,7 @@ const selection = {
   >`(select string_agg(${oauthAccounts.provider}, ',' order by ${oauthAccounts.provider}) from ${oauthAccounts} where ${oauthAccounts.userId} = ${users.id})`,
 };
 
-type Row = Omit<typeof users.$inferSelect, "totpPendingEnc" | "totpLastStep" | "lockoutNotifiedAt"> & {
+type Row = Omit<typeof users.$inferSelect, "totpPendingEnc" | "totpLastStep"> & {
   providers: string | null;
 };
 
@@ -37,8 +31,6 @@ function toUser(row: Row): User {
     isVerified: row.isVerified,
     twoFactorEnabled: row.totpSecretEnc !== null,
     oauthProviders: row.providers ? [...new Set(row.providers.split(","))].sort() : [],
-    failedLoginCount: row.failedLoginCount,
-    loginThrottledUntil: row.loginThrottledUntil,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -121,34 +113,5 @@ export class PgUserRepository implements UserRepository {
       .orderBy(desc(users.createdAt), desc(byteOrder(users.id)))
       .limit(query.limit + 1);
     return toPage(rows.map(toUser), query.limit, (u) => ({ createdAt: u.createdAt.getTime(), id: u.id }));
-  }
-
-  async addLoginFailure(id: string, _now: Date): Promise<number> {
-    const rows = await this.db
-      .update(users)
-      .set({ failedLoginCount: sql`${users.failedLoginCount} + 1` })
-      .where(eq(users.id, id))
-      .returning({ count: users.failedLoginCount });
-    return rows[0]?.count ?? 0;
-  }
-
-  async setLoginThrottle(id: string, until: Date | null): Promise<void> {
-    await this.db.update(users).set({ loginThrottledUntil: until }).where(eq(users.id, id));
-  }
-
-  async resetLoginFailures(id: string): Promise<void> {
-    await this.db
-      .update(users)
-      .set({ failedLoginCount: 0, loginThrottledUntil: null, lockoutNotifiedAt: null })
-      .where(eq(users.id, id));
-  }
-
-  async markLockoutNotified(id: string, now: Date): Promise<boolean> {
-    const rows = await this.db
-      .update(users)
-      .set({ lockoutNotifiedAt: now })
-      .where(and(eq(users.id, id), isNull(users.lockoutNotifiedAt)))
-      .returning({ id: users.id });
-    return rows.length === 1;
   }
 }
