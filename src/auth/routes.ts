@@ -1,6 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requestMeta } from "../context";
-import { AppError } from "../errors";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
 import { presentUser, UserSchema } from "../users/present";
@@ -159,9 +158,8 @@ export function authRoutes() {
   });
 
   router.openapi(meRoute, async (c) => {
-    const user = await c.var.deps.db.users.findById(c.var.auth.userId);
-    if (!user?.isActive) throw new AppError("invalid_access_token");
-    return c.json(presentUser(user), 200);
+    // requireAuth already read the account (with the denylist, concurrently): no second query.
+    return c.json(presentUser(c.var.currentUser), 200);
   });
 
   router.openapi(sessionsRoute, async (c) => {
