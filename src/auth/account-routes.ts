@@ -223,7 +223,14 @@ export function accountRoutes() {
 
   router.openapi(changeRoute, async (c) => {
     const body = c.req.valid("json");
-    await changePassword(c.var.deps, c.var.auth, body.current_password, body.new_password, requestMeta(c));
+    await changePassword(
+      c.var.deps,
+      c.var.auth,
+      c.var.currentUser,
+      body.current_password,
+      body.new_password,
+      requestMeta(c),
+    );
     return c.json({ detail: "Password changed. Your other sessions were signed out." }, 200);
   });
 

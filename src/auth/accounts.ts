@@ -146,12 +146,12 @@ export async function resetPassword(
 export async function changePassword(
   deps: Deps,
   auth: AuthContext,
+  /** The caller, loaded (and checked active) by requireAuth. */
+  user: User,
   currentPassword: string,
   newPassword: string,
   meta: RequestMeta,
 ): Promise<void> {
-  const user = await deps.db.users.findById(auth.userId);
-  if (!user) throw new AppError("invalid_access_token");
   const check = await verifyPassword(currentPassword, user.passwordHash ?? "");
   if (!check.ok) throw new AppError("invalid_credentials", { detail: "The current password is incorrect." });
   assertPasswordAcceptable(newPassword, deps.config.PASSWORD_MIN_LENGTH, user.email, "new_password");

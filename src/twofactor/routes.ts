@@ -143,17 +143,23 @@ export function twoFactorRoutes(): OpenAPIHono<AppEnv> {
   const router = createRouter();
 
   router.openapi(setupRoute, async (c) => {
-    return c.json(await setupTwoFactor(c.var.deps, c.var.auth, requestMeta(c)), 200);
+    return c.json(await setupTwoFactor(c.var.deps, c.var.auth, c.var.currentUser, requestMeta(c)), 200);
   });
 
   router.openapi(enableRoute, async (c) => {
     const { code } = c.req.valid("json");
-    return c.json(await enableTwoFactor(c.var.deps, c.var.auth, code, requestMeta(c)), 200);
+    return c.json(
+      await enableTwoFactor(c.var.deps, c.var.auth, c.var.currentUser, code, requestMeta(c)),
+      200,
+    );
   });
 
   router.openapi(disableRoute, async (c) => {
     const { code } = c.req.valid("json");
-    return c.json(presentUser(await disableTwoFactor(c.var.deps, c.var.auth, code, requestMeta(c))), 200);
+    return c.json(
+      presentUser(await disableTwoFactor(c.var.deps, c.var.auth, c.var.currentUser, code, requestMeta(c))),
+      200,
+    );
   });
 
   router.openapi(verifyRoute, async (c) => {
@@ -163,7 +169,10 @@ export function twoFactorRoutes(): OpenAPIHono<AppEnv> {
 
   router.openapi(recoveryCodesRoute, async (c) => {
     const { code } = c.req.valid("json");
-    return c.json(await regenerateRecoveryCodes(c.var.deps, c.var.auth, code, requestMeta(c)), 200);
+    return c.json(
+      await regenerateRecoveryCodes(c.var.deps, c.var.auth, c.var.currentUser, code, requestMeta(c)),
+      200,
+    );
   });
 
   return router;

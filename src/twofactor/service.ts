@@ -30,20 +30,14 @@ export type SecondFactor = "totp" | "recovery_code";
 
 const failureKey = (userId: string): string => `2fa-fail:${userId}`;
 
-async function activeUser(deps: Deps, userId: string): Promise<User> {
-  const user = await deps.db.users.findById(userId);
-  // Same answer as /auth/me for a deleted or disabled account: the access token is no longer good.
-  if (!user?.isActive) throw new AppError("invalid_access_token");
-  return user;
-}
-
 /** Starts (or restarts) enrolment: a fresh secret, pending until a code proves the app has it. */
 export async function setupTwoFactor(
   deps: Deps,
-  auth: AuthContext,
+  _auth: AuthContext,
+  /** The caller, loaded (and checked active) by requireAuth. */
+  user: User,
   meta: RequestMeta,
 ): Promise<TwoFactorSetup> {
-  const user = await activeUser(deps, auth.userId);
   if (user.twoFactorEnabled) throw new AppError("two_factor_already_enabled");
   const key = newTotpSecret();
   await deps.db.twoFactor.setPending(user.id, await encryptSecret(deps.config, user.id, key), deps.now());
@@ -57,10 +51,11 @@ export async function setupTwoFactor(
 export async function enableTwoFactor(
   deps: Deps,
   auth: AuthContext,
+  /** The caller, loaded (and checked active) by requireAuth. */
+  user: User,
   code: string,
   meta: RequestMeta,
 ): Promise<{ recovery_codes: string[] }> {
-  const user = await activeUser(deps, auth.userId);
   const state = await deps.db.twoFactor.get(user.id);
   if (state?.secretEnc) throw new AppError("two_factor_already_enabled");
   if (!state?.pendingSecretEnc) throw new AppError("two_factor_not_pending");
@@ -88,11 +83,12 @@ export async function enableTwoFactor(
 
 export async function disableTwoFactor(
   deps: Deps,
-  auth: AuthContext,
+  _auth: AuthContext,
+  /** The caller, loaded (and checked active) by requireAuth. */
+  user: User,
   code: string,
   meta: RequestMeta,
 ): Promise<User> {
-  const user = await activeUser(deps, auth.userId);
   const method = await requireSecondFactor(deps, user.id, code, meta, "invalid_code");
   await deps.db.twoFactor.disable(user.id, deps.now());
   recordEvent(deps, meta, { action: "2fa_disabled", userId: user.id, metadata: { method } });
@@ -101,11 +97,12 @@ export async function disableTwoFactor(
 
 export async function regenerateRecoveryCodes(
   deps: Deps,
-  auth: AuthContext,
+  _auth: AuthContext,
+  /** The caller, loaded (and checked active) by requireAuth. */
+  user: User,
   code: string,
   meta: RequestMeta,
 ): Promise<{ recovery_codes: string[] }> {
-  const user = await activeUser(deps, auth.userId);
   await requireSecondFactor(deps, user.id, code, meta, "invalid_code");
   const codes = newRecoveryCodes();
   await deps.db.twoFactor.replaceRecoveryCodes(user.id, await hashRecoveryCodes(codes), deps.now());
