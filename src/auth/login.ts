@@ -5,7 +5,12 @@ import { AppError } from "../errors";
 import { hmacBase64url } from "../lib/crypto";
 import { DUMMY_HASH, hashPassword, verifyPassword } from "./password";
 import { completeSignIn, type MfaChallenge, type TokenResponse } from "./sign-in";
-import { assertNotThrottled, clearLoginThrottle, readLoginThrottle, recordLoginFailure } from "./throttle";
+import {
+  assertNotThrottled,
+  clearLoginThrottle,
+  readAccountAndThrottle,
+  recordLoginFailure,
+} from "./throttle";
 
 export async function passwordLogin(
   deps: Deps,
@@ -13,12 +18,8 @@ export async function passwordLogin(
   password: string,
   meta: RequestMeta,
 ): Promise<TokenResponse | MfaChallenge> {
-  // The throttle and the account are read together (one round trip); a throttled address answers 429
-  // before the password is looked at, known or not.
-  const [throttle, user] = await Promise.all([
-    readLoginThrottle(deps, email),
-    deps.db.users.findByEmail(email),
-  ]);
+  // A throttled address answers 429 before the password is looked at, known or not.
+  const { user, throttle } = await readAccountAndThrottle(deps, email);
   assertNotThrottled(throttle, deps.now());
   // Unknown email (or an OAuth-only account) still costs one scrypt: timing reveals nothing.
   const check = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);

@@ -28,16 +28,21 @@ export async function startSession(deps: Deps, user: User, meta: RequestMeta): P
   const now = deps.now();
   const sessionId = newId();
   const refreshToken = newRefreshToken();
-  await deps.db.sessions.create({
-    id: sessionId,
-    userId: user.id,
-    refreshHash: await hashToken(refreshToken),
-    expiresAt: new Date(now.getTime() + deps.config.REFRESH_TOKEN_EXPIRE_DAYS * 86_400_000),
-    ip: meta.ip,
-    userAgent: meta.userAgent,
-    now,
-  });
-  const access = await issueAccessToken(deps.config, user.id, sessionId, now);
+  const refreshHash = await hashToken(refreshToken);
+  // The access token is signed while the session row is written; it is only handed out once the write
+  // succeeded.
+  const [, access] = await Promise.all([
+    deps.db.sessions.create({
+      id: sessionId,
+      userId: user.id,
+      refreshHash,
+      expiresAt: new Date(now.getTime() + deps.config.REFRESH_TOKEN_EXPIRE_DAYS * 86_400_000),
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+      now,
+    }),
+    issueAccessToken(deps.config, user.id, sessionId, now),
+  ]);
   return {
     access_token: access.token,
     refresh_token: refreshToken,

@@ -36,15 +36,20 @@ export interface LoginThrottle {
   lockedUntil: Date | null;
 }
 
-/** Reads the throttle state of an address: both counters at once (one round trip). */
-export async function readLoginThrottle(deps: Deps, email: string): Promise<LoginThrottle> {
-  const now = deps.now();
+/**
+ * The account of `email` and its throttle state, read in one round trip before the hash. The throttle is
+ * read for unknown addresses too, so both cases cost the same.
+ */
+export async function readAccountAndThrottle(
+  deps: Deps,
+  email: string,
+): Promise<{ user: User | null; throttle: LoginThrottle }> {
   const keys = await throttleKeys(deps, email);
-  const [failures, lock] = await Promise.all([
-    deps.db.counters.get(keys.failures, now),
-    deps.db.counters.get(keys.lock, now),
-  ]);
-  return { failures: failures?.count ?? 0, lockedUntil: lock?.resetAt ?? null };
+  const {
+    user,
+    counters: [failures, lock],
+  } = await deps.db.users.findByEmailWithCounters(email, [keys.failures, keys.lock], deps.now());
+  return { user, throttle: { failures: failures?.count ?? 0, lockedUntil: lock?.resetAt ?? null } };
 }
 
 /** A throttled email answers 429 even to the right password (the check runs before verification). */
@@ -95,11 +100,7 @@ export async function recordLoginFailure(
 /** Ends a throttle episode: after a successful sign-in or a password reset. */
 export async function clearLoginThrottle(deps: Deps, email: string): Promise<void> {
   const keys = await throttleKeys(deps, email);
-  await Promise.all([
-    deps.db.counters.reset(keys.failures),
-    deps.db.counters.reset(keys.lock),
-    deps.db.counters.reset(keys.notified),
-  ]);
+  await deps.db.counters.reset(keys.failures, keys.lock, keys.notified);
 }
 
 /** At most 3 verification/reset emails per address per hour; silent (callers still answer 202). */

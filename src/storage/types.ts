@@ -58,11 +58,26 @@ export interface UserListQuery {
   emailPrefix?: string | null;
 }
 
+export interface UserWithCounters {
+  user: User | null;
+  counters: (CounterValue | null)[];
+}
+
 export interface UserRepository {
   /** Returns null when the (case-insensitive) email is taken. */
   create(user: NewUser): Promise<User | null>;
   findById(id: string): Promise<User | null>;
   findByEmail(email: string): Promise<User | null>;
+  /**
+   * The account of `email` (or null) together with the counters named by `counterKeys` (null where none is
+   * live): the one read login makes before its hash. D1 sends both statements in one batch (one round
+   * trip); both run whether or not the account exists, so the timing says nothing about it.
+   */
+  findByEmailWithCounters(
+    email: string,
+    counterKeys: readonly string[],
+    now: Date,
+  ): Promise<UserWithCounters>;
   update(id: string, patch: UserPatch, now: Date): Promise<User | null>;
   /** Newest first, keyset-paginated on (created_at, id). */
   list(query: UserListQuery): Promise<Page<User>>;
@@ -234,7 +249,10 @@ export interface CounterRepository {
   /** Adds one in the window that starts at the first hit; a new window starts after `resetAt`. */
   increment(key: string, windowMs: number, now: Date): Promise<CounterValue>;
   get(key: string, now: Date): Promise<CounterValue | null>;
-  reset(key: string): Promise<void>;
+  /** Several counters in one statement (one round trip), in the order of `keys`; null where none is live. */
+  getMany(keys: readonly string[], now: Date): Promise<(CounterValue | null)[]>;
+  /** Deletes the given counters in one statement. */
+  reset(...keys: string[]): Promise<void>;
   deleteExpiredBefore(cutoff: Date): Promise<number>;
 }
 

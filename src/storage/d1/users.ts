@@ -1,8 +1,17 @@
-import { and, desc, eq, getTableColumns, gte, lt, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, inArray, lt, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
+import { liveCounters } from "../counters";
 import { decodeCursor, toPage } from "../cursor";
-import type { NewUser, Page, User, UserListQuery, UserPatch, UserRepository } from "../types";
-import { oauthAccounts, users } from "./schema";
+import type {
+  NewUser,
+  Page,
+  User,
+  UserListQuery,
+  UserPatch,
+  UserRepository,
+  UserWithCounters,
+} from "../types";
+import { counters, oauthAccounts, users } from "./schema";
 
 type Row = typeof users.$inferSelect & { providers: string | null };
 
@@ -66,6 +75,22 @@ export class D1UserRepository implements UserRepository {
       .where(eq(users.emailLower, email.toLowerCase()))
       .get();
     return row ? toUser(row) : null;
+  }
+
+  async findByEmailWithCounters(
+    email: string,
+    counterKeys: readonly string[],
+    now: Date,
+  ): Promise<UserWithCounters> {
+    const [rows, counterRows] = await this.db.batch([
+      this.db.select(selection).from(users).where(eq(users.emailLower, email.toLowerCase())).limit(1),
+      this.db
+        .select({ key: counters.key, count: counters.count, resetAt: counters.resetAt })
+        .from(counters)
+        .where(inArray(counters.key, counterKeys.length > 0 ? [...counterKeys] : [""])),
+    ]);
+    const row = rows[0];
+    return { user: row ? toUser(row) : null, counters: liveCounters(counterKeys, counterRows, now) };
   }
 
   async update(id: string, patch: UserPatch, now: Date): Promise<User | null> {

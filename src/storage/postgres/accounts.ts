@@ -1,5 +1,6 @@
-import { and, count, eq, isNotNull, isNull, lt, notInArray, or, sql } from "drizzle-orm";
+import { and, count, eq, inArray, isNotNull, isNull, lt, notInArray, or, sql } from "drizzle-orm";
 import type { NodePgDatabase } from "drizzle-orm/node-postgres";
+import { liveCounters } from "../counters";
 import type {
   CounterRepository,
   CounterValue,
@@ -220,8 +221,18 @@ export class PgCounterRepository implements CounterRepository {
     return row;
   }
 
-  async reset(key: string): Promise<void> {
-    await this.db.delete(counters).where(eq(counters.key, key));
+  async getMany(keys: readonly string[], now: Date): Promise<(CounterValue | null)[]> {
+    if (keys.length === 0) return [];
+    const rows = await this.db
+      .select({ key: counters.key, count: counters.count, resetAt: counters.resetAt })
+      .from(counters)
+      .where(inArray(counters.key, [...keys]));
+    return liveCounters(keys, rows, now);
+  }
+
+  async reset(...keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.db.delete(counters).where(inArray(counters.key, keys));
   }
 
   async deleteExpiredBefore(cutoff: Date): Promise<number> {

@@ -1,9 +1,18 @@
-import { and, desc, eq, getTableColumns, like, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, inArray, like, lt, or, type SQL, sql } from "drizzle-orm";
 import type { NodePgDatabase } from "drizzle-orm/node-postgres";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
+import { liveCounters } from "../counters";
 import { decodeCursor, toPage } from "../cursor";
-import type { NewUser, Page, User, UserListQuery, UserPatch, UserRepository } from "../types";
-import { oauthAccounts, users } from "./schema";
+import type {
+  NewUser,
+  Page,
+  User,
+  UserListQuery,
+  UserPatch,
+  UserRepository,
+  UserWithCounters,
+} from "../types";
+import { counters, oauthAccounts, users } from "./schema";
 
 const { totpSecretEnc: _s, totpPendingEnc: _p, totpLastStep: _l, ...publicColumns } = getTableColumns(users);
 
@@ -84,6 +93,24 @@ export class PgUserRepository implements UserRepository {
       .where(eq(users.emailLower, email.toLowerCase()))
       .limit(1);
     return row ? toUser(row) : null;
+  }
+
+  async findByEmailWithCounters(
+    email: string,
+    counterKeys: readonly string[],
+    now: Date,
+  ): Promise<UserWithCounters> {
+    // Two statements on the one connection (pg queues them); both always run, known account or not.
+    const [user, counterRows] = await Promise.all([
+      this.findByEmail(email),
+      counterKeys.length === 0
+        ? []
+        : this.db
+            .select({ key: counters.key, count: counters.count, resetAt: counters.resetAt })
+            .from(counters)
+            .where(inArray(counters.key, [...counterKeys])),
+    ]);
+    return { user, counters: liveCounters(counterKeys, counterRows, now) };
   }
 
   async update(id: string, patch: UserPatch, now: Date): Promise<User | null> {
