@@ -40,6 +40,7 @@ describe("bench routes", () => {
       const create = postJson({ email: "nope@example.com", password: "correct horse battery" });
       expect((await call(environment, "/__bench/users", create)).status).toBe(404);
       expect((await call(environment, "/__bench/hash", postJson({ password: "x" }))).status).toBe(404);
+      expect((await call(environment, "/__bench/login-reference", create)).status).toBe(404);
       expect((await call(environment, "/__bench/seed-audit?n=5&user_id=x", { method: "POST" })).status).toBe(
         404,
       );
@@ -97,6 +98,23 @@ describe("bench routes", () => {
 
     const hashed = await bench("/__bench/hash", postJson({ password: "correct horse battery" }));
     expect(hashed.status).toBe(200);
+
+    // The login reference does login's I/O for real: the right password opens a session row.
+    const credentials = { email: "bench.user@example.com", password: "correct horse battery" };
+    const signedIn = await bench("/__bench/login-reference", postJson(credentials));
+    expect(signedIn.status).toBe(200);
+    const pair = (await signedIn.json()) as { access_token: string; refresh_token: string };
+    const session = await env.DB.prepare("SELECT user_id, current_hash FROM sessions WHERE id = ?")
+      .bind(pair.access_token)
+      .first<{ user_id: string; current_hash: string }>();
+    expect(session).toEqual({ user_id: user.id, current_hash: pair.refresh_token });
+    const wrong = await bench(
+      "/__bench/login-reference",
+      postJson({ ...credentials, password: "wrong one" }),
+    );
+    expect(wrong.status).toBe(401);
+    const unknown = { ...credentials, email: "nobody@example.com" };
+    expect((await bench("/__bench/login-reference", postJson(unknown))).status).toBe(401);
   });
 
   it("seeds the audit log and pages it from both ends", async () => {

@@ -116,47 +116,52 @@ export async function alternate(loads, { rounds, duration, warmup, onRound }) {
 }
 
 /**
- * Alternates two slow calls one request at a time (a, b, a, b, ...) and returns both summaries plus
- * the median of the paired differences b - a, which cancels most of the drift in background load.
+ * Rotates several slow calls one request at a time (a, b, c, a, b, c, ...) and returns a summary of
+ * each plus, for every call after the first, the median of its differences to the first call of the
+ * same round: pairing within a round cancels most of the drift in background load. A round with a
+ * non-2xx answer is counted as bad and left out of every figure.
  */
-export async function pairedSequential({ count, maxMs = 20_000, warm = 2 }, sendA, sendB) {
+export async function rotatingSequential({ count, maxMs = 20_000, warm = 2 }, sends) {
+  const names = Object.keys(sends);
   const timed = async (send) => {
     const t0 = performance.now();
     const res = await send();
     await res.arrayBuffer();
     return { ms: performance.now() - t0, status: res.status, ok: res.ok };
   };
-  for (let i = 0; i < warm; i++) {
-    await timed(sendA);
-    await timed(sendB);
-  }
-  const a = [];
-  const b = [];
-  const diffs = [];
-  const statuses = { a: {}, b: {} };
+  for (let i = 0; i < warm; i++) for (const name of names) await timed(sends[name]);
+  const ms = Object.fromEntries(names.map((n) => [n, []]));
+  const diffs = Object.fromEntries(names.slice(1).map((n) => [n, []]));
+  const statuses = Object.fromEntries(names.map((n) => [n, {}]));
+  let good = 0;
   let bad = 0;
   const start = performance.now();
-  while (a.length + bad < count && performance.now() - start < maxMs) {
-    const x = await timed(sendA);
-    const y = await timed(sendB);
-    statuses.a[x.status] = (statuses.a[x.status] ?? 0) + 1;
-    statuses.b[y.status] = (statuses.b[y.status] ?? 0) + 1;
-    if (!x.ok || !y.ok) {
+  while (good + bad < count && performance.now() - start < maxMs) {
+    const round = {};
+    for (const name of names) {
+      const r = await timed(sends[name]);
+      statuses[name][r.status] = (statuses[name][r.status] ?? 0) + 1;
+      round[name] = r;
+    }
+    if (names.some((n) => !round[n].ok)) {
       bad++;
       continue;
     }
-    a.push(x.ms);
-    b.push(y.ms);
-    diffs.push(y.ms - x.ms);
+    good++;
+    for (const name of names) ms[name].push(round[name].ms);
+    for (const name of names.slice(1)) diffs[name].push(round[name].ms - round[names[0]].ms);
   }
   const seconds = (performance.now() - start) / 1000;
-  diffs.sort((p, q) => p - q);
-  return {
-    a: { ...summarise(a, a.length, bad, 0, seconds), statuses: statuses.a },
-    b: { ...summarise(b, b.length, bad, 0, seconds), statuses: statuses.b },
-    diff_p50_ms: round(percentile(diffs, 50), 2),
-    diffs: diffs.map((d) => round(d, 2)),
-  };
+  const out = {};
+  for (const name of names) {
+    out[name] = { ...summarise(ms[name], good, bad, 0, seconds), statuses: statuses[name] };
+    if (diffs[name]) {
+      const sorted = diffs[name].sort((p, q) => p - q);
+      out[name].diff_p50_ms = round(percentile(sorted, 50), 2);
+      out[name].diffs = sorted.map((d) => round(d, 2));
+    }
+  }
+  return out;
 }
 
 /**

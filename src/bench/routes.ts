@@ -7,10 +7,10 @@
  * primitives in any other environment, hence the gate below.
  */
 import { z } from "zod";
-import { hashPassword } from "../auth/password";
+import { DUMMY_HASH, hashPassword, verifyPassword } from "../auth/password";
 import type { AppContext } from "../context";
 import { AppError } from "../errors";
-import { newId } from "../lib/crypto";
+import { newId, randomToken } from "../lib/crypto";
 import { createRouter } from "../router";
 import { encodeCursor } from "../storage/cursor";
 import type { AuditEntry, User } from "../storage/types";
@@ -23,6 +23,7 @@ const CreateUser = z.object({
 });
 
 const HashBody = z.object({ password: z.string().min(1).max(1024) });
+const LoginBody = z.object({ email: z.string().min(3).max(320), password: z.string().min(1).max(1024) });
 
 const SeedQuery = z.object({
   n: z.coerce.number().int().min(1).max(2_000_000),
@@ -133,6 +134,42 @@ export function benchRoutes() {
     const { password } = HashBody.parse(await jsonBody(c));
     await hashPassword(password);
     return c.json({ ok: true });
+  });
+
+  /**
+   * Exactly the irreducible work of POST /auth/login: the account and the two throttle counters read
+   * in one round trip (the same adapter call), one password verification, one session write (the session
+   * and its refresh-token history in one batch), and a token-shaped answer. No throttle key to derive,
+   * no token to sign or hash, no audit entry: login minus this is what our own code adds.
+   */
+  router.post("/__bench/login-reference", async (c) => {
+    const { email, password } = LoginBody.parse(await jsonBody(c));
+    const { db } = c.var.deps;
+    const now = c.var.deps.now();
+    const { user } = await db.users.findByEmailWithCounters(
+      email,
+      [`bench-fail:${email}`, `bench-lock:${email}`],
+      now,
+    );
+    const check = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+    if (!user || !check.ok) throw new AppError("invalid_credentials");
+    const refreshToken = randomToken(32);
+    const sessionId = newId();
+    await db.sessions.create({
+      id: sessionId,
+      userId: user.id,
+      refreshHash: refreshToken,
+      expiresAt: new Date(now.getTime() + 86_400_000),
+      ip: null,
+      userAgent: null,
+      now,
+    });
+    return c.json({
+      access_token: sessionId,
+      refresh_token: refreshToken,
+      token_type: "bearer",
+      expires_in: 900,
+    });
   });
 
   /** Appends `n` audit entries for `user_id`, spaced `step_ms` apart and ending now. */
