@@ -1,6 +1,7 @@
 import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { newId } from "../lib/crypto";
+import type { NewAuditEntry } from "../storage/types";
 
 /**
  * Metadata keys each action may carry. Anything else is dropped before the write, so a password, token,
@@ -51,21 +52,23 @@ export interface AuditEvent {
   metadata?: Record<string, unknown>;
 }
 
+/** The stored form of `event`: id, time and request metadata added, metadata reduced to its allowed keys. */
+export function auditEntry(deps: Deps, meta: RequestMeta, event: AuditEvent): NewAuditEntry {
+  return {
+    id: newId(),
+    userId: event.userId,
+    action: event.action,
+    ip: meta.ip,
+    userAgent: meta.userAgent,
+    createdAt: deps.now(),
+    metadata: sanitizeMetadata(event.action, event.metadata ?? {}),
+  };
+}
+
 /**
  * Appends an audit entry without making the response wait (executionCtx.waitUntil); a failed write is
  * logged loudly by Deps.defer.
  */
 export function recordEvent(deps: Deps, meta: RequestMeta, event: AuditEvent): void {
-  deps.defer(
-    deps.db.audit.append({
-      id: newId(),
-      userId: event.userId,
-      action: event.action,
-      ip: meta.ip,
-      userAgent: meta.userAgent,
-      createdAt: deps.now(),
-      metadata: sanitizeMetadata(event.action, event.metadata ?? {}),
-    }),
-    `audit ${event.action}`,
-  );
+  deps.defer(deps.db.audit.append(auditEntry(deps, meta, event)), `audit ${event.action}`);
 }

@@ -1,4 +1,4 @@
-import { recordEvent } from "../audit/record";
+import { type AuditEvent, auditEntry } from "../audit/record";
 import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { newId, randomToken } from "../lib/crypto";
@@ -23,8 +23,17 @@ export interface MfaChallenge {
 
 export const MFA_TOKEN_TTL_SECONDS = 300;
 
-/** Opens a session and returns its first token pair. */
-export async function startSession(deps: Deps, user: User, meta: RequestMeta): Promise<TokenResponse> {
+/**
+ * Opens a session and returns its first token pair. `event` (the sign-in) is written with the session,
+ * in the same transaction and round trip, so a session never exists without its audit entry and the
+ * answer waits for one write, not two.
+ */
+export async function startSession(
+  deps: Deps,
+  user: User,
+  meta: RequestMeta,
+  event: AuditEvent,
+): Promise<TokenResponse> {
   const now = deps.now();
   const sessionId = newId();
   const refreshToken = newRefreshToken();
@@ -32,15 +41,18 @@ export async function startSession(deps: Deps, user: User, meta: RequestMeta): P
   // The access token is signed while the session row is written; it is only handed out once the write
   // succeeded.
   const [, access] = await Promise.all([
-    deps.db.sessions.create({
-      id: sessionId,
-      userId: user.id,
-      refreshHash,
-      expiresAt: new Date(now.getTime() + deps.config.REFRESH_TOKEN_EXPIRE_DAYS * 86_400_000),
-      ip: meta.ip,
-      userAgent: meta.userAgent,
-      now,
-    }),
+    deps.db.sessions.create(
+      {
+        id: sessionId,
+        userId: user.id,
+        refreshHash,
+        expiresAt: new Date(now.getTime() + deps.config.REFRESH_TOKEN_EXPIRE_DAYS * 86_400_000),
+        ip: meta.ip,
+        userAgent: meta.userAgent,
+        now,
+      },
+      auditEntry(deps, meta, event),
+    ),
     issueAccessToken(deps.config, user.id, sessionId, now),
   ]);
   return {
@@ -75,7 +87,5 @@ export async function completeSignIn(
     });
     return { mfa_required: true, mfa_token: mfaToken, expires_in: MFA_TOKEN_TTL_SECONDS };
   }
-  const tokens = await startSession(deps, user, meta);
-  recordEvent(deps, meta, { action: "login_succeeded", userId: user.id, metadata: { method } });
-  return tokens;
+  return startSession(deps, user, meta, { action: "login_succeeded", userId: user.id, metadata: { method } });
 }

@@ -138,9 +138,10 @@ export function benchRoutes() {
 
   /**
    * Exactly the irreducible work of POST /auth/login: the account and the two throttle counters read
-   * in one round trip (the same adapter call), one password verification, one session write (the session
-   * and its refresh-token history in one batch), and a token-shaped answer. No throttle key to derive,
-   * no token to sign or hash, no audit entry: login minus this is what our own code adds.
+   * in one round trip (the same adapter call), one password verification, one session write (the
+   * session, its refresh-token history and the sign-in's audit entry in one batch), and a token-shaped
+   * answer. No throttle key to derive, no token to sign or hash: login minus this is what our own code
+   * adds.
    */
   router.post("/__bench/login-reference", async (c) => {
     const { email, password } = LoginBody.parse(await jsonBody(c));
@@ -155,15 +156,26 @@ export function benchRoutes() {
     if (!user || !check.ok) throw new AppError("invalid_credentials");
     const refreshToken = randomToken(32);
     const sessionId = newId();
-    await db.sessions.create({
-      id: sessionId,
-      userId: user.id,
-      refreshHash: refreshToken,
-      expiresAt: new Date(now.getTime() + 86_400_000),
-      ip: null,
-      userAgent: null,
-      now,
-    });
+    await db.sessions.create(
+      {
+        id: sessionId,
+        userId: user.id,
+        refreshHash: refreshToken,
+        expiresAt: new Date(now.getTime() + 86_400_000),
+        ip: null,
+        userAgent: null,
+        now,
+      },
+      {
+        id: newId(),
+        userId: user.id,
+        action: "login_succeeded",
+        ip: null,
+        userAgent: null,
+        createdAt: now,
+        metadata: { method: "password" },
+      },
+    );
     return c.json({
       access_token: sessionId,
       refresh_token: refreshToken,

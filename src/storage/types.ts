@@ -117,7 +117,11 @@ export type RotateResult =
   | { kind: "invalid" };
 
 export interface SessionRepository {
-  create(session: NewSession): Promise<Session>;
+  /**
+   * Creates the session and its first refresh-token history row and, when `audit` is given, appends that
+   * entry (the sign-in) in the same transaction and round trip: a session never exists without it.
+   */
+  create(session: NewSession, audit?: NewAuditEntry): Promise<Session>;
   findById(id: string): Promise<Session | null>;
   /**
    * Rotates the refresh token if `presentedHash` is still current. Atomic: of any number of concurrent

@@ -129,10 +129,12 @@ export async function verifyTwoFactor(
   await requireSecondFactor(deps, user.id, code, meta, "invalid_mfa_code");
   // Of concurrent requests with the same mfa_token, only the one whose UPDATE consumed it signs in.
   if (!(await deps.db.tokens.consume("mfa", tokenHash, deps.now()))) throw new AppError("invalid_mfa_token");
-  const tokens = await startSession(deps, user, meta);
   const method = typeof challenge.data?.method === "string" ? challenge.data.method : "password";
-  recordEvent(deps, meta, { action: "login_succeeded", userId: user.id, metadata: { method, mfa: true } });
-  return tokens;
+  return startSession(deps, user, meta, {
+    action: "login_succeeded",
+    userId: user.id,
+    metadata: { method, mfa: true },
+  });
 }
 
 /**

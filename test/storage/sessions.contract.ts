@@ -36,6 +36,42 @@ export function sessionsContract(factory: DatabaseFactory): void {
       expect(await db.sessions.findById(crypto.randomUUID())).toBeNull();
     });
 
+    it("writes the sign-in's audit entry with the session, and neither when the session fails", async () => {
+      const entry = (id: string) => ({
+        id,
+        userId: user.id,
+        action: "login_succeeded",
+        ip: "203.0.113.7",
+        userAgent: "vitest",
+        createdAt: T0,
+        metadata: { method: "password" },
+      });
+      const session = {
+        id: crypto.randomUUID(),
+        userId: user.id,
+        refreshHash: `h-${tag()}-${tag()}`,
+        expiresAt: plus(T0, 30 * DAY),
+        ip: "203.0.113.7",
+        userAgent: "vitest",
+        now: T0,
+      };
+      const logged = crypto.randomUUID();
+      const s = await db.sessions.create(session, entry(logged));
+      expect(await db.sessions.findById(s.id)).toEqual(s);
+      const page = await db.audit.list({ limit: 10, userId: user.id });
+      expect(page.items).toEqual([entry(logged)]);
+      // The session's refresh token is recorded too: it rotates.
+      expect((await db.sessions.rotate(s.currentHash, `n-${tag()}`, plus(T0, 1000), GRACE_MS)).kind).toBe(
+        "rotated",
+      );
+
+      // A second session with the same id fails as a whole: its audit entry is not written either.
+      await expect(
+        db.sessions.create({ ...session, refreshHash: `h-${tag()}` }, entry(crypto.randomUUID())),
+      ).rejects.toThrow();
+      expect((await db.audit.list({ limit: 10, userId: user.id })).items).toEqual([entry(logged)]);
+    });
+
     it("rotates exactly once among 20 concurrent refreshes; the rest get the grace answer", async () => {
       const s = await open();
       const now = plus(T0, 60_000);

@@ -1,12 +1,12 @@
 import { and, desc, eq, gt, inArray, isNull, lt, ne, or } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
-import type { NewSession, RotateResult, Session, SessionRepository } from "../types";
-import { refreshTokens, sessions } from "./schema";
+import type { NewAuditEntry, NewSession, RotateResult, Session, SessionRepository } from "../types";
+import { auditLog, refreshTokens, sessions } from "./schema";
 
 export class D1SessionRepository implements SessionRepository {
   constructor(private readonly db: DrizzleD1Database) {}
 
-  async create(s: NewSession): Promise<Session> {
+  async create(s: NewSession, audit?: NewAuditEntry): Promise<Session> {
     const row: Session = {
       id: s.id,
       userId: s.userId,
@@ -20,10 +20,17 @@ export class D1SessionRepository implements SessionRepository {
       ip: s.ip,
       userAgent: s.userAgent,
     };
-    await this.db.batch([
-      this.db.insert(sessions).values(row),
-      this.db.insert(refreshTokens).values({ tokenHash: s.refreshHash, sessionId: s.id, createdAt: s.now }),
-    ]);
+    const session = this.db.insert(sessions).values(row);
+    const history = this.db
+      .insert(refreshTokens)
+      .values({ tokenHash: s.refreshHash, sessionId: s.id, createdAt: s.now });
+    // One batch is one round trip and one transaction.
+    if (audit) {
+      const entry = this.db.insert(auditLog).values({ ...audit, metadata: JSON.stringify(audit.metadata) });
+      await this.db.batch([session, history, entry]);
+    } else {
+      await this.db.batch([session, history]);
+    }
     return row;
   }
 

@@ -1,12 +1,12 @@
 import { and, desc, eq, gt, isNull, lt, ne, or } from "drizzle-orm";
 import type { NodePgDatabase } from "drizzle-orm/node-postgres";
-import type { NewSession, RotateResult, Session, SessionRepository } from "../types";
-import { refreshTokens, sessions } from "./schema";
+import type { NewAuditEntry, NewSession, RotateResult, Session, SessionRepository } from "../types";
+import { auditLog, refreshTokens, sessions } from "./schema";
 
 export class PgSessionRepository implements SessionRepository {
   constructor(private readonly db: NodePgDatabase) {}
 
-  async create(s: NewSession): Promise<Session> {
+  async create(s: NewSession, audit?: NewAuditEntry): Promise<Session> {
     const row: Session = {
       id: s.id,
       userId: s.userId,
@@ -22,9 +22,17 @@ export class PgSessionRepository implements SessionRepository {
     };
     // One statement (a data-modifying CTE) instead of a transaction: the per-request client is shared by
     // concurrent calls, and a BEGIN on it would swallow their statements into this transaction.
+    // The audit entry, when given, is one more data-modifying CTE of the same statement: Postgres runs
+    // every one of them whether or not the main query reads it.
     const created = this.db.$with("created").as(this.db.insert(sessions).values(row).returning());
+    const ctes = audit
+      ? [
+          created,
+          this.db.$with("logged").as(this.db.insert(auditLog).values(audit).returning({ id: auditLog.id })),
+        ]
+      : [created];
     await this.db
-      .with(created)
+      .with(...ctes)
       .insert(refreshTokens)
       .select(
         this.db
