@@ -1,4 +1,4 @@
-import { recordEvent } from "../audit/record";
+import { auditEntry, recordEvent } from "../audit/record";
 import type { AuthContext, RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
@@ -16,11 +16,18 @@ export async function refreshSession(
 ): Promise<TokenResponse> {
   const now = deps.now();
   const next = await successorRefreshToken(deps.config, refreshToken);
+  // The rotation's audit entry is written in its transaction, only by the call that rotates.
+  const { userId: _, ...rotated } = auditEntry(deps, meta, {
+    action: "token_refreshed",
+    userId: null,
+    metadata: { grace: false },
+  });
   const result = await deps.db.sessions.rotate(
     await hashToken(refreshToken),
     await hashToken(next),
     now,
     REFRESH_GRACE_MS,
+    rotated,
   );
   if (result.kind === "invalid") throw new AppError("invalid_refresh_token");
   if (result.kind === "reused") {
@@ -34,11 +41,13 @@ export async function refreshSession(
     throw new AppError("invalid_refresh_token");
   }
   const access = await issueAccessToken(deps.config, result.session.userId, result.session.id, now);
-  recordEvent(deps, meta, {
-    action: "token_refreshed",
-    userId: result.session.userId,
-    metadata: { grace: result.kind === "grace" },
-  });
+  if (result.kind === "grace") {
+    recordEvent(deps, meta, {
+      action: "token_refreshed",
+      userId: result.session.userId,
+      metadata: { grace: true },
+    });
+  }
   return {
     access_token: access.token,
     refresh_token: next,

@@ -116,6 +116,9 @@ export type RotateResult =
   /** Unknown, expired or revoked. */
   | { kind: "invalid" };
 
+/** The audit entry of a rotation; its user is the session's, known only once the token is matched. */
+export type RotationAudit = Omit<NewAuditEntry, "userId">;
+
 export interface SessionRepository {
   /**
    * Creates the session and its first refresh-token history row and, when `audit` is given, appends that
@@ -125,9 +128,16 @@ export interface SessionRepository {
   findById(id: string): Promise<Session | null>;
   /**
    * Rotates the refresh token if `presentedHash` is still current. Atomic: of any number of concurrent
-   * calls with the same hash, exactly one returns "rotated".
+   * calls with the same hash, exactly one returns "rotated", and only that one writes `audit` (in the
+   * rotation's transaction; the entry's user is the session's).
    */
-  rotate(presentedHash: string, nextHash: string, now: Date, graceMs: number): Promise<RotateResult>;
+  rotate(
+    presentedHash: string,
+    nextHash: string,
+    now: Date,
+    graceMs: number,
+    audit?: RotationAudit,
+  ): Promise<RotateResult>;
   /** Live (not revoked, not expired) sessions of a user, newest first. */
   listActive(userId: string, now: Date): Promise<Session[]>;
   /** Returns false when the session was already revoked or does not exist. */

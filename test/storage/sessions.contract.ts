@@ -29,6 +29,15 @@ export function sessionsContract(factory: DatabaseFactory): void {
         now: overrides.now ?? T0,
       });
 
+    const entry = () => ({
+      id: crypto.randomUUID(),
+      action: "token_refreshed",
+      ip: null,
+      userAgent: null,
+      createdAt: T0,
+      metadata: {},
+    });
+
     it("creates a session and finds it", async () => {
       const s = await open();
       expect(s).toMatchObject({ userId: user.id, previousHash: null, rotatedAt: null, revokedAt: null });
@@ -75,8 +84,19 @@ export function sessionsContract(factory: DatabaseFactory): void {
     it("rotates exactly once among 20 concurrent refreshes; the rest get the grace answer", async () => {
       const s = await open();
       const now = plus(T0, 60_000);
+      // Every caller brings its own audit entry; only the winner's is written, with the session's user.
+      const audit = (i: number) => ({
+        id: `rotation-${i}-${tag()}`,
+        action: "token_refreshed",
+        ip: "203.0.113.7",
+        userAgent: "vitest",
+        createdAt: now,
+        metadata: { grace: false },
+      });
       const results = await withHandles(factory, 5, (handles) =>
-        race(handles, 20, (h, i) => h.sessions.rotate(s.currentHash, `next-${i}-${tag()}`, now, GRACE_MS)),
+        race(handles, 20, (h, i) =>
+          h.sessions.rotate(s.currentHash, `next-${i}-${tag()}`, now, GRACE_MS, audit(i)),
+        ),
       );
       const kinds = results.map((r) => r.kind);
       expect(kinds.filter((k) => k === "rotated")).toHaveLength(1);
@@ -87,6 +107,16 @@ export function sessionsContract(factory: DatabaseFactory): void {
       expect(winner?.kind === "rotated" && winner.session.currentHash).toBe(current?.currentHash);
       expect(current).toMatchObject({ previousHash: s.currentHash });
       expect(current?.rotatedAt?.toISOString()).toBe(now.toISOString());
+      const logged = (await db.audit.list({ limit: 50, userId: user.id })).items;
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toMatchObject({
+        userId: user.id,
+        action: "token_refreshed",
+        ip: "203.0.113.7",
+        userAgent: "vitest",
+        metadata: { grace: false },
+      });
+      expect(logged[0]?.createdAt.toISOString()).toBe(now.toISOString());
       // The new hash was recorded, so it can rotate in turn.
       expect((await db.sessions.rotate(current!.currentHash, `n-${tag()}`, now, GRACE_MS)).kind).toBe(
         "rotated",
@@ -97,12 +127,15 @@ export function sessionsContract(factory: DatabaseFactory): void {
       const s = await open();
       const h1 = `h1-${tag()}`;
       const h2 = `h2-${tag()}`;
-      expect((await db.sessions.rotate(s.currentHash, h1, plus(T0, 1_000), GRACE_MS)).kind).toBe("rotated");
+      expect((await db.sessions.rotate(s.currentHash, h1, plus(T0, 1_000), GRACE_MS, entry())).kind).toBe(
+        "rotated",
+      );
       const inGrace = await db.sessions.rotate(
         s.currentHash,
         `x-${tag()}`,
         plus(T0, 1_000 + GRACE_MS),
         GRACE_MS,
+        entry(),
       );
       expect(inGrace.kind).toBe("grace");
       const late = await db.sessions.rotate(
@@ -110,32 +143,45 @@ export function sessionsContract(factory: DatabaseFactory): void {
         `x-${tag()}`,
         plus(T0, 2_000 + GRACE_MS),
         GRACE_MS,
+        entry(),
       );
       expect(late.kind).toBe("reused");
 
-      expect((await db.sessions.rotate(h1, h2, plus(T0, 60_000), GRACE_MS)).kind).toBe("rotated");
-      const older = await db.sessions.rotate(s.currentHash, `y-${tag()}`, plus(T0, 60_001), GRACE_MS);
+      expect((await db.sessions.rotate(h1, h2, plus(T0, 60_000), GRACE_MS, entry())).kind).toBe("rotated");
+      const older = await db.sessions.rotate(
+        s.currentHash,
+        `y-${tag()}`,
+        plus(T0, 60_001),
+        GRACE_MS,
+        entry(),
+      );
       expect(older.kind).toBe("reused");
       expect(older.kind === "reused" && older.session.id).toBe(s.id);
       // Reuse decides nothing by itself: the caller revokes; the current token still works until then.
       expect((await db.sessions.findById(s.id))?.currentHash).toBe(h2);
+      // Only the two rotations wrote their audit entry; grace and reuse answers wrote none.
+      expect((await db.audit.list({ limit: 50, userId: user.id })).items).toHaveLength(2);
     });
 
     it("answers invalid for unknown, revoked and expired sessions", async () => {
-      expect((await db.sessions.rotate(`nope-${tag()}`, `n-${tag()}`, T0, GRACE_MS)).kind).toBe("invalid");
+      expect((await db.sessions.rotate(`nope-${tag()}`, `n-${tag()}`, T0, GRACE_MS, entry())).kind).toBe(
+        "invalid",
+      );
 
       const revoked = await open();
       expect(await db.sessions.revoke(revoked.id, plus(T0, 1))).toBe(true);
       expect(await db.sessions.revoke(revoked.id, plus(T0, 2))).toBe(false);
-      expect((await db.sessions.rotate(revoked.currentHash, `n-${tag()}`, plus(T0, 3), GRACE_MS)).kind).toBe(
-        "invalid",
-      );
+      expect(
+        (await db.sessions.rotate(revoked.currentHash, `n-${tag()}`, plus(T0, 3), GRACE_MS, entry())).kind,
+      ).toBe("invalid");
 
       const expired = await open({ expiresAt: plus(T0, 1_000) });
       expect(
-        (await db.sessions.rotate(expired.currentHash, `n-${tag()}`, plus(T0, 1_000), GRACE_MS)).kind,
+        (await db.sessions.rotate(expired.currentHash, `n-${tag()}`, plus(T0, 1_000), GRACE_MS, entry()))
+          .kind,
       ).toBe("invalid");
       expect(await db.sessions.revoke(crypto.randomUUID(), T0)).toBe(false);
+      expect((await db.audit.list({ limit: 50, userId: user.id })).items).toEqual([]);
     });
 
     it("lists live sessions newest first and revokes all but one", async () => {

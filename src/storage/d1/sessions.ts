@@ -1,6 +1,14 @@
-import { and, desc, eq, gt, inArray, isNull, lt, ne, or } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, lt, ne, or, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
-import type { NewAuditEntry, NewSession, RotateResult, Session, SessionRepository } from "../types";
+import { classifyUnswapped } from "../rotation";
+import type {
+  NewAuditEntry,
+  NewSession,
+  RotateResult,
+  RotationAudit,
+  Session,
+  SessionRepository,
+} from "../types";
 import { auditLog, refreshTokens, sessions } from "./schema";
 
 export class D1SessionRepository implements SessionRepository {
@@ -38,54 +46,73 @@ export class D1SessionRepository implements SessionRepository {
     return (await this.db.select().from(sessions).where(eq(sessions.id, id)).get()) ?? null;
   }
 
-  async rotate(presentedHash: string, nextHash: string, now: Date, graceMs: number): Promise<RotateResult> {
+  async rotate(
+    presentedHash: string,
+    nextHash: string,
+    now: Date,
+    graceMs: number,
+    audit?: RotationAudit,
+  ): Promise<RotateResult> {
+    // The session that issued the presented token, found through the token history (its primary key).
+    const owner = sql`(select ${refreshTokens.sessionId} from ${refreshTokens} where ${refreshTokens.tokenHash} = ${presentedHash})`;
+    const ofOwner = sql`${sessions.id} = ${owner}`;
+    // The compare-and-swap, in one batch (one round trip, one transaction): of concurrent callers
+    // presenting the same current token, one UPDATE matches. The statements after it run in the same
+    // transaction: the audit entry only if this UPDATE changed the row (SQLite's changes() still reports
+    // the UPDATE while the next statement runs), the new hash into the history (the successor is derived
+    // from the presented token, so a loser sees the same next hash; ON CONFLICT makes that harmless).
+    const swap = this.db
+      .update(sessions)
+      .set({ currentHash: nextHash, previousHash: presentedHash, rotatedAt: now, lastUsedAt: now })
+      .where(
+        and(
+          ofOwner,
+          eq(sessions.currentHash, presentedHash),
+          isNull(sessions.revokedAt),
+          gt(sessions.expiresAt, now),
+        ),
+      )
+      .returning();
+    const record = this.db
+      .insert(refreshTokens)
+      .select(
+        this.db
+          .select({ tokenHash: sessions.currentHash, sessionId: sessions.id, createdAt: sessions.rotatedAt })
+          .from(sessions)
+          .where(and(ofOwner, eq(sessions.currentHash, nextHash))),
+      )
+      .onConflictDoNothing();
+    const [swapped] = audit
+      ? await this.db.batch([
+          swap,
+          this.db.insert(auditLog).select(
+            this.db
+              .select({
+                id: sql<string>`${audit.id}`.as("id"),
+                userId: sessions.userId,
+                action: sql<string>`${audit.action}`.as("action"),
+                ip: sql<string | null>`${audit.ip}`.as("ip"),
+                userAgent: sql<string | null>`${audit.userAgent}`.as("user_agent"),
+                createdAt: sql<number>`${audit.createdAt.getTime()}`.as("created_at"),
+                metadata: sql<string>`${JSON.stringify(audit.metadata)}`.as("metadata"),
+              })
+              .from(sessions)
+              .where(and(ofOwner, sql`changes() = 1`)),
+          ),
+          record,
+        ])
+      : await this.db.batch([swap, record]);
+    const rotated = swapped[0];
+    if (rotated) return { kind: "rotated", session: rotated };
+
+    // No swap: find out why (only the grace, reuse and invalid answers pay for this second read).
     const found = await this.db
       .select({ session: sessions })
       .from(refreshTokens)
       .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
       .where(eq(refreshTokens.tokenHash, presentedHash))
       .get();
-    if (!found) return { kind: "invalid" };
-    const s = found.session;
-    if (s.revokedAt !== null || s.expiresAt.getTime() <= now.getTime()) return { kind: "invalid" };
-
-    // The compare-and-swap: of concurrent callers presenting the same current token, one UPDATE matches.
-    const [updated] = await this.db.batch([
-      this.db
-        .update(sessions)
-        .set({ currentHash: nextHash, previousHash: presentedHash, rotatedAt: now, lastUsedAt: now })
-        .where(
-          and(eq(sessions.id, s.id), eq(sessions.currentHash, presentedHash), isNull(sessions.revokedAt)),
-        )
-        .returning(),
-      // Inserted only if the UPDATE above won (the same batch runs as one transaction).
-      this.db
-        .insert(refreshTokens)
-        .select(
-          this.db
-            .select({
-              tokenHash: sessions.currentHash,
-              sessionId: sessions.id,
-              createdAt: sessions.rotatedAt,
-            })
-            .from(sessions)
-            .where(and(eq(sessions.id, s.id), eq(sessions.currentHash, nextHash))),
-        )
-        .onConflictDoNothing(),
-    ]);
-    const rotated = updated[0];
-    if (rotated) return { kind: "rotated", session: rotated };
-
-    const fresh = await this.findById(s.id);
-    if (!fresh || fresh.revokedAt !== null) return { kind: "invalid" };
-    if (
-      fresh.previousHash === presentedHash &&
-      fresh.rotatedAt !== null &&
-      now.getTime() - fresh.rotatedAt.getTime() <= graceMs
-    ) {
-      return { kind: "grace", session: fresh };
-    }
-    return { kind: "reused", session: fresh };
+    return classifyUnswapped(found?.session ?? null, presentedHash, now, graceMs);
   }
 
   async listActive(userId: string, now: Date): Promise<Session[]> {

@@ -1,6 +1,14 @@
-import { and, desc, eq, gt, isNull, lt, ne, or } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lt, ne, or, sql, type WithSubquery } from "drizzle-orm";
 import type { NodePgDatabase } from "drizzle-orm/node-postgres";
-import type { NewAuditEntry, NewSession, RotateResult, Session, SessionRepository } from "../types";
+import { classifyUnswapped } from "../rotation";
+import type {
+  NewAuditEntry,
+  NewSession,
+  RotateResult,
+  RotationAudit,
+  Session,
+  SessionRepository,
+} from "../types";
 import { auditLog, refreshTokens, sessions } from "./schema";
 
 export class PgSessionRepository implements SessionRepository {
@@ -47,26 +55,30 @@ export class PgSessionRepository implements SessionRepository {
     return row ?? null;
   }
 
-  async rotate(presentedHash: string, nextHash: string, now: Date, graceMs: number): Promise<RotateResult> {
-    const [found] = await this.db
-      .select({ session: sessions })
-      .from(refreshTokens)
-      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
-      .where(eq(refreshTokens.tokenHash, presentedHash))
-      .limit(1);
-    if (!found) return { kind: "invalid" };
-    const s = found.session;
-    if (s.revokedAt !== null || s.expiresAt.getTime() <= now.getTime()) return { kind: "invalid" };
-
-    // The compare-and-swap: of concurrent callers presenting the same current token, one UPDATE matches
-    // (the others re-check the row after the winner commits and see current_hash changed). The new hash
-    // is recorded in the same statement, from the UPDATE's RETURNING, so it exists only if the swap won.
+  async rotate(
+    presentedHash: string,
+    nextHash: string,
+    now: Date,
+    graceMs: number,
+    audit?: RotationAudit,
+  ): Promise<RotateResult> {
+    // The session that issued the presented token, found through the token history (its primary key).
+    const owner = sql`(select ${refreshTokens.sessionId} from ${refreshTokens} where ${refreshTokens.tokenHash} = ${presentedHash})`;
+    // The compare-and-swap, in one statement (one round trip): of concurrent callers presenting the same
+    // current token, one UPDATE matches (the others re-check the row after the winner commits and see
+    // current_hash changed). The new hash and the audit entry are written from the UPDATE's RETURNING,
+    // so they exist only if this swap won.
     const swapped = this.db.$with("swapped").as(
       this.db
         .update(sessions)
         .set({ currentHash: nextHash, previousHash: presentedHash, rotatedAt: now, lastUsedAt: now })
         .where(
-          and(eq(sessions.id, s.id), eq(sessions.currentHash, presentedHash), isNull(sessions.revokedAt)),
+          and(
+            sql`${sessions.id} = ${owner}`,
+            eq(sessions.currentHash, presentedHash),
+            isNull(sessions.revokedAt),
+            gt(sessions.expiresAt, now),
+          ),
         )
         .returning(),
     );
@@ -81,19 +93,45 @@ export class PgSessionRepository implements SessionRepository {
         .onConflictDoNothing()
         .returning({ tokenHash: refreshTokens.tokenHash }),
     );
-    const [rotated] = await this.db.with(swapped, recorded).select().from(swapped);
+    const ctes: WithSubquery[] = [swapped, recorded];
+    if (audit) {
+      ctes.push(
+        this.db.$with("logged").as(
+          this.db
+            .insert(auditLog)
+            .select(
+              this.db
+                .select({
+                  id: sql<string>`${audit.id}::text`.as("id"),
+                  userId: swapped.userId,
+                  action: sql<string>`${audit.action}::text`.as("action"),
+                  ip: sql<string | null>`${audit.ip}::text`.as("ip"),
+                  userAgent: sql<string | null>`${audit.userAgent}::text`.as("user_agent"),
+                  createdAt: sql<Date>`${audit.createdAt.toISOString()}::timestamptz`.as("created_at"),
+                  metadata: sql<Record<string, unknown>>`${JSON.stringify(audit.metadata)}::jsonb`.as(
+                    "metadata",
+                  ),
+                })
+                .from(swapped),
+            )
+            .returning({ id: auditLog.id }),
+        ),
+      );
+    }
+    const [rotated] = await this.db
+      .with(...ctes)
+      .select()
+      .from(swapped);
     if (rotated) return { kind: "rotated", session: rotated };
 
-    const fresh = await this.findById(s.id);
-    if (!fresh || fresh.revokedAt !== null) return { kind: "invalid" };
-    if (
-      fresh.previousHash === presentedHash &&
-      fresh.rotatedAt !== null &&
-      now.getTime() - fresh.rotatedAt.getTime() <= graceMs
-    ) {
-      return { kind: "grace", session: fresh };
-    }
-    return { kind: "reused", session: fresh };
+    // No swap: find out why (only the grace, reuse and invalid answers pay for this second read).
+    const [found] = await this.db
+      .select({ session: sessions })
+      .from(refreshTokens)
+      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+      .where(eq(refreshTokens.tokenHash, presentedHash))
+      .limit(1);
+    return classifyUnswapped(found?.session ?? null, presentedHash, now, graceMs);
   }
 
   async listActive(userId: string, now: Date): Promise<Session[]> {
