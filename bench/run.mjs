@@ -5,8 +5,8 @@
 // (`name: value unit (ratio to its reference)`) and writes everything to bench/results/<timestamp>.json.
 // Loopback only; every loop is bounded in time. Timings are for comparison on one machine, not SLAs.
 //
-// Knobs (environment): BENCH_DURATION (s per load phase, 5), BENCH_WARMUP (s, 1.5), BENCH_CONNECTIONS
-// (32), BENCH_REFRESH_CONNECTIONS (8), BENCH_SLOW_CONNECTIONS (4, register), BENCH_LOGIN_COUNT (30),
+// Knobs (environment): BENCH_DURATION (s per load phase, 8), BENCH_WARMUP (s, 1.5), BENCH_CONNECTIONS
+// (32), BENCH_REFRESH_CONNECTIONS (8), BENCH_SLOW_CONNECTIONS (4, register), BENCH_LOGIN_COUNT (60),
 // BENCH_AUDIT_ROWS (1000000), BENCH_KEEP_STATE=1 keeps bench/.state for inspection.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -30,16 +30,16 @@ const num = (name, def) => {
   return process.env[name] && Number.isFinite(v) && v > 0 ? v : def;
 };
 const S = {
-  duration: num("BENCH_DURATION", 5),
+  duration: num("BENCH_DURATION", 8),
   warmup: num("BENCH_WARMUP", 1.5),
   // bare/reference/me alternate in this many rounds (duration split between them), against drift.
-  rounds: num("BENCH_ROUNDS", 2),
+  rounds: num("BENCH_ROUNDS", 4),
   connections: num("BENCH_CONNECTIONS", 32),
   // Each refresh chain starts from its own login (one scrypt each); 8 chains already saturate D1 writes.
   refreshConnections: num("BENCH_REFRESH_CONNECTIONS", 8),
   // Register hashes a password per request and workerd runs one isolate: more connections only queue.
   slowConnections: num("BENCH_SLOW_CONNECTIONS", 4),
-  loginCount: num("BENCH_LOGIN_COUNT", 30),
+  loginCount: num("BENCH_LOGIN_COUNT", 60),
   auditRows: num("BENCH_AUDIT_ROWS", 1_000_000),
   auditSmallRows: 1000,
   pageCount: 30,
@@ -284,7 +284,7 @@ async function loginCost(available, me) {
   );
   const credentials = JSON.stringify({ email: me.email, password: PASSWORD });
   const r = await rotatingSequential(
-    { count: S.loginCount, maxMs: 45_000 },
+    { count: S.loginCount, maxMs: 60_000 },
     {
       hash: hashOnly,
       reference: post("/__bench/login-reference", credentials),
