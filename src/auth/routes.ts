@@ -72,6 +72,10 @@ const logoutRoute = createRoute({
   path: "/auth/logout",
   tags,
   summary: "Revoke the current session (its refresh and access tokens)",
+  description:
+    "With `{refresh_token}`, the session that token belongs to is revoked too, if it is another live " +
+    "session of the same user; a token of anyone else's session, or an unknown one, changes nothing. " +
+    "204 either way.",
   security: BEARER,
   middleware: [requireAuth] as const,
   request: { body: { required: false, content: { "application/json": { schema: LogoutBody } } } },
@@ -148,7 +152,9 @@ export function authRoutes() {
   });
 
   router.openapi(logoutRoute, async (c) => {
-    await logout(c.var.deps, c.var.auth, requestMeta(c));
+    // The body is optional: without one there is nothing to validate.
+    const body = (c.req.valid("json") as { refresh_token?: string } | undefined) ?? {};
+    await logout(c.var.deps, c.var.auth, requestMeta(c), body.refresh_token);
     return c.body(null, 204);
   });
 

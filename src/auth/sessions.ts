@@ -74,13 +74,28 @@ export async function revokeAllSessions(
   return ids.length;
 }
 
-export async function logout(deps: Deps, auth: AuthContext, meta: RequestMeta): Promise<void> {
-  await revokeSessions(deps, [auth.sessionId], auth.jti);
-  recordEvent(deps, meta, {
-    action: "logout",
-    userId: auth.userId,
-    metadata: { session_id: auth.sessionId },
-  });
+/**
+ * Revokes the caller's session and, when the body names a refresh token of another live session of the
+ * same user (a client that kept an older pair), that session too. A token of someone else's session, or
+ * an unknown one, changes nothing and is not reported: the answer is 204 either way.
+ */
+export async function logout(
+  deps: Deps,
+  auth: AuthContext,
+  meta: RequestMeta,
+  refreshToken?: string,
+): Promise<void> {
+  const ids = [auth.sessionId];
+  if (refreshToken) {
+    const named = await deps.db.sessions.findByRefreshHash(await hashToken(refreshToken));
+    if (named && named.userId === auth.userId && named.id !== auth.sessionId && named.revokedAt === null) {
+      ids.push(named.id);
+    }
+  }
+  await revokeSessions(deps, ids, auth.jti);
+  for (const id of ids) {
+    recordEvent(deps, meta, { action: "logout", userId: auth.userId, metadata: { session_id: id } });
+  }
 }
 
 export async function logoutAll(deps: Deps, auth: AuthContext, meta: RequestMeta): Promise<void> {

@@ -126,6 +126,8 @@ export interface SessionRepository {
    */
   create(session: NewSession, audit?: NewAuditEntry): Promise<Session>;
   findById(id: string): Promise<Session | null>;
+  /** The session that issued the refresh token with this hash (current or older), whatever its state. */
+  findByRefreshHash(tokenHash: string): Promise<Session | null>;
   /**
    * Rotates the refresh token if `presentedHash` is still current. Atomic: of any number of concurrent
    * calls with the same hash, exactly one returns "rotated", and only that one writes `audit` (in the

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { auditActions, createVerifiedUser, PASSWORD, testClient } from "../helpers";
+import { auditActions, auditEntries, createVerifiedUser, PASSWORD, testClient } from "../helpers";
 
 describe("logout and sessions", () => {
   it("logout kills both tokens of the session", async () => {
@@ -13,6 +13,61 @@ describe("logout and sessions", () => {
     });
     expect(refresh.status).toBe(401);
     expect(await auditActions(user.id)).toContain("logout");
+  });
+
+  it("logout with a refresh token of another own session revokes that one too, never someone else's", async () => {
+    const client = testClient();
+    const user = await createVerifiedUser(client);
+    const second = await client.call("POST", "/auth/login", {
+      json: { email: user.email, password: PASSWORD },
+    });
+    const stranger = await createVerifiedUser(client);
+
+    const mixed = await client.call("POST", "/auth/logout", {
+      token: user.tokens.access_token,
+      json: { refresh_token: stranger.tokens.refresh_token },
+    });
+    expect(mixed.status).toBe(204);
+    // The stranger's session is untouched.
+    const theirs = await client.call("POST", "/auth/refresh", {
+      json: { refresh_token: stranger.tokens.refresh_token },
+    });
+    expect(theirs.status).toBe(200);
+    // The user's second session is still alive: only the caller's own session went.
+    expect((await client.call("GET", "/auth/me", { token: second.body.access_token })).status).toBe(200);
+
+    const third = await client.call("POST", "/auth/login", {
+      json: { email: user.email, password: PASSWORD },
+    });
+    const both = await client.call("POST", "/auth/logout", {
+      token: third.body.access_token,
+      json: { refresh_token: second.body.refresh_token },
+    });
+    expect(both.status).toBe(204);
+    for (const t of [second.body, third.body]) {
+      expect((await client.call("GET", "/auth/me", { token: t.access_token })).status).toBe(401);
+      expect(
+        (await client.call("POST", "/auth/refresh", { json: { refresh_token: t.refresh_token } })).status,
+      ).toBe(401);
+    }
+    const logouts = (await auditEntries(user.id)).filter((e) => e.action === "logout");
+    expect(logouts).toHaveLength(3);
+
+    const fourth = await client.call("POST", "/auth/login", {
+      json: { email: user.email, password: PASSWORD },
+    });
+    // A malformed body is refused before anything is revoked.
+    const wrongType = await client.call("POST", "/auth/logout", {
+      token: fourth.body.access_token,
+      json: { refresh_token: 42 },
+    });
+    expect(wrongType.status).toBe(422);
+    const unknown = await client.call("POST", "/auth/logout", {
+      token: fourth.body.access_token,
+      json: { refresh_token: "not-a-token-of-anyone-at-all-0123456789" },
+    });
+    expect(unknown.status).toBe(204);
+    expect((await client.call("GET", "/auth/me", { token: fourth.body.access_token })).status).toBe(401);
   });
 
   it("logout/all revokes every session", async () => {

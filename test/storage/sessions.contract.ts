@@ -163,6 +163,20 @@ export function sessionsContract(factory: DatabaseFactory): void {
       expect((await db.audit.list({ limit: 50, userId: user.id })).items).toHaveLength(2);
     });
 
+    it("finds a session by any refresh-token hash it issued", async () => {
+      const s = await open();
+      const next = `n-${tag()}`;
+      expect(await db.sessions.findByRefreshHash(s.currentHash)).toEqual(s);
+      expect((await db.sessions.rotate(s.currentHash, next, plus(T0, 1_000), GRACE_MS)).kind).toBe("rotated");
+      expect((await db.sessions.findByRefreshHash(next))?.id).toBe(s.id);
+      expect((await db.sessions.findByRefreshHash(s.currentHash))?.currentHash).toBe(next);
+      await db.sessions.revoke(s.id, plus(T0, 2_000));
+      expect((await db.sessions.findByRefreshHash(next))?.revokedAt?.toISOString()).toBe(
+        plus(T0, 2_000).toISOString(),
+      );
+      expect(await db.sessions.findByRefreshHash(`nope-${tag()}`)).toBeNull();
+    });
+
     it("answers invalid for unknown, revoked and expired sessions", async () => {
       expect((await db.sessions.rotate(`nope-${tag()}`, `n-${tag()}`, T0, GRACE_MS, entry())).kind).toBe(
         "invalid",

@@ -46,6 +46,16 @@ export class D1SessionRepository implements SessionRepository {
     return (await this.db.select().from(sessions).where(eq(sessions.id, id)).get()) ?? null;
   }
 
+  async findByRefreshHash(tokenHash: string): Promise<Session | null> {
+    const found = await this.db
+      .select({ session: sessions })
+      .from(refreshTokens)
+      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+      .where(eq(refreshTokens.tokenHash, tokenHash))
+      .get();
+    return found?.session ?? null;
+  }
+
   async rotate(
     presentedHash: string,
     nextHash: string,
@@ -106,13 +116,7 @@ export class D1SessionRepository implements SessionRepository {
     if (rotated) return { kind: "rotated", session: rotated };
 
     // No swap: find out why (only the grace, reuse and invalid answers pay for this second read).
-    const found = await this.db
-      .select({ session: sessions })
-      .from(refreshTokens)
-      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
-      .where(eq(refreshTokens.tokenHash, presentedHash))
-      .get();
-    return classifyUnswapped(found?.session ?? null, presentedHash, now, graceMs);
+    return classifyUnswapped(await this.findByRefreshHash(presentedHash), presentedHash, now, graceMs);
   }
 
   async listActive(userId: string, now: Date): Promise<Session[]> {

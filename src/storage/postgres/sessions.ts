@@ -55,6 +55,16 @@ export class PgSessionRepository implements SessionRepository {
     return row ?? null;
   }
 
+  async findByRefreshHash(tokenHash: string): Promise<Session | null> {
+    const [found] = await this.db
+      .select({ session: sessions })
+      .from(refreshTokens)
+      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+      .where(eq(refreshTokens.tokenHash, tokenHash))
+      .limit(1);
+    return found?.session ?? null;
+  }
+
   async rotate(
     presentedHash: string,
     nextHash: string,
@@ -125,13 +135,7 @@ export class PgSessionRepository implements SessionRepository {
     if (rotated) return { kind: "rotated", session: rotated };
 
     // No swap: find out why (only the grace, reuse and invalid answers pay for this second read).
-    const [found] = await this.db
-      .select({ session: sessions })
-      .from(refreshTokens)
-      .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
-      .where(eq(refreshTokens.tokenHash, presentedHash))
-      .limit(1);
-    return classifyUnswapped(found?.session ?? null, presentedHash, now, graceMs);
+    return classifyUnswapped(await this.findByRefreshHash(presentedHash), presentedHash, now, graceMs);
   }
 
   async listActive(userId: string, now: Date): Promise<Session[]> {
