@@ -11,6 +11,7 @@ describe("isConnectionError", () => {
     );
     expect(isConnectionError(new Error("Connection terminated unexpectedly"))).toBe(true);
     expect(isConnectionError(new Error("This socket has been closed"))).toBe(true);
+    expect(isConnectionError(new Error("Query read timeout"))).toBe(true); // pg query_timeout
     expect(isConnectionError(serverError("57P01"))).toBe(true); // admin_shutdown (pg_terminate_backend)
     expect(isConnectionError(serverError("57P03"))).toBe(true); // cannot_connect_now (starting up)
     expect(isConnectionError(serverError("08006"))).toBe(true);

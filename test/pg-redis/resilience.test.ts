@@ -5,7 +5,9 @@ import pg from "pg";
 import { createClient } from "redis";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
+import { StorageUnavailableError } from "../../src/errors";
 import { openPostgres } from "../../src/storage/postgres";
+import { LazyPgClient } from "../../src/storage/postgres/connection";
 import { openRedis } from "../../src/storage/redis";
 import { requireSetting } from "./settings";
 
@@ -105,6 +107,19 @@ describe("one connection per store handle (per request)", () => {
     expect(await postgresSessions(name)).toBe(1);
     await db.close();
     await expect.poll(() => postgresSessions(name)).toBe(0);
+  });
+
+  it("Postgres: a statement that does not answer in time is storage-unavailable, and the handle reconnects", async () => {
+    const client = new LazyPgClient(DATABASE_URL, 5_000, 200);
+    try {
+      // Without the timeout this would answer after 3 s and the expectation would fail.
+      await expect(client.query({ text: "select pg_sleep(3)" })).rejects.toBeInstanceOf(
+        StorageUnavailableError,
+      );
+      expect((await client.query({ text: "select 1 as one" })).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await client.end();
+    }
   });
 
   it("Redis: every command of a handle goes over one connection", async () => {

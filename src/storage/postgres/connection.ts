@@ -26,7 +26,7 @@ const NETWORK_CODES = new Set([
 ]);
 // pg's and workerd's wording for a dead socket (they carry no error code).
 const NETWORK_MESSAGE =
-  /connection terminated|not queryable|socket has been closed|network connection lost|connection refused|timeout expired|stream was destroyed|socket hang up|connect(ion)? (failed|timed out)/i;
+  /connection terminated|not queryable|socket has been closed|network connection lost|connection refused|timeout expired|query read timeout|stream was destroyed|socket hang up|connect(ion)? (failed|timed out)/i;
 
 function isServerError(err: unknown): err is { code: string } {
   return (
@@ -60,6 +60,10 @@ export class LazyPgClient implements Queryable {
   constructor(
     private readonly connectionString: string,
     private readonly connectTimeoutMs = 5_000,
+    // A statement that has not answered by then means a stuck server or link: the request gets a 503
+    // instead of hanging until the Worker is cut off. Client-side (pg's query_timeout) rather than the
+    // server's statement_timeout, which a pooler such as Hyperdrive may not pass on as a startup option.
+    private readonly queryTimeoutMs = 10_000,
   ) {}
 
   async query(config: pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult> {
@@ -96,6 +100,7 @@ export class LazyPgClient implements Queryable {
     const client = new pg.Client({
       connectionString: this.connectionString,
       connectionTimeoutMillis: this.connectTimeoutMs,
+      query_timeout: this.queryTimeoutMs,
     });
     // Without a listener an `error` event is an uncaught exception. pg emits one when the server drops an
     // idle connection, and in workerd also after end() ("This socket has been closed"): both are handled
