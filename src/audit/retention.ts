@@ -7,6 +7,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** Ended sessions stay a week so "why was I signed out?" can still be answered from /auth/sessions data. */
 export const ENDED_SESSION_GRACE_MS = 7 * DAY_MS;
 
+const RETENTION_QUERY_TIMEOUT_MS = 5 * 60 * 1000;
+
 export interface RetentionResult {
   auditEntries: number;
   sessions: number;
@@ -32,7 +34,8 @@ export async function applyRetention(db: Database, config: Config, now: Date): P
 /** The cron entry point (wrangler.toml [triggers]); `scheduledTime` is the clock, so runs are reproducible. */
 export async function runScheduledRetention(env: Env, scheduledTime: number): Promise<RetentionResult> {
   const config = getConfig(env);
-  const db = openDatabase(config, env);
+  // A first run over a large backlog deletes in big statements; a Cron Trigger may run for 15 minutes.
+  const db = openDatabase(config, env, { queryTimeoutMs: RETENTION_QUERY_TIMEOUT_MS });
   try {
     const result = await applyRetention(db, config, new Date(scheduledTime));
     console.log(JSON.stringify({ level: "info", msg: "retention done", ...result }));

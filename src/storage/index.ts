@@ -4,15 +4,15 @@ import { openD1 } from "./d1";
 import { openKv } from "./kv";
 import { openPostgres } from "./postgres";
 import { openRedis } from "./redis";
-import type { Database, EphemeralStore } from "./types";
+import type { Database, DatabaseOptions, EphemeralStore } from "./types";
 
 /**
  * D1 unless DATABASE_URL or a HYPERDRIVE binding selects Postgres. An explicit DATABASE_URL wins, so a
  * `.dev.vars` can point `wrangler dev` at a local server while wrangler.toml keeps the Hyperdrive binding.
  */
-export function openDatabase(config: Config, env: Env): Database {
+export function openDatabase(config: Config, env: Env, options: DatabaseOptions = {}): Database {
   const url = config.DATABASE_URL ?? env.HYPERDRIVE?.connectionString;
-  return url ? openPostgres(url) : openD1(env.DB);
+  return url ? openPostgres(url, options) : openD1(env.DB);
 }
 
 /** KV unless REDIS_URL selects Redis. */

@@ -272,6 +272,15 @@ export interface CounterRepository {
   deleteExpiredBefore(cutoff: Date): Promise<number>;
 }
 
+export interface DatabaseOptions {
+  /**
+   * How long one statement may take before the store reports itself unavailable (Postgres; D1 has its
+   * own limits). Requests keep the 10 s default; the retention cron, whose deletes can be large, allows
+   * more.
+   */
+  queryTimeoutMs?: number;
+}
+
 /** Relational store: D1 or Postgres. */
 export interface Database {
   readonly kind: "d1" | "postgres";

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import type pg from "pg";
 import { StorageUnavailableError } from "../../errors";
-import type { Database } from "../types";
+import type { Database, DatabaseOptions } from "../types";
 import { PgCounterRepository, PgOAuthAccountRepository, PgTwoFactorRepository } from "./accounts";
 import { PgAuditRepository } from "./audit";
 import { LazyPgClient } from "./connection";
@@ -42,8 +42,8 @@ function surfaceUnavailable<T extends object>(repository: T): T {
  * Postgres behind the Database contract. One client per call (per request): `close()` ends it. No
  * statement here opens a transaction on the shared client; every multi-row rule is one statement.
  */
-export function openPostgres(connectionString: string): Database {
-  const client = new LazyPgClient(connectionString);
+export function openPostgres(connectionString: string, options: DatabaseOptions = {}): Database {
+  const client = new LazyPgClient(connectionString, undefined, options.queryTimeoutMs);
   // drizzle only calls query() on its client; the lazy wrapper connects on the first one.
   const db = drizzle({ client: client as unknown as pg.Client });
   return {
