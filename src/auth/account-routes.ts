@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requestMeta } from "../context";
+import { type AppContext, requestMeta } from "../context";
 import { AppError } from "../errors";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
@@ -32,6 +32,9 @@ const html = (description: string) => ({ description, content: { "text/html": { 
 const formOrJson = <T extends z.ZodType>(schema: T) => ({
   content: { "application/json": { schema }, "application/x-www-form-urlencoded": { schema } },
 });
+/** The form posts of the email-link pages answer a bad, expired or spent token with a page, not JSON. */
+const usedLinkPage = (c: AppContext): never =>
+  htmlPage(c, "Link not valid", message("This link is invalid, expired or already used."), 400);
 const isForm = (ct: string | undefined) =>
   (ct ?? "").toLowerCase().startsWith("application/x-www-form-urlencoded");
 
@@ -147,14 +150,7 @@ export function accountRoutes() {
         await verifyEmail(c.var.deps, parsed.data.token, requestMeta(c));
         return htmlPage(c, "Email verified", message("Your email address is verified. You can sign in now."));
       } catch (err) {
-        if (err instanceof AppError && err.code === "invalid_token") {
-          return htmlPage(
-            c,
-            "Link not valid",
-            message("This link is invalid, expired or already used."),
-            400,
-          );
-        }
+        if (err instanceof AppError && err.code === "invalid_token") return usedLinkPage(c);
         throw err;
       }
     }
@@ -199,14 +195,7 @@ export function accountRoutes() {
             422,
           );
         }
-        if (err instanceof AppError && err.code === "invalid_token") {
-          return htmlPage(
-            c,
-            "Link not valid",
-            message("This link is invalid, expired or already used."),
-            400,
-          );
-        }
+        if (err instanceof AppError && err.code === "invalid_token") return usedLinkPage(c);
         throw err;
       }
     }

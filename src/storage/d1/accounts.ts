@@ -140,6 +140,14 @@ export class D1TwoFactorRepository implements TwoFactorRepository {
   }
 }
 
+/** The rows of the named counters, expired or not (liveCounters sorts that out); batchable on D1. */
+export function selectCounters(db: DrizzleD1Database, keys: readonly string[]) {
+  return db
+    .select({ key: counters.key, count: counters.count, resetAt: counters.resetAt })
+    .from(counters)
+    .where(inArray(counters.key, [...keys]));
+}
+
 export class D1CounterRepository implements CounterRepository {
   constructor(private readonly db: DrizzleD1Database) {}
 
@@ -173,12 +181,7 @@ export class D1CounterRepository implements CounterRepository {
   }
 
   async getMany(keys: readonly string[], now: Date): Promise<(CounterValue | null)[]> {
-    if (keys.length === 0) return [];
-    const rows = await this.db
-      .select({ key: counters.key, count: counters.count, resetAt: counters.resetAt })
-      .from(counters)
-      .where(inArray(counters.key, [...keys]));
-    return liveCounters(keys, rows, now);
+    return liveCounters(keys, await selectCounters(this.db, keys), now);
   }
 
   async reset(...keys: string[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, gte, inArray, lt, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, lt, sql } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { liveCounters } from "../counters";
 import { decodeCursor, toPage } from "../cursor";
@@ -11,7 +11,8 @@ import type {
   UserRepository,
   UserWithCounters,
 } from "../types";
-import { counters, oauthAccounts, users } from "./schema";
+import { selectCounters } from "./accounts";
+import { oauthAccounts, users } from "./schema";
 
 type Row = typeof users.$inferSelect & { providers: string | null };
 
@@ -84,10 +85,7 @@ export class D1UserRepository implements UserRepository {
   ): Promise<UserWithCounters> {
     const [rows, counterRows] = await this.db.batch([
       this.db.select(selection).from(users).where(eq(users.emailLower, email.toLowerCase())).limit(1),
-      this.db
-        .select({ key: counters.key, count: counters.count, resetAt: counters.resetAt })
-        .from(counters)
-        .where(inArray(counters.key, counterKeys.length > 0 ? [...counterKeys] : [""])),
+      selectCounters(this.db, counterKeys),
     ]);
     const row = rows[0];
     return { user: row ? toUser(row) : null, counters: liveCounters(counterKeys, counterRows, now) };

@@ -189,6 +189,14 @@ export class PgTwoFactorRepository implements TwoFactorRepository {
   }
 }
 
+/** The rows of the named counters, expired or not (liveCounters sorts that out); batchable on D1. */
+export function selectCounters(db: NodePgDatabase, keys: readonly string[]) {
+  return db
+    .select({ key: counters.key, count: counters.count, resetAt: counters.resetAt })
+    .from(counters)
+    .where(inArray(counters.key, [...keys]));
+}
+
 export class PgCounterRepository implements CounterRepository {
   constructor(private readonly db: NodePgDatabase) {}
 
@@ -222,12 +230,7 @@ export class PgCounterRepository implements CounterRepository {
   }
 
   async getMany(keys: readonly string[], now: Date): Promise<(CounterValue | null)[]> {
-    if (keys.length === 0) return [];
-    const rows = await this.db
-      .select({ key: counters.key, count: counters.count, resetAt: counters.resetAt })
-      .from(counters)
-      .where(inArray(counters.key, [...keys]));
-    return liveCounters(keys, rows, now);
+    return liveCounters(keys, await selectCounters(this.db, keys), now);
   }
 
   async reset(...keys: string[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, inArray, like, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, like, lt, or, type SQL, sql } from "drizzle-orm";
 import type { NodePgDatabase } from "drizzle-orm/node-postgres";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import { liveCounters } from "../counters";
@@ -12,7 +12,8 @@ import type {
   UserRepository,
   UserWithCounters,
 } from "../types";
-import { counters, oauthAccounts, users } from "./schema";
+import { selectCounters } from "./accounts";
+import { oauthAccounts, users } from "./schema";
 
 const { totpSecretEnc: _s, totpPendingEnc: _p, totpLastStep: _l, ...publicColumns } = getTableColumns(users);
 
@@ -103,12 +104,7 @@ export class PgUserRepository implements UserRepository {
     // Two statements on the one connection (pg queues them); both always run, known account or not.
     const [user, counterRows] = await Promise.all([
       this.findByEmail(email),
-      counterKeys.length === 0
-        ? []
-        : this.db
-            .select({ key: counters.key, count: counters.count, resetAt: counters.resetAt })
-            .from(counters)
-            .where(inArray(counters.key, [...counterKeys])),
+      selectCounters(this.db, counterKeys),
     ]);
     return { user, counters: liveCounters(counterKeys, counterRows, now) };
   }
