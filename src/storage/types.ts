@@ -78,6 +78,12 @@ export interface UserRepository {
     counterKeys: readonly string[],
     now: Date,
   ): Promise<UserWithCounters>;
+  /**
+   * The session `sessionId` and its account, read in one statement (a join): what every authenticated
+   * request needs to decide, in the relational store, that the session is live and the account active.
+   * Null when either row is missing; the caller judges revocation and expiry.
+   */
+  findBySession(sessionId: string): Promise<{ user: User; session: Session } | null>;
   update(id: string, patch: UserPatch, now: Date): Promise<User | null>;
   /** Newest first, keyset-paginated on (created_at, id). */
   list(query: UserListQuery): Promise<Page<User>>;
@@ -93,6 +99,11 @@ export interface Session {
   lastUsedAt: Date;
   expiresAt: Date;
   revokedAt: Date | null;
+  /**
+   * The session's last proof of a credential: its sign-in, or a reauthentication. A refresh never moves
+   * it. Null only on sessions created before it was recorded (read as "not recent").
+   */
+  authenticatedAt: Date | null;
   ip: string | null;
   userAgent: string | null;
 }
@@ -144,6 +155,11 @@ export interface SessionRepository {
   listActive(userId: string, now: Date): Promise<Session[]>;
   /** Returns false when the session was already revoked or does not exist. */
   revoke(id: string, now: Date): Promise<boolean>;
+  /**
+   * Records a fresh proof of a credential on a live session (reauthentication); one conditional UPDATE,
+   * false when the session is revoked, expired or missing.
+   */
+  markAuthenticated(id: string, now: Date): Promise<boolean>;
   /** Revokes every live session of the user except `exceptId`; returns the revoked ids. */
   revokeAllForUser(userId: string, now: Date, exceptId?: string): Promise<string[]>;
   /** Retention: drops sessions (and their token history) that ended before `cutoff`. */
@@ -272,6 +288,34 @@ export interface CounterRepository {
   deleteExpiredBefore(cutoff: Date): Promise<number>;
 }
 
+/**
+ * How the account throttle counts: attempts in a window that starts at the first one; the attempt that
+ * brings the count to `threshold` (and every later admitted one) sets a lock before it is evaluated.
+ */
+export interface ThrottlePolicy {
+  windowMs: number;
+  threshold: number;
+  /** Lock lengths for the attempts numbered threshold, threshold + 1, …; the last one repeats. */
+  locksMs: readonly number[];
+}
+
+export type ThrottleAdmission =
+  | { admitted: true; attempts: number; lockedUntil: Date | null }
+  | { admitted: false; lockedUntil: Date };
+
+/** The per-account sign-in throttle (relational store, strongly consistent). */
+export interface LoginThrottleRepository {
+  /**
+   * Counts one attempt unless the key is locked, in one conditional upsert: of any number of concurrent
+   * calls, at most `threshold` are admitted before the lock, then one per lock expiry.
+   */
+  admit(key: string, policy: ThrottlePolicy, now: Date): Promise<ThrottleAdmission>;
+  /** Ends the episode (a right password, a password reset). */
+  clear(key: string): Promise<void>;
+  /** Retention: rows whose window and lock both ended before `cutoff`. */
+  deleteExpiredBefore(cutoff: Date): Promise<number>;
+}
+
 export interface DatabaseOptions {
   /**
    * How long one statement may take before the store reports itself unavailable (Postgres; D1 has its
@@ -291,6 +335,7 @@ export interface Database {
   oauthAccounts: OAuthAccountRepository;
   twoFactor: TwoFactorRepository;
   counters: CounterRepository;
+  loginThrottle: LoginThrottleRepository;
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -4,6 +4,7 @@ import { StorageUnavailableError } from "../../errors";
 import type { Database } from "../types";
 import { D1CounterRepository, D1OAuthAccountRepository, D1TwoFactorRepository } from "./accounts";
 import { D1AuditRepository } from "./audit";
+import { D1LoginThrottleRepository } from "./login-throttle";
 import { D1SessionRepository } from "./sessions";
 import { D1TokenRepository } from "./tokens";
 import { D1UserRepository } from "./users";
@@ -19,6 +20,7 @@ export function openD1(binding: D1Database): Database {
     oauthAccounts: new D1OAuthAccountRepository(db),
     twoFactor: new D1TwoFactorRepository(db),
     counters: new D1CounterRepository(db),
+    loginThrottle: new D1LoginThrottleRepository(db),
     async ping() {
       try {
         await db.run(sql`select 1`);

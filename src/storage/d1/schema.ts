@@ -42,6 +42,8 @@ export const sessions = sqliteTable(
     lastUsedAt: ms("last_used_at").notNull(),
     expiresAt: ms("expires_at").notNull(),
     revokedAt: ms("revoked_at"),
+    /** The session's last proof of a credential (sign-in or reauthentication); null on rows from before. */
+    authenticatedAt: ms("authenticated_at"),
     ip: text("ip"),
     userAgent: text("user_agent"),
   },
@@ -137,4 +139,20 @@ export const counters = sqliteTable(
     resetAt: ms("reset_at").notNull(),
   },
   (t) => [index("counters_reset_idx").on(t.resetAt)],
+);
+
+/**
+ * The per-account sign-in throttle (keyed by an HMAC of the email): attempts counted in a window that
+ * starts at the first one, and the lock that the counting statement itself sets once the count reaches
+ * the threshold, so parallel guesses cannot all pass a check made before they are counted.
+ */
+export const loginThrottle = sqliteTable(
+  "login_throttle",
+  {
+    key: text("key").primaryKey(),
+    attempts: integer("attempts").notNull(),
+    windowEndsAt: ms("window_ends_at").notNull(),
+    lockedUntil: ms("locked_until"),
+  },
+  (t) => [index("login_throttle_window_idx").on(t.windowEndsAt)],
 );

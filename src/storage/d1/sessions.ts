@@ -25,6 +25,7 @@ export class D1SessionRepository implements SessionRepository {
       lastUsedAt: s.now,
       expiresAt: s.expiresAt,
       revokedAt: null,
+      authenticatedAt: s.now,
       ip: s.ip,
       userAgent: s.userAgent,
     };
@@ -133,6 +134,15 @@ export class D1SessionRepository implements SessionRepository {
       .update(sessions)
       .set({ revokedAt: now })
       .where(and(eq(sessions.id, id), isNull(sessions.revokedAt)))
+      .returning({ id: sessions.id });
+    return rows.length === 1;
+  }
+
+  async markAuthenticated(id: string, now: Date): Promise<boolean> {
+    const rows = await this.db
+      .update(sessions)
+      .set({ authenticatedAt: now })
+      .where(and(eq(sessions.id, id), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
       .returning({ id: sessions.id });
     return rows.length === 1;
   }

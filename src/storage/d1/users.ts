@@ -5,6 +5,7 @@ import { decodeCursor, toPage } from "../cursor";
 import type {
   NewUser,
   Page,
+  Session,
   User,
   UserListQuery,
   UserPatch,
@@ -12,7 +13,7 @@ import type {
   UserWithCounters,
 } from "../types";
 import { selectCounters } from "./accounts";
-import { oauthAccounts, users } from "./schema";
+import { oauthAccounts, sessions, users } from "./schema";
 
 type Row = typeof users.$inferSelect & { providers: string | null };
 
@@ -89,6 +90,20 @@ export class D1UserRepository implements UserRepository {
     ]);
     const row = rows[0];
     return { user: row ? toUser(row) : null, counters: liveCounters(counterKeys, counterRows, now) };
+  }
+
+  async findBySession(sessionId: string): Promise<{ user: User; session: Session } | null> {
+    // One statement: the session decides revocation and expiry, the account its state, in the same read.
+    const rows = await this.db
+      .select({ ...selection, session: sessions })
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(eq(sessions.id, sessionId))
+      .limit(1);
+    const row = rows[0];
+    if (!row) return null;
+    const { session, ...user } = row;
+    return { user: toUser(user), session };
   }
 
   async update(id: string, patch: UserPatch, now: Date): Promise<User | null> {

@@ -6,6 +6,7 @@ import type { Database, DatabaseOptions } from "../types";
 import { PgCounterRepository, PgOAuthAccountRepository, PgTwoFactorRepository } from "./accounts";
 import { PgAuditRepository } from "./audit";
 import { LazyPgClient } from "./connection";
+import { PgLoginThrottleRepository } from "./login-throttle";
 import { PgSessionRepository } from "./sessions";
 import { PgTokenRepository } from "./tokens";
 import { PgUserRepository } from "./users";
@@ -55,6 +56,7 @@ export function openPostgres(connectionString: string, options: DatabaseOptions 
     oauthAccounts: surfaceUnavailable(new PgOAuthAccountRepository(db)),
     twoFactor: surfaceUnavailable(new PgTwoFactorRepository(db)),
     counters: surfaceUnavailable(new PgCounterRepository(db)),
+    loginThrottle: surfaceUnavailable(new PgLoginThrottleRepository(db)),
     async ping() {
       try {
         await db.execute(sql`select 1`);

@@ -57,6 +57,8 @@ export const sessions = pgTable(
     lastUsedAt: ts("last_used_at").notNull(),
     expiresAt: ts("expires_at").notNull(),
     revokedAt: ts("revoked_at"),
+    /** The session's last proof of a credential (sign-in or reauthentication); null on rows from before. */
+    authenticatedAt: ts("authenticated_at"),
     ip: text("ip"),
     userAgent: text("user_agent"),
   },
@@ -152,4 +154,16 @@ export const counters = pgTable(
     resetAt: ts("reset_at").notNull(),
   },
   (t) => [index("counters_reset_idx").on(t.resetAt)],
+);
+
+/** The per-account sign-in throttle; see the D1 schema. */
+export const loginThrottle = pgTable(
+  "login_throttle",
+  {
+    key: text("key").primaryKey(),
+    attempts: integer("attempts").notNull(),
+    windowEndsAt: ts("window_ends_at").notNull(),
+    lockedUntil: ts("locked_until"),
+  },
+  (t) => [index("login_throttle_window_idx").on(t.windowEndsAt)],
 );

@@ -6,6 +6,7 @@ import { decodeCursor, toPage } from "../cursor";
 import type {
   NewUser,
   Page,
+  Session,
   User,
   UserListQuery,
   UserPatch,
@@ -13,7 +14,7 @@ import type {
   UserWithCounters,
 } from "../types";
 import { selectCounters } from "./accounts";
-import { oauthAccounts, users } from "./schema";
+import { oauthAccounts, sessions, users } from "./schema";
 
 const { totpSecretEnc: _s, totpPendingEnc: _p, totpLastStep: _l, ...publicColumns } = getTableColumns(users);
 
@@ -107,6 +108,20 @@ export class PgUserRepository implements UserRepository {
       selectCounters(this.db, counterKeys),
     ]);
     return { user, counters: liveCounters(counterKeys, counterRows, now) };
+  }
+
+  async findBySession(sessionId: string): Promise<{ user: User; session: Session } | null> {
+    // One statement: the session decides revocation and expiry, the account its state, in the same read.
+    const rows = await this.db
+      .select({ ...selection, session: sessions })
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(eq(sessions.id, sessionId))
+      .limit(1);
+    const row = rows[0];
+    if (!row) return null;
+    const { session, ...user } = row;
+    return { user: toUser(user), session };
   }
 
   async update(id: string, patch: UserPatch, now: Date): Promise<User | null> {
