@@ -53,7 +53,7 @@ export async function startSession(
       },
       auditEntry(deps, meta, event),
     ),
-    issueAccessToken(deps.config, user.id, sessionId, now),
+    issueAccessToken(deps.config, user.id, sessionId, now, now),
   ]);
   return {
     access_token: access.token,

@@ -96,19 +96,17 @@ export function benchRoutes() {
   router.get("/__bench/bare", (c) => c.json({ ok: true }));
 
   /**
-   * Exactly the irreducible I/O of GET /auth/me, with no token to verify: one KV bulk get of the
-   * revocation keys and one D1 primary-key SELECT, concurrently (both keys are known from the token
-   * before either lookup), then the same user serialisation.
+   * Exactly the irreducible I/O of GET /auth/me, with no token to verify: the session (`?sid=`) and its
+   * account in one statement (the same adapter call authenticate makes), the same liveness checks, then
+   * the same user serialisation.
    */
   router.get("/__bench/reference", async (c) => {
-    const id = c.req.query("id") ?? "";
-    const { db, ephemeral } = c.var.deps;
-    const [revoked, user] = await Promise.all([
-      ephemeral.getMany([`revoked:sid:${id}`, `revoked:jti:${id}`]),
-      db.users.findById(id),
-    ]);
-    if (revoked.some((v) => v !== null)) throw new AppError("invalid_access_token");
-    if (!user) throw new AppError("not_found");
+    const sid = c.req.query("sid") ?? "";
+    const found = await c.var.deps.db.users.findBySession(sid);
+    if (!found) throw new AppError("not_found");
+    const { session, user } = found;
+    if (session.revokedAt !== null || session.expiresAt.getTime() <= Date.now() || !user.isActive)
+      throw new AppError("invalid_access_token");
     return c.json(wireUser(user));
   });
 

@@ -9,7 +9,7 @@ import type { RateBucket } from "./rate-limit";
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
 /**
- * Authenticates an access token (signature, claims, revocation, live account) and sets c.var.auth and
+ * Authenticates an access token (signature, claims, live session, active account) and sets c.var.auth and
  * c.var.currentUser. The role is read from the database here on every request, never from a token claim,
  * so a demoted admin loses access with the very next call.
  */
@@ -17,13 +17,7 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const match = BEARER.exec(c.req.header("Authorization") ?? "");
   if (!match) throw new AppError("unauthorized");
   const deps = c.var.deps;
-  const { auth, user } = await authenticate(
-    deps.config,
-    deps.ephemeral,
-    deps.db.users,
-    match[1]!,
-    deps.now(),
-  );
+  const { auth, user } = await authenticate(deps.config, deps.db.users, match[1]!, deps.now());
   c.set("auth", auth);
   c.set("currentUser", user);
   await next();

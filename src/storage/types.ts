@@ -342,7 +342,7 @@ export interface Database {
 }
 
 /**
- * Eventually consistent key/value store with TTLs (KV or Redis): revocation denylist, short-lived
+ * Eventually consistent key/value store with TTLs (KV or Redis): never decides revocation; short-lived
  * lookups, rate-limit hints. Nothing here may decide a single-use or compare-and-swap question.
  */
 export interface EphemeralStore {

@@ -41,7 +41,7 @@ async function expectRevoked(client: TestClient, user: TestUser): Promise<void> 
   await forgetDenylist(user.tokens.access_token);
   const me = await client.call("GET", "/auth/me", { token: user.tokens.access_token });
   expect(me.status).toBe(401);
-  expect(me.body.code).toBe("invalid_access_token");
+  expect(me.body.code).toBe("invalid_token");
 }
 
 describe("revocation is decided by the relational store, whatever KV/Redis holds", {
