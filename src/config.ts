@@ -41,6 +41,8 @@ const ConfigSchema = z
     JWT_AUDIENCE: optionalString,
     ACCESS_TOKEN_EXPIRE_MINUTES: int(30, 1, 24 * 60),
     REFRESH_TOKEN_EXPIRE_DAYS: int(30, 1, 365),
+    /** How long a proof of a credential counts as recent for sensitive routes (API.md "sudo mode"). */
+    REAUTH_WINDOW_SECONDS: int(600, 30, 86_400),
     DATABASE_URL: optionalString,
     REDIS_URL: optionalString,
     GOOGLE_CLIENT_ID: optionalString,

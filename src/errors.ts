@@ -53,6 +53,11 @@ export const ErrorCode = {
   forbidden: { status: 403, title: "Forbidden", detail: "You are not allowed to do this." },
   email_not_verified: { status: 403, title: "Forbidden", detail: "Verify your email address first." },
   account_disabled: { status: 403, title: "Forbidden", detail: "This account is disabled." },
+  reauthentication_required: {
+    status: 403,
+    title: "Forbidden",
+    detail: "Confirm it is you first: POST /auth/reauthenticate with your password or a code.",
+  },
   // 404
   not_found: { status: 404, title: "Not Found", detail: "Not found." },
   provider_not_configured: {

@@ -23,6 +23,26 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
+/** Until when the caller's session counts as recently authenticated (its last proof + the window). */
+export function recentUntil(c: Context<AppEnv>): Date | null {
+  const proof = c.var.auth.authenticatedAt;
+  if (!proof) return null;
+  return new Date(proof.getTime() + c.var.deps.config.REAUTH_WINDOW_SECONDS * 1000);
+}
+
+/**
+ * For routes marked [recent] (API.md), after requireAuth: a stolen access token alone must not enrol an
+ * authenticator or change how the account signs in, so the session must have proved a credential within
+ * REAUTH_WINDOW_SECONDS (a sign-in or POST /auth/reauthenticate; a refresh does not count). The proof
+ * time comes from the session row authenticate just read, not from the token.
+ */
+export const requireRecentAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const until = recentUntil(c);
+  if (!until || until.getTime() <= c.var.deps.now().getTime())
+    throw new AppError("reauthentication_required");
+  await next();
+};
+
 const BUCKET = Symbol("rateBucket");
 type TaggedMiddleware = MiddlewareHandler<AppEnv> & { [BUCKET]?: RateBucket };
 
