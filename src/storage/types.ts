@@ -221,7 +221,6 @@ export interface OAuthAccountRepository {
   find(provider: OAuthProviderName, providerUserId: string): Promise<OAuthAccount | null>;
   /** Returns false when that provider account is already linked. */
   link(account: OAuthAccount): Promise<boolean>;
-  listForUser(userId: string): Promise<OAuthAccount[]>;
 }
 
 export interface TwoFactorState {
@@ -264,9 +263,6 @@ export interface CounterValue {
 export interface CounterRepository {
   /** Adds one in the window that starts at the first hit; a new window starts after `resetAt`. */
   increment(key: string, windowMs: number, now: Date): Promise<CounterValue>;
-  get(key: string, now: Date): Promise<CounterValue | null>;
-  /** Several counters in one statement (one round trip), in the order of `keys`; null where none is live. */
-  getMany(keys: readonly string[], now: Date): Promise<(CounterValue | null)[]>;
   /** Deletes the given counters in one statement. */
   reset(...keys: string[]): Promise<void>;
   deleteExpiredBefore(cutoff: Date): Promise<number>;
@@ -302,12 +298,10 @@ export interface Database {
  */
 export interface EphemeralStore {
   readonly kind: "kv" | "redis";
-  get(key: string): Promise<string | null>;
   /** One round trip where the backend allows it. */
   getMany(keys: string[]): Promise<(string | null)[]>;
   /** `ttlSeconds` is raised to the backend's minimum where it has one (KV: 60 s). */
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
-  delete(key: string): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -70,7 +70,7 @@ export const oneTimeTokens = sqliteTable(
     tokenHash: text("token_hash").primaryKey(),
     purpose: text("purpose").notNull(),
     userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
-    data: text("data"),
+    data: text("data", { mode: "json" }).$type<Record<string, unknown>>(),
     createdAt: ms("created_at").notNull(),
     expiresAt: ms("expires_at").notNull(),
     consumedAt: ms("consumed_at"),
@@ -90,7 +90,7 @@ export const auditLog = sqliteTable(
     ip: text("ip"),
     userAgent: text("user_agent"),
     createdAt: ms("created_at").notNull(),
-    metadata: text("metadata").notNull().default("{}"),
+    metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
   },
   (t) => [
     index("audit_created_idx").on(t.createdAt, t.id),
