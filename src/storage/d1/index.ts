@@ -7,9 +7,14 @@ import * as tables from "./schema";
 import { D1SessionRepository } from "./sessions";
 import { D1TwoFactorRepository } from "./two-factor";
 
+/** Runs statements as one D1 batch (one round trip, one transaction); the results in statement order. */
+export type D1Batch = (statements: PromiseLike<unknown>[]) => Promise<readonly unknown[]>;
+
 /** The D1 (SQLite) side of the shared relational layer. */
 export function d1Dialect(binding: D1Database) {
   const db = drizzle(binding);
+  // The statements are built by this same D1 instance (through the shared builder types).
+  const batch: D1Batch = (statements) => db.batch(statements as unknown as Parameters<typeof db.batch>[0]);
   const dialect: Dialect = {
     // drizzle's D1 builders answer the shared calls as the pg-core ones do (see SqlDb); the parity test
     // keeps the tables column for column alike.
@@ -28,22 +33,18 @@ export function d1Dialect(binding: D1Database) {
     // ~100x the first; npm run bench, "audit ... last page").
     before: (createdAt, id, at) => sql`(${createdAt}, ${id}) < (${at.createdAt}, ${at.id})`,
     // One batch: one round trip.
-    readTogether: async (a, b) =>
-      (await db.batch([a, b] as unknown as Parameters<typeof db.batch>[0])) as unknown as [
-        Awaited<typeof a>,
-        Awaited<typeof b>,
-      ],
+    readTogether: async (a, b) => (await batch([a, b])) as [Awaited<typeof a>, Awaited<typeof b>],
   };
-  return { db, dialect };
+  return { db, dialect, batch };
 }
 
 export function openD1(binding: D1Database): Database {
-  const { db, dialect } = d1Dialect(binding);
+  const { db, dialect, batch } = d1Dialect(binding);
   return {
     kind: "d1",
     ...sqlRepositories(dialect, {
-      sessions: new D1SessionRepository(dialect, db),
-      twoFactor: new D1TwoFactorRepository(dialect, db),
+      sessions: new D1SessionRepository(dialect, batch),
+      twoFactor: new D1TwoFactorRepository(dialect, batch),
     }),
     async ping() {
       try {

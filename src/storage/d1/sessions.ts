@@ -1,26 +1,24 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
-import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { type Dialect, SqlSessionRepository } from "../sql";
 import type { NewAuditEntry, NewSession, RotationAudit, Session } from "../types";
-import { auditLog, refreshTokens, sessions } from "./schema";
-
-type Batch = Parameters<DrizzleD1Database["batch"]>[0];
+import type { D1Batch } from ".";
 
 /** Session writes that span tables, each one D1 batch: one round trip and one transaction. */
 export class D1SessionRepository extends SqlSessionRepository {
   constructor(
     d: Dialect,
-    private readonly db: DrizzleD1Database,
+    private readonly batch: D1Batch,
   ) {
     super(d);
   }
 
   async create(s: NewSession, audit?: NewAuditEntry): Promise<Session> {
+    const { db, t } = this.d;
     const row = this.newRow(s);
-    await this.db.batch([
-      this.db.insert(sessions).values(row),
-      this.db.insert(refreshTokens).values({ tokenHash: s.refreshHash, sessionId: s.id, createdAt: s.now }),
-      ...(audit ? [this.db.insert(auditLog).values(audit)] : []),
+    await this.batch([
+      db.insert(t.sessions).values(row),
+      db.insert(t.refreshTokens).values({ tokenHash: s.refreshHash, sessionId: s.id, createdAt: s.now }),
+      ...(audit ? [db.insert(t.auditLog).values(audit)] : []),
     ]);
     return row;
   }
@@ -31,6 +29,8 @@ export class D1SessionRepository extends SqlSessionRepository {
     now: Date,
     audit?: RotationAudit,
   ): Promise<Session | undefined> {
+    const { db, t } = this.d;
+    const { sessions } = t;
     const ofOwner = this.owner(presentedHash);
     // After the swap, in the same transaction: the audit entry only if the swap changed the row (SQLite's
     // changes() still reports the UPDATE while the next statement runs), then the new hash into the
@@ -38,8 +38,8 @@ export class D1SessionRepository extends SqlSessionRepository {
     // CONFLICT makes that harmless).
     const logged = audit
       ? [
-          this.db.insert(auditLog).select(
-            this.db
+          db.insert(t.auditLog).select(
+            db
               .select({
                 id: sql<string>`${audit.id}`.as("id"),
                 userId: sessions.userId,
@@ -54,30 +54,29 @@ export class D1SessionRepository extends SqlSessionRepository {
           ),
         ]
       : [];
-    const recorded = this.db
-      .insert(refreshTokens)
+    const recorded = db
+      .insert(t.refreshTokens)
       .select(
-        this.db
+        db
           .select({ tokenHash: sessions.currentHash, sessionId: sessions.id, createdAt: sessions.rotatedAt })
           .from(sessions)
           .where(and(ofOwner, eq(sessions.currentHash, nextHash))),
       )
       .onConflictDoNothing();
-    const [swapped] = (await this.db.batch([
-      this.swap(presentedHash, nextHash, now),
-      ...logged,
-      recorded,
-    ] as unknown as Batch)) as unknown as [Session[]];
+    const [swapped] = (await this.batch([this.swap(presentedHash, nextHash, now), ...logged, recorded])) as [
+      Session[],
+    ];
     return swapped[0];
   }
 
   async deleteEndedBefore(cutoff: Date): Promise<number> {
-    const ended = this.db.select({ id: sessions.id }).from(sessions).where(this.endedBefore(cutoff));
+    const { db, t } = this.d;
+    const ended = db.select({ id: t.sessions.id }).from(t.sessions).where(this.endedBefore(cutoff));
     // The history rows first, then their sessions, in one batch (one transaction).
-    const [, deleted] = await this.db.batch([
-      this.db.delete(refreshTokens).where(inArray(refreshTokens.sessionId, ended)),
-      this.db.delete(sessions).where(this.endedBefore(cutoff)).returning({ id: sessions.id }),
-    ] as unknown as Batch);
-    return (deleted as unknown as unknown[]).length;
+    const [, deleted] = (await this.batch([
+      db.delete(t.refreshTokens).where(inArray(t.refreshTokens.sessionId, ended)),
+      db.delete(t.sessions).where(this.endedBefore(cutoff)).returning({ id: t.sessions.id }),
+    ])) as [unknown, unknown[]];
+    return deleted.length;
   }
 }
