@@ -92,7 +92,9 @@ function latest(snapshots: Record<string, unknown>): Record<string, SnapshotTabl
   return (snapshots[newest] as { tables: Record<string, SnapshotTable> }).tables;
 }
 
-const d1Tables = Object.values(d1).filter((v): v is SQLiteTable => is(v, SQLiteTable));
+const d1Tables = Object.values(d1 as Record<string, unknown>).filter((v): v is SQLiteTable =>
+  is(v, SQLiteTable),
+);
 const pgTables = Object.values(pg as Record<string, unknown>).filter((v): v is PgTable => is(v, PgTable));
 
 const byName = <T>(tables: T[], shape: (t: T) => [string, Shape]) => Object.fromEntries(tables.map(shape));

@@ -6,7 +6,7 @@ import {
   integer,
   primaryKey,
   type SQLiteColumnBuilderBase,
-  type SQLiteTableWithColumns,
+  type SQLiteTable,
   sqliteTable,
   text,
   uniqueIndex,
@@ -55,9 +55,12 @@ function storageType(column: PgColumn): Builder {
   return built as unknown as Builder;
 }
 
-const derived = new Map<Table, SQLiteTableWithColumns<any>>();
+/** Typed loosely on purpose: the repositories use the Postgres tables' types for both dialects. */
+type D1Table = SQLiteTable & Record<string, AnySQLiteColumn>;
 
-function derive<T extends PgTable>(table: T): SQLiteTableWithColumns<any> {
+const derived = new Map<Table, D1Table>();
+
+function derive(table: PgTable): D1Table {
   const config = getTableConfig(table);
   // Index and key definitions carry their own column objects: match them to ours by SQL name.
   const keyOf = new Map(Object.entries(getTableColumns(table)).map(([key, c]) => [c.name, key]));
@@ -90,8 +93,8 @@ function derive<T extends PgTable>(table: T): SQLiteTableWithColumns<any> {
         ),
       ),
   ]);
-  derived.set(table, out);
-  return out;
+  derived.set(table, out as unknown as D1Table);
+  return out as unknown as D1Table;
 }
 
 // In foreign-key order: a table is derived after the tables it references.
