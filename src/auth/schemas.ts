@@ -65,7 +65,17 @@ export const LoginJsonBody = z
 export const LoginFormBody = z
   .object({ username: EmailSchema, password: PasswordInputSchema })
   .openapi("LoginForm", { description: "OAuth2 password-grant style form (username is the email)." });
-export const RefreshBody = z.object({ refresh_token: TokenSchema }).openapi("RefreshRequest");
+// Any string is accepted here so that a token of the wrong kind (an access-token JWT, a truncated paste) is
+// the contract's 401 invalid_token from the service, not a 422: only a missing or empty field is 422.
+export const RefreshBody = z
+  .object({
+    refresh_token: z
+      .string()
+      .min(1)
+      .max(4096)
+      .openapi({ description: "The refresh_token of a token response." }),
+  })
+  .openapi("RefreshRequest");
 export const LogoutBody = z.object({ refresh_token: TokenSchema.optional() }).openapi("LogoutRequest");
 export const ResetBody = z
   .object({ token: TokenSchema, new_password: PasswordInputSchema })

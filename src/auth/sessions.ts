@@ -3,6 +3,7 @@ import type { AuthContext, RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import type { Session } from "../storage/types";
+import { TokenSchema } from "./schemas";
 import type { TokenResponse } from "./sign-in";
 import { denylistSessions, hashToken, issueAccessToken, successorRefreshToken } from "./tokens";
 
@@ -14,6 +15,8 @@ export async function refreshSession(
   refreshToken: string,
   meta: RequestMeta,
 ): Promise<TokenResponse> {
+  // Not shaped like any refresh token we issue: the same 401 as an unknown one, without a store lookup.
+  if (!TokenSchema.safeParse(refreshToken).success) throw new AppError("invalid_refresh_token");
   const now = deps.now();
   const next = await successorRefreshToken(deps.config, refreshToken);
   // The rotation's audit entry is written in its transaction, only by the call that rotates.
