@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { json, problems } from "../auth/schemas";
+import { json, problems } from "../http/openapi";
 import type { AppContext } from "../context";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";

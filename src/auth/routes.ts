@@ -1,17 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requestMeta } from "../context";
+import { requestBodyType } from "../http/content-type";
+import { json, jsonBody, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
 import { presentUser, UserSchema } from "../users/present";
 import { accountRoutes } from "./account-routes";
 import { passwordLogin } from "./login";
 import {
-  json,
-  jsonBody,
   LoginFormBody,
   LoginJsonBody,
   LogoutBody,
-  problems,
   RefreshBody,
   SessionSchema,
   SignInResponseSchema,
@@ -135,14 +134,12 @@ export function authRoutes() {
   const router = createRouter();
 
   router.openapi(loginRoute, async (c) => {
-    const form = (c.req.header("Content-Type") ?? "")
-      .toLowerCase()
-      .startsWith("application/x-www-form-urlencoded");
-    const { email, password } = form
-      ? (({ username, password }) => ({ email: username, password }))(
-          LoginFormBody.parse(c.req.valid("form")),
-        )
-      : LoginJsonBody.parse(c.req.valid("json"));
+    const { email, password } =
+      requestBodyType(c) === "form"
+        ? (({ username, password }) => ({ email: username, password }))(
+            LoginFormBody.parse(c.req.valid("form")),
+          )
+        : LoginJsonBody.parse(c.req.valid("json"));
     return c.json(await passwordLogin(c.var.deps, email, password, requestMeta(c)), 200);
   });
 

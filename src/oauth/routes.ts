@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { generateCookie, getCookie, setCookie } from "hono/cookie";
-import { json, jsonBody, problems, SignInResponseSchema } from "../auth/schemas";
+import { SignInResponseSchema } from "../auth/schemas";
+import { json, jsonBody, problems } from "../http/openapi";
 import { requestMeta } from "../context";
 import { AppError } from "../errors";
 import { createRouter } from "../router";

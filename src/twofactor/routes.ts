@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { json, jsonBody, problems, TokenResponseSchema, TokenSchema } from "../auth/schemas";
+import { TokenResponseSchema, TokenSchema } from "../auth/schemas";
+import { json, jsonBody, problems } from "../http/openapi";
 import { type AppEnv, requestMeta } from "../context";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";

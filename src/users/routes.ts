@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { CursorSchema, LimitSchema } from "../audit/query";
 import { userLogs, userLogsRoute } from "../audit/routes";
-import { json, jsonBody, problems } from "../auth/schemas";
+import { json, jsonBody, problems } from "../http/openapi";
 import { requestMeta } from "../context";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
