@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { json, problems } from "../http/openapi";
 import type { AppContext } from "../context";
+import { json, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
 import { requireAdmin } from "../users/access";

@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { generateCookie, getCookie, setCookie } from "hono/cookie";
 import { SignInResponseSchema } from "../auth/schemas";
-import { json, jsonBody, problems } from "../http/openapi";
 import { requestMeta } from "../context";
 import { AppError } from "../errors";
+import { json, jsonBody, problems } from "../http/openapi";
 import { createRouter } from "../router";
 import { rateLimit } from "../security/middleware";
 import type { OAuthProviderName } from "../storage/types";

@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { TokenResponseSchema, TokenSchema } from "../auth/schemas";
-import { json, jsonBody, problems } from "../http/openapi";
 import { type AppEnv, requestMeta } from "../context";
+import { json, jsonBody, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
 import { presentUser, UserSchema } from "../users/present";

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { CursorSchema, LimitSchema } from "../audit/query";
 import { userLogs, userLogsRoute } from "../audit/routes";
-import { json, jsonBody, problems } from "../http/openapi";
 import { requestMeta } from "../context";
+import { json, jsonBody, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
 import { requireAdmin } from "./access";
