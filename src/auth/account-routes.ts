@@ -113,7 +113,7 @@ const changeRoute = createRoute({
   tags,
   summary: "Change the password; other sessions are revoked",
   security: BEARER,
-  middleware: [requireAuth, rateLimit("default")] as const,
+  middleware: [requireAuth] as const,
   request: { body: jsonBody(ChangePasswordBody) },
   responses: { 200: json(DetailSchema, "Changed"), 401: problems[401], 422: problems[422] },
 });

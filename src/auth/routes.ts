@@ -7,6 +7,7 @@ import { rateLimit, requireAuth } from "../security/middleware";
 import { presentUser, UserSchema } from "../users/present";
 import { accountRoutes } from "./account-routes";
 import { passwordLogin } from "./login";
+import { presentSession, presentTokens } from "./present";
 import {
   LoginFormBody,
   LoginJsonBody,
@@ -145,7 +146,7 @@ export function authRoutes() {
 
   router.openapi(refreshRoute, async (c) => {
     const tokens = await refreshSession(c.var.deps, c.req.valid("json").refresh_token, requestMeta(c));
-    return c.json(tokens, 200);
+    return c.json(presentTokens(tokens), 200);
   });
 
   router.openapi(logoutRoute, async (c) => {
@@ -166,7 +167,8 @@ export function authRoutes() {
   });
 
   router.openapi(sessionsRoute, async (c) => {
-    return c.json({ items: await listSessions(c.var.deps, c.var.auth) }, 200);
+    const sessions = await listSessions(c.var.deps, c.var.auth);
+    return c.json({ items: sessions.map((s) => presentSession(s, c.var.auth.sessionId)) }, 200);
   });
 
   router.openapi(revokeSessionRoute, async (c) => {

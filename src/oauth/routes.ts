@@ -95,7 +95,6 @@ function routesFor(provider: OAuthProviderName, label: string) {
       ". The state is bound to this browser by an `HttpOnly; Secure; SameSite=Lax` cookie " +
       "(`__Host-oauth_state`), so the callback must happen in the same browser. " +
       `Register \`\${APP_URL}/auth/${provider}/callback\` as the redirect URI with ${label}.`,
-    middleware: [rateLimit("default")] as const,
     request: { query: AuthorizeQuery },
     responses: {
       302: redirectResponse(`To ${label}`),
