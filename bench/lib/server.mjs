@@ -61,11 +61,20 @@ export function benchVars({ port, secretKey, adminEmail }) {
   };
 }
 
-export async function startWrangler({ root, persistTo, port, inspectorPort, vars, logFile }) {
+/** `config`: the bench Worker unless a caller (scripts/openapi.mjs) asks for the service's own. */
+export async function startWrangler({
+  root,
+  persistTo,
+  port,
+  inspectorPort,
+  vars,
+  logFile,
+  config = BENCH_CONFIG,
+}) {
   const args = [
     "dev",
     "--config",
-    BENCH_CONFIG,
+    config,
     "--local",
     "--ip",
     "127.0.0.1",
