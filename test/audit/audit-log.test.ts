@@ -307,12 +307,12 @@ describe("a failed audit write", () => {
       const deps = new FailingAuditDeps(getConfig(env), env, {}, undefined);
       const tokens = await refreshSession(deps, user.tokens.refresh_token, meta);
       await deps.close();
-      expect(tokens.refresh_token).toBe((first.body as { refresh_token: string }).refresh_token);
+      expect(tokens.refreshToken).toBe((first.body as { refresh_token: string }).refresh_token);
 
-      expect((await client.call("GET", "/auth/me", { token: tokens.access_token })).status).toBe(200);
+      expect((await client.call("GET", "/auth/me", { token: tokens.accessToken })).status).toBe(200);
       const logged = errors.mock.calls.map((c) => String(c[0]));
       expect(logged.some((l) => l.includes("deferred task failed: audit token_refreshed"))).toBe(true);
-      expect(logged.join("\n")).not.toContain(tokens.refresh_token);
+      expect(logged.join("\n")).not.toContain(tokens.refreshToken);
       const refreshed = (await auditEntries(user.id)).filter((e) => e.action === "token_refreshed");
       expect(refreshed.map((e) => e.metadata)).toEqual([{ grace: false }]);
     } finally {

@@ -74,4 +74,24 @@ describe("refresh rotation", () => {
       Date.now() + 86_400_000 + 1000,
     );
   });
+
+  it("answers an access token sent as refresh_token with 401 invalid_token and changes nothing", async () => {
+    const client = testClient();
+    const user = await createVerifiedUser(client);
+    const before = await auditActions(user.id);
+    const res = await refresh(client, user.tokens.access_token);
+    expect(res.status).toBe(401);
+    expect(res.headers.get("Content-Type")).toContain("application/problem+json");
+    expect(res.body.code).toBe("invalid_token");
+    // Nothing rotated, nothing revoked: the session's real refresh token still works once.
+    expect(await auditActions(user.id)).toEqual(before);
+    expect((await client.call("GET", "/auth/me", { token: user.tokens.access_token })).status).toBe(200);
+    expect((await refresh(client, user.tokens.refresh_token)).status).toBe(200);
+  });
+
+  it("still answers a missing or empty refresh_token with 422", async () => {
+    const client = testClient();
+    expect((await client.call("POST", "/auth/refresh", { json: {} })).status).toBe(422);
+    expect((await refresh(client, "")).status).toBe(422);
+  });
 });
