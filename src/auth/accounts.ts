@@ -5,6 +5,7 @@ import { alreadyRegisteredEmail, passwordResetEmail, verificationEmail } from ".
 import { AppError } from "../errors";
 import { newId, randomToken } from "../lib/crypto";
 import type { TokenPurpose, User } from "../storage/types";
+import { markEmailVerified } from "../users/service";
 import { hashPassword, verifyPassword } from "./password";
 import { assertPasswordAcceptable } from "./password-policy";
 import { revokeAllSessions } from "./sessions";
@@ -30,10 +31,6 @@ async function issueEmailToken(
     now,
   });
   return token;
-}
-
-function isAdminEmail(deps: Deps, email: string): boolean {
-  return deps.config.ADMIN_EMAILS.includes(email.toLowerCase());
 }
 
 export interface RegisterInput {
@@ -84,20 +81,9 @@ export async function verifyEmail(deps: Deps, token: string, meta: RequestMeta):
   if (!consumed?.userId) throw new AppError("invalid_token");
   const current = await deps.db.users.findById(consumed.userId);
   if (!current) throw new AppError("invalid_token");
-  const promote = isAdminEmail(deps, current.email) && current.role !== "admin";
-  const user = await deps.db.users.update(
-    current.id,
-    { isVerified: true, ...(promote ? { role: "admin" as const } : {}) },
-    deps.now(),
-  );
+  // An already verified account: the link is spent and changes nothing (no second promotion).
+  const user = await markEmailVerified(deps, current, meta, "link");
   if (!user) throw new AppError("invalid_token");
-  recordEvent(deps, meta, { action: "email_verified", userId: user.id });
-  if (promote)
-    recordEvent(deps, meta, {
-      action: "role_promoted",
-      userId: user.id,
-      metadata: { reason: "ADMIN_EMAILS" },
-    });
   return user;
 }
 
@@ -134,8 +120,9 @@ export async function resetPassword(
   const passwordHash = await hashPassword(newPassword);
   const consumed = await deps.db.tokens.consume("password_reset", tokenHash, deps.now());
   if (!consumed?.userId) throw new AppError("invalid_token");
+  await deps.db.users.update(consumed.userId, { passwordHash }, deps.now());
   // Proving control of the mailbox also verifies the address.
-  await deps.db.users.update(consumed.userId, { passwordHash, isVerified: true }, deps.now());
+  if (!owner.isVerified) await markEmailVerified(deps, owner, meta, "password_reset");
   // Proving control of the mailbox also lifts a sign-in throttle someone else caused.
   await clearLoginThrottle(deps, owner.email);
   await deps.db.tokens.invalidateForUser(consumed.userId, "password_reset", deps.now());

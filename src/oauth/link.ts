@@ -6,6 +6,7 @@ import { AppError } from "../errors";
 import { newId } from "../lib/crypto";
 import { isValidEmail } from "../lib/email-address";
 import type { OAuthProviderName, User } from "../storage/types";
+import { markEmailVerified } from "../users/service";
 import type { OAuthProfile } from "./providers";
 
 export interface ResolvedUser {
@@ -51,7 +52,7 @@ export async function resolveOAuthUser(
   if (existing) {
     if (!existing.isActive) throw new AppError("account_disabled");
     const takeover = !existing.isVerified;
-    if (takeover) await takeOver(deps, existing);
+    if (takeover) await takeOver(deps, existing, meta);
     if (!(await link(deps, provider, profile, existing.id, email))) {
       if (attempt === 0) return resolveOAuthUser(deps, provider, profile, meta, 1);
       throw new AppError("conflict");
@@ -66,15 +67,14 @@ export async function resolveOAuthUser(
     return { user, created: false };
   }
 
-  const admin = deps.config.ADMIN_EMAILS.includes(email.toLowerCase());
   const created = await db.users.create({
     id: newId(),
     email,
     fullName: profile.name ? profile.name.slice(0, 100) : null,
     passwordHash: null,
-    role: admin ? "admin" : "user",
-    // The provider vouched for the address, which is all our own verification email would prove.
-    isVerified: true,
+    role: "user",
+    // Verified (and promoted) just below, through the one place that does it.
+    isVerified: false,
     now: deps.now(),
   });
   if (!created || !(await link(deps, provider, profile, created.id, email))) {
@@ -82,12 +82,8 @@ export async function resolveOAuthUser(
     if (attempt === 0) return resolveOAuthUser(deps, provider, profile, meta, 1);
     throw new AppError("conflict");
   }
-  if (admin)
-    recordEvent(deps, meta, {
-      action: "role_promoted",
-      userId: created.id,
-      metadata: { reason: "ADMIN_EMAILS" },
-    });
+  // The provider vouched for the address, which is all our own verification email would prove.
+  await markEmailVerified(deps, created, meta, "google");
   const user = await db.users.findById(created.id);
   if (!user) throw new AppError("oauth_failed");
   return { user, created: true };
@@ -115,13 +111,9 @@ function link(
  * The unproven password is cleared (the owner can reset it through the mailbox), every session and any
  * second factor set up on the account are dropped, and the address becomes verified.
  */
-async function takeOver(deps: Deps, user: User): Promise<void> {
-  const admin = deps.config.ADMIN_EMAILS.includes(user.email.toLowerCase());
-  await deps.db.users.update(
-    user.id,
-    { isVerified: true, passwordHash: null, ...(admin ? { role: "admin" as const } : {}) },
-    deps.now(),
-  );
+async function takeOver(deps: Deps, user: User, meta: RequestMeta): Promise<void> {
+  await deps.db.users.update(user.id, { passwordHash: null }, deps.now());
+  await markEmailVerified(deps, user, meta, "google");
   if (user.twoFactorEnabled) await deps.db.twoFactor.disable(user.id, deps.now());
   await revokeAllSessions(deps, user.id);
 }

@@ -100,6 +100,15 @@ export class D1UserRepository implements UserRepository {
     return rows.length === 1 ? this.findById(id) : null;
   }
 
+  async markVerified(id: string, promote: boolean, now: Date): Promise<User | null> {
+    const rows = await this.db
+      .update(users)
+      .set({ isVerified: true, ...(promote ? { role: "admin" as const } : {}), updatedAt: now })
+      .where(and(eq(users.id, id), eq(users.isVerified, false)))
+      .returning({ id: users.id });
+    return rows.length === 1 ? this.findById(id) : null;
+  }
+
   async list(query: UserListQuery): Promise<Page<User>> {
     const conds = [];
     if (query.emailPrefix) {
