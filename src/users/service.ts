@@ -3,10 +3,10 @@ import { revokeAllSessions } from "../auth/sessions";
 import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
-import type { Page, Role, User, UserPatch } from "../storage/types";
+import type { OAuthProviderName, Page, Role, User, UserPatch } from "../storage/types";
 
 /** How an address was proven; kept on the `email_verified` audit entry. */
-export type VerifiedBy = "link" | "password_reset" | "google";
+export type VerifiedBy = "link" | "password_reset" | OAuthProviderName;
 
 export function isAdminEmail(deps: Deps, email: string): boolean {
   return deps.config.ADMIN_EMAILS.includes(email.toLowerCase());
