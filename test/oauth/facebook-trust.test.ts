@@ -8,7 +8,7 @@ import {
   testClient,
   uniqueEmail,
 } from "../helpers";
-import { callback, type OAuthHarness, oauthClient, startFlow } from "./fake-providers";
+import { callback, type OAuthHarness, oauthClient } from "./fake-providers";
 
 const fbId = (): string => `${Math.floor(Math.random() * 1e15)}`;
 
