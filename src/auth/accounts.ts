@@ -1,6 +1,7 @@
 import { recordEvent } from "../audit/record";
 import type { AuthContext, RequestMeta } from "../context";
 import type { Deps } from "../deps";
+import { sendSecurityNotice } from "../email/security-notice";
 import { alreadyRegisteredEmail, passwordResetEmail, verificationEmail } from "../email/templates";
 import { AppError } from "../errors";
 import { newId, randomToken } from "../lib/crypto";
@@ -128,6 +129,7 @@ export async function resetPassword(
   await deps.db.tokens.invalidateForUser(consumed.userId, "password_reset", deps.now());
   const sessions = await revokeAllSessions(deps, consumed.userId);
   recordEvent(deps, meta, { action: "password_reset", userId: consumed.userId, metadata: { sessions } });
+  sendSecurityNotice(deps, owner, "password_reset");
 }
 
 export async function changePassword(
@@ -145,4 +147,5 @@ export async function changePassword(
   await deps.db.users.update(user.id, { passwordHash: await hashPassword(newPassword) }, deps.now());
   const sessions = await revokeAllSessions(deps, user.id, auth.sessionId);
   recordEvent(deps, meta, { action: "password_changed", userId: user.id, metadata: { sessions } });
+  sendSecurityNotice(deps, user, "password_changed");
 }

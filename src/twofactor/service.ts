@@ -5,6 +5,7 @@ import { startSession, type TokenResponse } from "../auth/sign-in";
 import { hashToken } from "../auth/tokens";
 import type { AuthContext, RequestMeta } from "../context";
 import type { Deps } from "../deps";
+import { sendSecurityNotice } from "../email/security-notice";
 import { AppError } from "../errors";
 import type { User } from "../storage/types";
 import {
@@ -78,6 +79,7 @@ export async function enableTwoFactor(
   // Whoever signed in before 2FA was on did so with the password alone.
   const sessions = await revokeAllSessions(deps, user.id, auth.sessionId);
   recordEvent(deps, meta, { action: "2fa_enabled", userId: user.id, metadata: { sessions } });
+  sendSecurityNotice(deps, user, "two_factor_enabled");
   return { recovery_codes: codes };
 }
 
@@ -92,6 +94,7 @@ export async function disableTwoFactor(
   const method = await requireSecondFactor(deps, user.id, code, meta, "invalid_code");
   await deps.db.twoFactor.disable(user.id, deps.now());
   recordEvent(deps, meta, { action: "2fa_disabled", userId: user.id, metadata: { method } });
+  sendSecurityNotice(deps, user, "two_factor_disabled");
   return { ...user, twoFactorEnabled: false };
 }
 
