@@ -41,12 +41,23 @@ export interface RegisterInput {
 }
 
 /**
- * Answers the same way for new and existing addresses (no enumeration): the hash is computed either way and
- * the email goes out in the background. An existing address gets "you already have an account" instead.
+ * Answers the same way, after the same work, for new and existing addresses (no enumeration, not even by
+ * time): the request validates and hashes the password, and everything that depends on whether the address
+ * is taken (the insert, the token, the email, the audit entry) runs after the answer. An existing address
+ * gets "you already have an account" instead of a verification email.
  */
 export async function register(deps: Deps, input: RegisterInput, meta: RequestMeta): Promise<void> {
   assertPasswordAcceptable(input.password, deps.config.PASSWORD_MIN_LENGTH, input.email);
   const passwordHash = await hashPassword(input.password);
+  deps.defer(createAccount(deps, input, passwordHash, meta), "registration");
+}
+
+async function createAccount(
+  deps: Deps,
+  input: RegisterInput,
+  passwordHash: string,
+  meta: RequestMeta,
+): Promise<void> {
   const now = deps.now();
   const created = await deps.db.users.create({
     id: newId(),
@@ -59,17 +70,13 @@ export async function register(deps: Deps, input: RegisterInput, meta: RequestMe
   });
   if (created) {
     const token = await issueEmailToken(deps, created, "email_verification", VERIFICATION_TTL_MS);
-    deps.defer(deps.email.send(verificationEmail(deps.config, created.email, token)), "verification email");
+    await deps.email.send(verificationEmail(deps.config, created.email, token));
     recordEvent(deps, meta, { action: "register", userId: created.id, metadata: { outcome: "created" } });
     return;
   }
   const existing = await deps.db.users.findByEmail(input.email);
-  if (existing && (await allowEmailTo(deps, existing.email))) {
-    deps.defer(
-      deps.email.send(alreadyRegisteredEmail(deps.config, existing.email)),
-      "already-registered email",
-    );
-  }
+  if (existing && (await allowEmailTo(deps, existing.email)))
+    await deps.email.send(alreadyRegisteredEmail(deps.config, existing.email));
   recordEvent(deps, meta, {
     action: "register",
     userId: existing?.id ?? null,
@@ -88,21 +95,33 @@ export async function verifyEmail(deps: Deps, token: string, meta: RequestMeta):
   return user;
 }
 
-export async function resendVerification(deps: Deps, email: string, meta: RequestMeta): Promise<void> {
+/**
+ * Both answer 202 at once and do everything (the lookup included) after the answer: known and unknown
+ * addresses cost the request the same, so neither the answer nor its timing says which one it was.
+ */
+export function resendVerification(deps: Deps, email: string, meta: RequestMeta): void {
+  deps.defer(sendVerificationAgain(deps, email, meta), "verification resend");
+}
+
+export function forgotPassword(deps: Deps, email: string, meta: RequestMeta): void {
+  deps.defer(sendPasswordReset(deps, email, meta), "password reset request");
+}
+
+async function sendVerificationAgain(deps: Deps, email: string, meta: RequestMeta): Promise<void> {
   const user = await deps.db.users.findByEmail(email);
   if (!user || user.isVerified || !user.isActive) return;
   if (!(await allowEmailTo(deps, user.email))) return;
   const token = await issueEmailToken(deps, user, "email_verification", VERIFICATION_TTL_MS);
-  deps.defer(deps.email.send(verificationEmail(deps.config, user.email, token)), "verification email");
+  await deps.email.send(verificationEmail(deps.config, user.email, token));
   recordEvent(deps, meta, { action: "verification_resent", userId: user.id });
 }
 
-export async function forgotPassword(deps: Deps, email: string, meta: RequestMeta): Promise<void> {
+async function sendPasswordReset(deps: Deps, email: string, meta: RequestMeta): Promise<void> {
   const user = await deps.db.users.findByEmail(email);
   if (!user?.isActive) return;
   if (!(await allowEmailTo(deps, user.email))) return;
   const token = await issueEmailToken(deps, user, "password_reset", RESET_TTL_MS);
-  deps.defer(deps.email.send(passwordResetEmail(deps.config, user.email, token)), "password reset email");
+  await deps.email.send(passwordResetEmail(deps.config, user.email, token));
   recordEvent(deps, meta, { action: "password_reset_requested", userId: user.id });
 }
 
