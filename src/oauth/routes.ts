@@ -1,9 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { generateCookie, getCookie, setCookie } from "hono/cookie";
-import { json, jsonBody, problems, SignInResponseSchema } from "../auth/schemas";
+import { SignInResponseSchema } from "../auth/schemas";
 import { exchangeSignInCode, SIGN_IN_CODE_TTL_SECONDS } from "../auth/sign-in-code";
 import { requestMeta } from "../context";
 import { AppError } from "../errors";
+import { json, jsonBody, problems } from "../http/openapi";
 import { createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
 import type { OAuthProviderName } from "../storage/types";
@@ -134,7 +135,6 @@ function routesFor(provider: OAuthProviderName, label: string) {
       "(`__Host-oauth_state`), so the callback must happen in the same browser. " +
       `Register \`\${APP_URL}/auth/${provider}/callback\` as the redirect URI with ${label}. ` +
       "With `link=true` and a bearer token the callback links the identity to the caller.",
-    middleware: [rateLimit("default")] as const,
     request: { query: AuthorizeQuery },
     responses: {
       302: redirectResponse(`To ${label}`),
