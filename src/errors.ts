@@ -64,6 +64,12 @@ export const ErrorCode = {
   // 405, 409, 413, 415
   method_not_allowed: { status: 405, title: "Method Not Allowed", detail: "Method not allowed." },
   conflict: { status: 409, title: "Conflict", detail: "The request conflicts with the current state." },
+  account_exists: {
+    status: 409,
+    title: "Conflict",
+    detail:
+      "An account already uses this email address. Sign in to it, then link this provider from your account.",
+  },
   two_factor_already_enabled: {
     status: 409,
     title: "Conflict",

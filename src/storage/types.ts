@@ -79,6 +79,12 @@ export interface UserRepository {
     now: Date,
   ): Promise<UserWithCounters>;
   update(id: string, patch: UserPatch, now: Date): Promise<User | null>;
+  /**
+   * Marks the address verified (and makes the account admin when `promote`) only if it is not verified
+   * yet: one conditional UPDATE, so of any number of concurrent calls exactly one gets the user back and
+   * the others null. This is what makes "promotion happens once, on first verification" hold.
+   */
+  markVerified(id: string, promote: boolean, now: Date): Promise<User | null>;
   /** Newest first, keyset-paginated on (created_at, id). */
   list(query: UserListQuery): Promise<Page<User>>;
 }
@@ -150,7 +156,13 @@ export interface SessionRepository {
   deleteEndedBefore(cutoff: Date): Promise<number>;
 }
 
-export type TokenPurpose = "email_verification" | "password_reset" | "mfa" | "oauth_state";
+export type TokenPurpose =
+  | "email_verification"
+  | "password_reset"
+  | "mfa"
+  | "oauth_state"
+  /** The one-time code a browser brings back from a redirect_to hand-over (OAuth, hosted login). */
+  | "sign_in_code";
 
 export interface NewOneTimeToken {
   tokenHash: string;

@@ -41,6 +41,21 @@ export function usersContract(factory: DatabaseFactory): void {
       expect(await db().users.findByEmail(`nobody-${tag()}@example.test`)).toBeNull();
     });
 
+    it("marks an address verified once: of concurrent calls one wins, and only it may promote", async () => {
+      const T0 = at("2026-11-25T08:00:00.000Z");
+      const user = await createUser(db(), { isVerified: false });
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => db().users.markVerified(user.id, true, T0)),
+      );
+      const winners = results.filter((r) => r !== null);
+      expect(winners).toHaveLength(1);
+      expect(winners[0]).toMatchObject({ id: user.id, isVerified: true, role: "admin" });
+      // Demoted later: a second verification of the verified address changes nothing.
+      await db().users.update(user.id, { role: "user" }, T0);
+      expect(await db().users.markVerified(user.id, true, T0)).toBeNull();
+      expect(await db().users.findById(user.id)).toMatchObject({ isVerified: true, role: "user" });
+    });
+
     it("reads an account by email together with counters, known account or not", async () => {
       const T0 = at("2026-11-25T08:00:00.000Z");
       const email = `Kay.${tag()}@Example.TEST`;

@@ -121,6 +121,16 @@ export class SqlUserRepository implements UserRepository {
     return rows.length === 1 ? this.findById(id) : null;
   }
 
+  async markVerified(id: string, promote: boolean, now: Date): Promise<User | null> {
+    const { users } = this.d.t;
+    const rows = await this.d.db
+      .update(users)
+      .set({ isVerified: true, ...(promote ? { role: "admin" as const } : {}), updatedAt: now })
+      .where(and(eq(users.id, id), eq(users.isVerified, false)))
+      .returning({ id: users.id });
+    return rows.length === 1 ? this.findById(id) : null;
+  }
+
   async list(query: UserListQuery): Promise<Page<User>> {
     const { users } = this.d.t;
     const conds = [];
