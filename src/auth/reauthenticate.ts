@@ -4,7 +4,6 @@ import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import type { User } from "../storage/types";
 import { requireSecondFactor } from "../twofactor/service";
-import { DUMMY_HASH, verifyPassword } from "./password";
 import { admitPasswordAttempt, clearLoginThrottle, recordLoginFailure } from "./throttle";
 
 /** A fresh proof: the password, or (for an account without one) a TOTP or recovery code. */
@@ -54,7 +53,10 @@ async function check(
 ): Promise<"password" | "totp" | "recovery_code" | null> {
   if ("password" in credential) {
     // An account without a password still costs one scrypt: the answer's timing is the same.
-    const result = await verifyPassword(credential.password, user.passwordHash ?? DUMMY_HASH);
+    const result = await deps.passwords.verify(
+      credential.password,
+      user.passwordHash ?? deps.passwords.dummyHash,
+    );
     return user.passwordHash && result.ok ? "password" : null;
   }
   // A code stands in for the password only where there is no password to ask for (API.md).

@@ -10,9 +10,10 @@ import {
   uniqueIndex,
 } from "drizzle-orm/pg-core";
 
-// Mirrors src/storage/d1/schema.ts table for table, column for column and index for index, so both
-// adapters share one behaviour. Millisecond precision (3) keeps keyset cursors (epoch ms) exact:
-// a microsecond-precise row would never compare equal to the cursor position it produced.
+// The one written schema: src/storage/d1/schema.ts derives the D1 tables from these, and the shared
+// repositories (src/storage/sql/) are typed with them. A change here needs a migration for both dialects
+// (`npm run db:generate` and `npm run db:generate:pg`). Millisecond precision (3) keeps keyset cursors
+// (epoch ms) exact: a microsecond-precise row would never compare equal to the cursor position it produced.
 const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: "date" });
 
 export const users = pgTable(
@@ -156,7 +157,11 @@ export const counters = pgTable(
   (t) => [index("counters_reset_idx").on(t.resetAt)],
 );
 
-/** The per-account sign-in throttle; see the D1 schema. */
+/**
+ * The per-account sign-in throttle (keyed by an HMAC of the email): attempts counted in a window that
+ * starts at the first one, and the lock that the counting statement itself sets once the count reaches
+ * the threshold, so parallel guesses cannot all pass a check made before they are counted.
+ */
 export const loginThrottle = pgTable(
   "login_throttle",
   {
