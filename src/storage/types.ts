@@ -58,26 +58,11 @@ export interface UserListQuery {
   emailPrefix?: string | null;
 }
 
-export interface UserWithCounters {
-  user: User | null;
-  counters: (CounterValue | null)[];
-}
-
 export interface UserRepository {
   /** Returns null when the (case-insensitive) email is taken. */
   create(user: NewUser): Promise<User | null>;
   findById(id: string): Promise<User | null>;
   findByEmail(email: string): Promise<User | null>;
-  /**
-   * The account of `email` (or null) together with the counters named by `counterKeys` (null where none is
-   * live): the one read login makes before its hash. D1 sends both statements in one batch (one round
-   * trip); both run whether or not the account exists, so the timing says nothing about it.
-   */
-  findByEmailWithCounters(
-    email: string,
-    counterKeys: readonly string[],
-    now: Date,
-  ): Promise<UserWithCounters>;
   /**
    * The session `sessionId` and its account, read in one statement (a join): what every authenticated
    * request needs to decide, in the relational store, that the session is live and the account active.

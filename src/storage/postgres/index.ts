@@ -32,8 +32,6 @@ function pgDialect(db: NodePgDatabase): Dialect {
         or(lt(createdAt, at), and(eq(createdAt, at), sql`${byteOrder(id)} < ${position.id}`)) ?? sql`false`
       );
     },
-    // Two statements on the one connection (pg queues them).
-    readTogether: (a, b) => Promise.all([a, b]),
   };
 }
 

@@ -1,16 +1,6 @@
 import { and, desc, eq, getTableColumns, sql } from "drizzle-orm";
 import { decodeCursor, toPage } from "../cursor";
-import type {
-  NewUser,
-  Page,
-  Session,
-  User,
-  UserListQuery,
-  UserPatch,
-  UserRepository,
-  UserWithCounters,
-} from "../types";
-import { liveCounters, selectCounters } from "./counters";
+import type { NewUser, Page, Session, User, UserListQuery, UserPatch, UserRepository } from "../types";
 import type { Dialect } from "./dialect";
 
 interface UserRow {
@@ -96,20 +86,6 @@ export class SqlUserRepository implements UserRepository {
   async findByEmail(email: string): Promise<User | null> {
     const [row] = await this.#byEmail(email);
     return row ? toUser(row) : null;
-  }
-
-  async findByEmailWithCounters(
-    email: string,
-    counterKeys: readonly string[],
-    now: Date,
-  ): Promise<UserWithCounters> {
-    // Both statements always run, known account or not, so the timing says nothing about it.
-    const [rows, counterRows] = await this.d.readTogether(
-      this.#byEmail(email),
-      selectCounters(this.d, counterKeys),
-    );
-    const row = rows[0];
-    return { user: row ? toUser(row) : null, counters: liveCounters(counterKeys, counterRows, now) };
   }
 
   async findBySession(sessionId: string): Promise<{ user: User; session: Session } | null> {
