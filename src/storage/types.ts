@@ -107,6 +107,11 @@ export interface NewSession {
   ip: string | null;
   userAgent: string | null;
   now: Date;
+  /**
+   * When the credential behind the session was proved, if before `now` (a sign-in code exchanged after
+   * the provider's callback); `now` when omitted.
+   */
+  authenticatedAt?: Date;
 }
 
 export type RotateResult =

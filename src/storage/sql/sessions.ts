@@ -146,7 +146,7 @@ export abstract class SqlSessionRepository implements SessionRepository {
       lastUsedAt: s.now,
       expiresAt: s.expiresAt,
       revokedAt: null,
-      authenticatedAt: s.now,
+      authenticatedAt: s.authenticatedAt ?? s.now,
       ip: s.ip,
       userAgent: s.userAgent,
     };
