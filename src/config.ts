@@ -31,6 +31,24 @@ const url = z
   .url()
   .transform((v) => v.replace(/\/+$/, ""));
 
+/**
+ * A store URL of the given schemes. The message never echoes the value: it may carry a password. A bare
+ * `host:port` (a common first try) would otherwise parse as a URL with the scheme "127.0.0.1:".
+ */
+const storeUrl = (schemes: string[], example: string) =>
+  optionalString.refine(
+    (v) => {
+      if (v === undefined) return true;
+      try {
+        const u = new URL(v);
+        return schemes.includes(u.protocol.slice(0, -1)) && u.hostname !== "";
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a ${schemes.map((s) => `${s}://`).join(" or ")} URL, e.g. ${example}` },
+  );
+
 const ConfigSchema = z
   .object({
     ENVIRONMENT: z.enum(["development", "test", "bench", "production"]).default("production"),
@@ -41,8 +59,8 @@ const ConfigSchema = z
     JWT_AUDIENCE: optionalString,
     ACCESS_TOKEN_EXPIRE_MINUTES: int(30, 1, 24 * 60),
     REFRESH_TOKEN_EXPIRE_DAYS: int(30, 1, 365),
-    DATABASE_URL: optionalString,
-    REDIS_URL: optionalString,
+    DATABASE_URL: storeUrl(["postgres", "postgresql"], "postgres://user:password@127.0.0.1:5432/edge_auth"),
+    REDIS_URL: storeUrl(["redis", "rediss"], "redis://127.0.0.1:6379/0"),
     GOOGLE_CLIENT_ID: optionalString,
     GOOGLE_CLIENT_SECRET: optionalString,
     FACEBOOK_CLIENT_ID: optionalString,
