@@ -12,10 +12,10 @@ export const INDEX_LINKS: readonly { href: string; label: string }[] = [
   { href: "/.well-known/jwks.json", label: "Public signing keys (JWKS)" },
 ];
 
-const escape = (s: string): string => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 function indexHtml(appName: string): string {
-  const items = INDEX_LINKS.map((l) => `<li><a href="${escape(l.href)}">${escape(l.label)}</a></li>`).join(
+  const items = INDEX_LINKS.map((l) => `<li><a href="${escapeHtml(l.href)}">${escapeHtml(l.label)}</a></li>`).join(
     "\n",
   );
   return `<!doctype html>
@@ -23,10 +23,10 @@ function indexHtml(appName: string): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escape(appName)}</title>
+<title>${escapeHtml(appName)}</title>
 </head>
 <body>
-<h1>${escape(appName)}</h1>
+<h1>${escapeHtml(appName)}</h1>
 <p>An authentication API. Start with the documentation.</p>
 <ul>
 ${items}
