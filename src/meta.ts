@@ -15,9 +15,9 @@ export const INDEX_LINKS: readonly { href: string; label: string }[] = [
 const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 function indexHtml(appName: string): string {
-  const items = INDEX_LINKS.map((l) => `<li><a href="${escapeHtml(l.href)}">${escapeHtml(l.label)}</a></li>`).join(
-    "\n",
-  );
+  const items = INDEX_LINKS.map(
+    (l) => `<li><a href="${escapeHtml(l.href)}">${escapeHtml(l.label)}</a></li>`,
+  ).join("\n");
   return `<!doctype html>
 <html lang="en">
 <head>
