@@ -25,10 +25,14 @@ const csv = z
       .filter((s) => s !== ""),
   );
 
+// http(s) only: "localhost:8787" parses as a URL with the scheme "localhost:" and would produce links no
+// mail client can open.
 const url = z
   .string()
   .trim()
-  .url()
+  .refine((v) => /^https?:\/\/[^/]/i.test(v) && URL.canParse(v), {
+    message: "must be an http:// or https:// URL, e.g. http://localhost:8787",
+  })
   .transform((v) => v.replace(/\/+$/, ""));
 
 /**
