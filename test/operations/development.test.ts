@@ -4,8 +4,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import packageJson from "../../package.json?raw";
-import wranglerToml from "../../wrangler.toml?raw";
 import { createApp } from "../../src/app";
+import wranglerToml from "../../wrangler.toml?raw";
 import { uniqueEmail } from "../helpers";
 
 /** The lines of one TOML table (up to the next table header), e.g. "[vars]". */
