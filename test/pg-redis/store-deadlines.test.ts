@@ -82,7 +82,7 @@ describe("Postgres that accepts connections and never answers", () => {
     const { res, ms } = await request("/auth/login", login);
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ code: "storage_unavailable" });
-    expect(ms).toBeLessThan(2_000);
+    expect(ms).toBeLessThan(4_000); // the 3 s connect deadline, plus a busy machine's slack
     expect((await request("/openapi.json")).res.status).toBe(200);
   });
 });
