@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-/** Used only when ENVIRONMENT is development/test/bench and SECRET_KEY is unset; never in production. */
+/** Used only when ENVIRONMENT is development/test and SECRET_KEY is unset; never in production. */
 export const DEVELOPMENT_SECRET = "edge-auth-development-secret-do-not-use-in-production";
 
 const bool = z
@@ -55,7 +55,7 @@ const storeUrl = (schemes: string[], example: string) =>
 
 const ConfigSchema = z
   .object({
-    ENVIRONMENT: z.enum(["development", "test", "bench", "production"]).default("production"),
+    ENVIRONMENT: z.enum(["development", "test", "production"]).default("production"),
     SECRET_KEY: optionalString,
     ALGORITHM: z.enum(["HS256", "ES256", "EdDSA"]).default("HS256"),
     JWT_PRIVATE_KEY: optionalString,
