@@ -6,6 +6,7 @@ import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { hashPasswordForApp, randomPassword } from "../../scripts/admin-password";
 import { createAdminSql, POSTGRES_SQL } from "../../scripts/admin-sql";
+import { scryptHasher } from "../../src/auth/password";
 import { createVerifiedUser, testClient, uniqueEmail } from "../helpers";
 
 const postgresUrl = typeof env.DATABASE_URL === "string" && env.DATABASE_URL ? env.DATABASE_URL : null;
@@ -41,7 +42,8 @@ describe("npm run admin -- create-admin", () => {
     const rows = await createAdmin(email, await hashPasswordForApp(password));
     expect(rows).toEqual([expect.objectContaining({ email, role: "admin" })]);
 
-    const client = testClient();
+    // The real hasher: the point is that the app accepts the script's scrypt hash.
+    const client = testClient({ passwords: scryptHasher });
     const login = await client.call("POST", "/auth/login", { json: { email, password } });
     expect(login.status).toBe(200);
     const me = await client.call("GET", "/auth/me", { token: login.body.access_token });
