@@ -1,5 +1,6 @@
 // D1 only: a database whose migrations are not all applied is reported by /health (503 "migrations
 // pending") and a request reaching a missing table is a 503 with the cause in the log, never a 500.
+import { applyD1Migrations } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SCHEMA_VERSION } from "../../src/health";
@@ -7,7 +8,19 @@ import { BASE } from "../helpers";
 
 const call = (path: string, init?: RequestInit) => exports.default.fetch(new Request(`${BASE}${path}`, init));
 
-afterEach(() => vi.restoreAllMocks());
+// Test files share one D1 per vitest worker (test/setup.ts): rebuild the schema this file breaks, so the
+// next file starts from a migrated database again.
+afterEach(async () => {
+  vi.restoreAllMocks();
+  const { results } = await env.DB.prepare(
+    "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '_cf_%'",
+  ).all<{ name: string }>();
+  await env.DB.batch([
+    env.DB.prepare("pragma defer_foreign_keys = on"),
+    ...results.map(({ name }) => env.DB.prepare(`drop table "${name.replaceAll('"', '""')}"`)),
+  ]);
+  await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
+});
 
 describe("D1 with pending migrations", () => {
   it("/health answers 503 with expected and found versions", async () => {
@@ -26,8 +39,10 @@ describe("D1 with pending migrations", () => {
   });
 
   it("a request that reaches a missing table is 503 storage_unavailable, and the log says why", async () => {
-    await env.DB.exec("PRAGMA foreign_keys = OFF");
-    await env.DB.exec("DROP TABLE users");
+    await env.DB.batch([
+      env.DB.prepare("pragma defer_foreign_keys = on"),
+      env.DB.prepare("drop table users"),
+    ]);
     const spy = vi.spyOn(console, "error").mockImplementation(() => {});
     const res = await call("/auth/login", {
       method: "POST",
