@@ -32,7 +32,7 @@ describe("Redis that accepts connections and never answers", () => {
     const store = openRedis(silentRedisUrl);
     const started = Date.now();
     try {
-      await expect(store.get("k")).rejects.toBeInstanceOf(StorageUnavailableError);
+      await expect(store.getMany(["k"])).rejects.toBeInstanceOf(StorageUnavailableError);
       await expect(store.ping()).rejects.toThrow(/timeout/);
     } finally {
       await store.close();
