@@ -25,11 +25,33 @@ const csv = z
       .filter((s) => s !== ""),
   );
 
+// http(s) only: "localhost:8787" parses as a URL with the scheme "localhost:" and would produce links no
+// mail client can open.
 const url = z
   .string()
   .trim()
-  .url()
+  .refine((v) => /^https?:\/\/[^/]/i.test(v) && URL.canParse(v), {
+    message: "must be an http:// or https:// URL, e.g. http://localhost:8787",
+  })
   .transform((v) => v.replace(/\/+$/, ""));
+
+/**
+ * A store URL of the given schemes. The message never echoes the value: it may carry a password. A bare
+ * `host:port` (a common first try) would otherwise parse as a URL with the scheme "127.0.0.1:".
+ */
+const storeUrl = (schemes: string[], example: string) =>
+  optionalString.refine(
+    (v) => {
+      if (v === undefined) return true;
+      try {
+        const u = new URL(v);
+        return schemes.includes(u.protocol.slice(0, -1)) && u.hostname !== "";
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a ${schemes.map((s) => `${s}://`).join(" or ")} URL, e.g. ${example}` },
+  );
 
 const ConfigSchema = z
   .object({
@@ -43,8 +65,8 @@ const ConfigSchema = z
     REFRESH_TOKEN_EXPIRE_DAYS: int(30, 1, 365),
     /** How long a proof of a credential counts as recent for sensitive routes (API.md "sudo mode"). */
     REAUTH_WINDOW_SECONDS: int(600, 30, 86_400),
-    DATABASE_URL: optionalString,
-    REDIS_URL: optionalString,
+    DATABASE_URL: storeUrl(["postgres", "postgresql"], "postgres://user:password@127.0.0.1:5432/edge_auth"),
+    REDIS_URL: storeUrl(["redis", "rediss"], "redis://127.0.0.1:6379/0"),
     GOOGLE_CLIENT_ID: optionalString,
     GOOGLE_CLIENT_SECRET: optionalString,
     FACEBOOK_CLIENT_ID: optionalString,
