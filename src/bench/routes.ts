@@ -67,7 +67,11 @@ function wireUser(u: User) {
     is_active: u.isActive,
     is_verified: u.isVerified,
     two_factor_enabled: u.twoFactorEnabled,
-    providers: [...(u.passwordHash ? ["password"] : []), ...u.oauthProviders],
+    providers: [
+      ...(u.passwordHash ? ["password"] : []),
+      ...u.oauthProviders,
+      ...(u.hasPasskey ? ["passkey"] : []),
+    ],
     created_at: u.createdAt.toISOString(),
   };
 }

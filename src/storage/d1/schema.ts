@@ -138,3 +138,43 @@ export const counters = sqliteTable(
   },
   (t) => [index("counters_reset_idx").on(t.resetAt)],
 );
+
+/** WebAuthn credentials (API.md "Passkeys"). The id is the credential id (base64url), unique worldwide. */
+export const passkeys = sqliteTable(
+  "passkeys",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** COSE public key, base64url. */
+    publicKey: text("public_key").notNull(),
+    /** The authenticator's signature counter (0 for authenticators that do not count). */
+    counter: integer("counter").notNull(),
+    /** Comma-joined AuthenticatorTransport values, as the browser reported them. */
+    transports: text("transports").notNull().default(""),
+    deviceType: text("device_type", { enum: ["singleDevice", "multiDevice"] }).notNull(),
+    backedUp: integer("backed_up", { mode: "boolean" }).notNull(),
+    name: text("name").notNull(),
+    createdAt: ms("created_at").notNull(),
+    lastUsedAt: ms("last_used_at"),
+  },
+  (t) => [index("passkeys_user_idx").on(t.userId, t.createdAt)],
+);
+
+/**
+ * Outstanding WebAuthn challenges, stored as SHA-256 hashes. Registration challenges are bound to the
+ * user who asked; sign-in challenges (discoverable credentials) to nobody.
+ */
+export const passkeyChallenges = sqliteTable(
+  "passkey_challenges",
+  {
+    challengeHash: text("challenge_hash").primaryKey(),
+    purpose: text("purpose", { enum: ["registration", "authentication"] }).notNull(),
+    userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
+    createdAt: ms("created_at").notNull(),
+    expiresAt: ms("expires_at").notNull(),
+    consumedAt: ms("consumed_at"),
+  },
+  (t) => [index("passkey_challenges_expires_idx").on(t.expiresAt)],
+);

@@ -14,7 +14,7 @@ import type {
 import { selectCounters } from "./accounts";
 import { oauthAccounts, users } from "./schema";
 
-type Row = typeof users.$inferSelect & { providers: string | null };
+type Row = typeof users.$inferSelect & { providers: string | null; hasPasskey: boolean };
 
 const { totpSecretEnc: _s, totpPendingEnc: _p, totpLastStep: _l, ...publicColumns } = getTableColumns(users);
 
@@ -24,6 +24,12 @@ const selection = {
   providers: sql<
     string | null
   >`(select group_concat(${oauthAccounts.provider}) from ${oauthAccounts} where ${oauthAccounts.userId} = ${users.id})`,
+  // exists() is 0/1 in SQLite and a boolean in Postgres. Names are written out qualified: drizzle renders
+  // columns unqualified here, and an unqualified "id" inside the subquery would be the passkey's.
+  hasPasskey:
+    sql<boolean>`exists (select 1 from "passkeys" as "pk" where "pk"."user_id" = "users"."id")`.mapWith(
+      Boolean,
+    ),
 };
 
 function toUser(row: Omit<Row, "totpPendingEnc" | "totpLastStep">): User {
@@ -37,6 +43,7 @@ function toUser(row: Omit<Row, "totpPendingEnc" | "totpLastStep">): User {
     isVerified: row.isVerified,
     twoFactorEnabled: row.totpSecretEnc !== null,
     oauthProviders: row.providers ? [...new Set(row.providers.split(","))].sort() : [],
+    hasPasskey: row.hasPasskey,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };

@@ -2,10 +2,12 @@ import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import type pg from "pg";
 import { StorageUnavailableError } from "../../errors";
+import { SqlPasskeyChallengeRepository, SqlPasskeyRepository } from "../sql/passkeys";
 import type { Database, DatabaseOptions } from "../types";
 import { PgCounterRepository, PgOAuthAccountRepository, PgTwoFactorRepository } from "./accounts";
 import { PgAuditRepository } from "./audit";
 import { LazyPgClient } from "./connection";
+import * as tables from "./schema";
 import { PgSessionRepository } from "./sessions";
 import { PgTokenRepository } from "./tokens";
 import { PgUserRepository } from "./users";
@@ -55,6 +57,8 @@ export function openPostgres(connectionString: string, options: DatabaseOptions 
     oauthAccounts: surfaceUnavailable(new PgOAuthAccountRepository(db)),
     twoFactor: surfaceUnavailable(new PgTwoFactorRepository(db)),
     counters: surfaceUnavailable(new PgCounterRepository(db)),
+    passkeys: surfaceUnavailable(new SqlPasskeyRepository(db, tables)),
+    passkeyChallenges: surfaceUnavailable(new SqlPasskeyChallengeRepository(db, tables)),
     async ping() {
       try {
         await db.execute(sql`select 1`);

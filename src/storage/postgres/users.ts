@@ -24,10 +24,17 @@ const selection = {
   providers: sql<
     string | null
   >`(select string_agg(${oauthAccounts.provider}, ',' order by ${oauthAccounts.provider}) from ${oauthAccounts} where ${oauthAccounts.userId} = ${users.id})`,
+  // exists() is 0/1 in SQLite and a boolean in Postgres. Names are written out qualified: drizzle renders
+  // columns unqualified here, and an unqualified "id" inside the subquery would be the passkey's.
+  hasPasskey:
+    sql<boolean>`exists (select 1 from "passkeys" as "pk" where "pk"."user_id" = "users"."id")`.mapWith(
+      Boolean,
+    ),
 };
 
 type Row = Omit<typeof users.$inferSelect, "totpPendingEnc" | "totpLastStep"> & {
   providers: string | null;
+  hasPasskey: boolean;
 };
 
 function toUser(row: Row): User {
@@ -41,6 +48,7 @@ function toUser(row: Row): User {
     isVerified: row.isVerified,
     twoFactorEnabled: row.totpSecretEnc !== null,
     oauthProviders: row.providers ? [...new Set(row.providers.split(","))].sort() : [],
+    hasPasskey: row.hasPasskey,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
