@@ -230,7 +230,7 @@ export async function verifyPasskeyAssertion(
   } catch {
     verification = null;
   }
-  if (!verification?.verified) throw fail("signature", passkey.userId, passkey.id);
+  if (!verification?.verified) throw fail("verification", passkey.userId, passkey.id);
   const info = verification.authenticationInfo;
   const user = await deps.db.users.findById(passkey.userId);
   if (!user) throw fail("unknown_credential", null, passkey.id);
