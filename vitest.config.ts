@@ -19,7 +19,8 @@ const baseBindings = {
 
 // Naming rules, so new test files are picked up by the right project without editing this file:
 //   test/**/*.test.ts        every HTTP/feature test: runs on D1+KV and again on Postgres+Redis
-//   test/**/*.d1.test.ts     D1/KV-only (e.g. the storage contracts bound to D1 and KV)
+//   test/**/*.d1.test.ts     D1/KV-only (e.g. the storage contracts bound to D1 and KV), and files that
+//                            do not depend on the backend (pure functions): once is enough
 //   test/pg-redis/**         Postgres/Redis-only (their contracts, reconnects, outages)
 const ALL_TESTS = "test/**/*.test.ts";
 const D1_ONLY = "test/**/*.d1.test.ts";
@@ -90,6 +91,10 @@ const resolve = { alias: { "pg-cloudflare": pgCloudflare } };
 const shared = {
   setupFiles: ["./test/setup.ts"],
   testTimeout: 30_000,
+  // One workerd per vitest worker, reused file after file, instead of a fresh one per test file (most
+  // of the run's setup time). Files stay apart: test/setup.ts empties D1 and KV before each file, the
+  // pg-redis setup gives each file its own database, and fake clocks and spies are reset after each test.
+  isolate: false,
 };
 
 export default defineConfig({

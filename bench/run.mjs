@@ -470,7 +470,9 @@ async function main() {
   try {
     available.bench = (await call("GET", "/__bench/bare")).status === 200;
     if (!available.bench)
-      throw new Error("the bench routes do not answer: is ENVIRONMENT=bench reaching the worker?");
+      throw new Error(
+        "the bench routes do not answer: is wrangler running bench/worker.ts (bench/wrangler.toml)?",
+      );
     available.login = await exists("POST", "/auth/login", {});
     available.refresh = await exists("POST", "/auth/refresh", {});
     available.register = await exists("POST", "/auth/register", {});

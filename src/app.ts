@@ -1,7 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { auditRoutes } from "./audit/routes";
 import { authRoutes } from "./auth/routes";
-import { benchRoutes } from "./bench/routes";
 import type { AppEnv } from "./context";
 import type { AppOptions } from "./deps";
 import { mountDocs } from "./docs";
@@ -55,8 +54,6 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   app.route("/", passkeyRoutes());
   app.route("/", userRoutes());
   app.route("/", auditRoutes());
-  // Answers only under ENVIRONMENT=bench (checked per request: config comes from env); 404 elsewhere.
-  app.route("/", benchRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-/** Used only when ENVIRONMENT is development/test/bench and SECRET_KEY is unset; never in production. */
+/** Used only when ENVIRONMENT is development/test and SECRET_KEY is unset; never in production. */
 export const DEVELOPMENT_SECRET = "edge-auth-development-secret-do-not-use-in-production";
 
 const bool = z
@@ -33,7 +33,7 @@ const url = z
 
 const ConfigSchema = z
   .object({
-    ENVIRONMENT: z.enum(["development", "test", "bench", "production"]).default("production"),
+    ENVIRONMENT: z.enum(["development", "test", "production"]).default("production"),
     SECRET_KEY: optionalString,
     ALGORITHM: z.enum(["HS256", "ES256", "EdDSA"]).default("HS256"),
     JWT_PRIVATE_KEY: optionalString,
@@ -136,7 +136,7 @@ const ConfigSchema = z
       return;
     }
     for (const origin of rp.origins) {
-      const problem = originProblem(origin, rp.id);
+      const problem = originProblem(origin, rp.id, cfg.ENVIRONMENT === "production");
       if (problem) ctx.addIssue({ code: "custom", path: ["WEBAUTHN_ORIGINS"], message: problem });
     }
   })
@@ -170,7 +170,7 @@ function relyingParty(cfg: { APP_URL: string; WEBAUTHN_RP_ID?: string; WEBAUTHN_
  * its host or a registrable suffix of it (WebAuthn L3 §5.1.4.1 step 8), so any other origin is a
  * configuration mistake that would fail every ceremony: refuse it at start-up instead.
  */
-function originProblem(origin: string, rpId: string): string | null {
+function originProblem(origin: string, rpId: string, production: boolean): string | null {
   let url: URL;
   try {
     url = new URL(origin);
@@ -184,7 +184,8 @@ function originProblem(origin: string, rpId: string): string | null {
   if (host !== rpId && !host.endsWith(`.${rpId}`)) {
     return `the host of "${origin}" is neither WEBAUTHN_RP_ID (${rpId}) nor a subdomain of it`;
   }
-  if (url.protocol !== "https:" && host !== "localhost") {
+  // Browsers offer passkeys to secure contexts only; outside production a loopback http URL is allowed.
+  if (url.protocol !== "https:" && production) {
     return `"${origin}" must be https (browsers only offer passkeys to secure origins)`;
   }
   return null;

@@ -1,3 +1,4 @@
+import { type PasswordHasher, scryptHasher } from "./auth/password";
 import type { Config } from "./config";
 import { createEmailSender, type EmailSender } from "./email";
 import type { Env } from "./env";
@@ -13,6 +14,7 @@ export interface Deps {
   readonly ephemeral: EphemeralStore;
   readonly email: EmailSender;
   readonly limiter: RateLimiter;
+  readonly passwords: PasswordHasher;
   /** Outbound HTTP (OAuth providers, email APIs); injectable so tests fake only the providers. */
   readonly fetch: typeof fetch;
   now(): Date;
@@ -25,6 +27,11 @@ export interface AppOptions {
   fetch?: typeof fetch;
   now?: () => Date;
   limiter?: RateLimiter;
+  /**
+   * Test suites whose subject is not hashing pass a cheap hasher here. Deliberately only reachable
+   * from code that builds the app: no binding or config key selects it, so a deployment cannot.
+   */
+  passwords?: PasswordHasher;
 }
 
 /** Stores are opened lazily, so routes that touch no storage open no connection. */
@@ -34,6 +41,7 @@ export class RequestDeps implements Deps {
   #email?: EmailSender;
   #limiter?: RateLimiter;
   readonly fetch: typeof fetch;
+  readonly passwords: PasswordHasher;
   readonly pending: Promise<unknown>[] = [];
 
   constructor(
@@ -43,6 +51,7 @@ export class RequestDeps implements Deps {
     private readonly waitUntil: ((p: Promise<unknown>) => void) | undefined,
   ) {
     this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.passwords = options.passwords ?? scryptHasher;
   }
 
   get db(): Database {

@@ -6,6 +6,7 @@ import { getConfig } from "./config";
 import type { AppEnv } from "./context";
 import { type AppOptions, RequestDeps } from "./deps";
 import { AppError } from "./errors";
+import { requestBodyType } from "./http/content-type";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -55,10 +56,10 @@ export const contentTypeMiddleware: MiddlewareHandler<AppEnv> = async (c, next) 
     const hasBody =
       (length !== undefined && length !== "0") || c.req.header("Transfer-Encoding") !== undefined;
     if (hasBody) {
-      const type = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
-      const json = type === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(type);
-      const form = type === "application/x-www-form-urlencoded" && FORM_PATHS.has(c.req.path);
-      if (!json && !form) throw new AppError("unsupported_media_type");
+      const type = requestBodyType(c);
+      if (type !== "json" && !(type === "form" && FORM_PATHS.has(c.req.path))) {
+        throw new AppError("unsupported_media_type");
+      }
     }
   }
   await next();

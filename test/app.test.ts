@@ -118,33 +118,39 @@ describe("app shell", () => {
 
   it("fails every request with a 500 naming nothing secret when config is invalid, and logs the setting", async () => {
     const spy = vi.spyOn(console, "error").mockImplementation(() => {});
-    const app = createApp();
-    const res = await app.request(
-      `${BASE}/health`,
-      {},
-      { ...env, ENVIRONMENT: "production", SECRET_KEY: "short" },
-    );
-    expect(res.status).toBe(500);
-    const body = await res.json<{ code: string; detail: string }>();
-    expect(body.code).toBe("misconfigured");
-    expect(body.detail).not.toContain("short");
-    expect(spy.mock.calls.flat().join(" ")).toContain("SECRET_KEY");
-    spy.mockRestore();
+    try {
+      const app = createApp();
+      const res = await app.request(
+        `${BASE}/health`,
+        {},
+        { ...env, ENVIRONMENT: "production", SECRET_KEY: "short" },
+      );
+      expect(res.status).toBe(500);
+      const body = await res.json<{ code: string; detail: string }>();
+      expect(body.code).toBe("misconfigured");
+      expect(body.detail).not.toContain("short");
+      expect(spy.mock.calls.flat().join(" ")).toContain("SECRET_KEY");
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it("logs unknown errors with the request id and answers a generic 500", async () => {
     const spy = vi.spyOn(console, "error").mockImplementation(() => {});
-    const app = createApp();
-    app.get("/boom", () => {
-      throw new Error("database password is hunter2");
-    });
-    const res = await app.request(`${BASE}/boom`, { headers: { "X-Request-Id": "req-42" } }, env);
-    expect(res.status).toBe(500);
-    const text = await res.text();
-    expect(text).not.toContain("hunter2");
-    expect(JSON.parse(text)).toMatchObject({ code: "internal_error", request_id: "req-42" });
-    expect(spy.mock.calls.flat().join(" ")).toContain("req-42");
-    spy.mockRestore();
+    try {
+      const app = createApp();
+      app.get("/boom", () => {
+        throw new Error("database password is hunter2");
+      });
+      const res = await app.request(`${BASE}/boom`, { headers: { "X-Request-Id": "req-42" } }, env);
+      expect(res.status).toBe(500);
+      const text = await res.text();
+      expect(text).not.toContain("hunter2");
+      expect(JSON.parse(text)).toMatchObject({ code: "internal_error", request_id: "req-42" });
+      expect(spy.mock.calls.flat().join(" ")).toContain("req-42");
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

@@ -1,13 +1,16 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { createBenchApp } from "../bench/worker";
 import { createApp } from "../src/app";
+import { ConfigError, parseConfig } from "../src/config";
 
-// Timings are never asserted here: this only proves the bench routes exist exactly under ENVIRONMENT=bench.
-const app = createApp();
+// Timings are never asserted here: this proves the bench routes exist in the bench Worker only, and work.
+const production = createApp();
+const benchApp = createBenchApp();
 const BASE = "https://auth.example.test";
 
 // A valid production configuration (it refuses a short SECRET_KEY, console email, plain http), so the
-// 404 can only come from the bench gate, not from a misconfiguration answer.
+// 404 can only come from the routes not being there, not from a misconfiguration answer.
 const PRODUCTION_SAFE = {
   SECRET_KEY: "x".repeat(48),
   EMAIL_TRANSPORT: "resend",
@@ -15,8 +18,10 @@ const PRODUCTION_SAFE = {
   APP_URL: "https://auth.example.test",
 };
 const call = (environment: string, path: string, init?: RequestInit) =>
-  app.request(`${BASE}${path}`, init, { ...env, ...PRODUCTION_SAFE, ENVIRONMENT: environment });
-const bench = (path: string, init?: RequestInit) => call("bench", path, init);
+  production.request(`${BASE}${path}`, init, { ...env, ...PRODUCTION_SAFE, ENVIRONMENT: environment });
+// bench/lib/server.mjs runs the bench Worker with ENVIRONMENT=development.
+const bench = (path: string, init?: RequestInit) =>
+  benchApp.request(`${BASE}${path}`, init, { ...env, ENVIRONMENT: "development" });
 const postJson = (body: unknown): RequestInit => ({
   method: "POST",
   headers: { "Content-Type": "application/json" },
@@ -25,7 +30,7 @@ const postJson = (body: unknown): RequestInit => ({
 
 describe("bench routes", () => {
   it.each(["test", "development", "production"])(
-    "are not mounted when ENVIRONMENT is %s",
+    "are not in the production app whatever ENVIRONMENT is (%s)",
     async (environment) => {
       for (const path of [
         "/__bench/bare",
@@ -50,16 +55,25 @@ describe("bench routes", () => {
         n: number;
       }>();
       expect(rows?.n).toBe(0);
+      const seeded = await env.DB.prepare(
+        "SELECT count(*) AS n FROM audit_log WHERE user_agent = 'edge-auth-bench'",
+      ).first<{ n: number }>();
+      expect(seeded?.n).toBe(0);
     },
   );
 
-  it("are left out of the OpenAPI document", async () => {
+  it("cannot be switched on by configuration: ENVIRONMENT=bench is not a setting", () => {
+    expect(() => parseConfig({ ENVIRONMENT: "bench" })).toThrow(ConfigError);
+  });
+
+  it("are left out of the OpenAPI document, which is the production one", async () => {
     const res = await bench("/openapi.json");
     const doc = (await res.json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths).filter((p) => p.startsWith("/__bench"))).toEqual([]);
+    expect(doc).toEqual(await (await call("test", "/openapi.json")).json());
   });
 
-  it("answer under ENVIRONMENT=bench", async () => {
+  it("answer in the bench Worker, behind the production middleware", async () => {
     const bare = await bench("/__bench/bare");
     expect(bare.status).toBe(200);
     expect(await bare.json()).toEqual({ ok: true });
@@ -86,10 +100,15 @@ describe("bench routes", () => {
       postJson({ email: "bench.user@EXAMPLE.com", password: "correct horse battery" }),
     );
     expect(again.status).toBe(409);
+    // The app's own validation: a bad body is its usual 422 problem, not a 500.
+    const invalid = await bench("/__bench/users", postJson({ email: "x" }));
+    expect(invalid.status).toBe(422);
+    expect(await invalid.json()).toMatchObject({ code: "validation_error" });
 
     const ref = await bench(`/__bench/reference?id=${user.id}`);
     expect(ref.status).toBe(200);
-    expect(await ref.json()).toMatchObject({ id: user.id, email: "Bench.User@example.com" });
+    // The same presenter as /auth/me: the reference serialises exactly what the route does.
+    expect(await ref.json()).toEqual(user);
     expect((await bench("/__bench/reference?id=missing")).status).toBe(404);
 
     await env.KV.put(`revoked:jti:${user.id}`, "1");

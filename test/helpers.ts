@@ -6,6 +6,7 @@ import type { AppOptions } from "../src/deps";
 import type { EmailMessage, EmailSender } from "../src/email";
 import { openDatabase, openEphemeral } from "../src/storage";
 import type { AuditEntry, Database } from "../src/storage/types";
+import { testHasher } from "./support/test-hasher";
 
 export const BASE = "https://auth.example.test";
 
@@ -46,10 +47,14 @@ export interface TestClient {
   call<T = any>(method: string, path: string, init?: CallInit): Promise<ApiResponse<T>>;
 }
 
-/** A client over a real app (real D1/KV or Postgres/Redis, as configured): only email is captured. */
+/**
+ * A client over a real app (real D1/KV or Postgres/Redis, as configured): email is captured, and
+ * passwords go through the cheap test hasher unless the suite passes `{ passwords: scryptHasher }`
+ * (suites whose subject is hashing or login do). The worker entry (`exports.default`) always uses scrypt.
+ */
 export function testClient(options: AppOptions = {}, envOverrides: Record<string, unknown> = {}): TestClient {
   const mailbox = new CapturingEmailSender();
-  const app = createApp({ email: mailbox, ...options });
+  const app = createApp({ email: mailbox, passwords: testHasher, ...options });
   const testEnv = { ...env, ...envOverrides };
   return {
     mailbox,

@@ -24,11 +24,17 @@ const WRANGLER_ENV = {
   NO_COLOR: "1",
 };
 
+/**
+ * The bench Worker's own config: the production app plus the /__bench/* routes (bench/worker.ts). The
+ * root wrangler.toml (what `npm run build`/`deploy` bundle) never sees those routes.
+ */
+export const BENCH_CONFIG = join("bench", "wrangler.toml");
+
 /** `wrangler d1 migrations apply DB --local` into the run's own persist dir. */
 export function applyMigrations(root, persistTo) {
   const r = spawnSync(
     join(root, "node_modules", ".bin", "wrangler"),
-    ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo],
+    ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo, "--config", BENCH_CONFIG],
     { cwd: root, env: WRANGLER_ENV, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
   );
   if (r.status !== 0) {
@@ -42,7 +48,8 @@ export function applyMigrations(root, persistTo) {
  */
 export function benchVars({ port, secretKey, adminEmail }) {
   return {
-    ENVIRONMENT: "bench",
+    // The bench routes come from the bench entry, not from a setting: no ENVIRONMENT turns them on.
+    ENVIRONMENT: "development",
     SECRET_KEY: secretKey,
     RATE_LIMIT_ENABLED: "false",
     ALGORITHM: "HS256",
@@ -54,9 +61,20 @@ export function benchVars({ port, secretKey, adminEmail }) {
   };
 }
 
-export async function startWrangler({ root, persistTo, port, inspectorPort, vars, logFile }) {
+/** `config`: the bench Worker unless a caller (scripts/openapi.mjs) asks for the service's own. */
+export async function startWrangler({
+  root,
+  persistTo,
+  port,
+  inspectorPort,
+  vars,
+  logFile,
+  config = BENCH_CONFIG,
+}) {
   const args = [
     "dev",
+    "--config",
+    config,
     "--local",
     "--ip",
     "127.0.0.1",

@@ -55,47 +55,14 @@ export const AdminAuditQuerySchema = AuditQuerySchema.safeExtend({
 
 export type AuditQueryInput = z.output<typeof AuditQuerySchema> & { user_id?: string };
 
-export const AuditEntrySchema = z
-  .object({
-    id: z.string(),
-    user_id: z.string().nullable(),
-    action: z.string(),
-    ip: z.string().nullable(),
-    user_agent: z.string().nullable(),
-    created_at: z.string().openapi({ example: "2026-11-25T08:00:00.000Z" }),
-    metadata: z.record(z.string(), z.unknown()),
-  })
-  .openapi("AuditEntry");
-
-export const AuditPageSchema = z
-  .object({ items: z.array(AuditEntrySchema), next_cursor: z.string().nullable() })
-  .openapi("AuditPage");
-
-export type AuditEntryJson = z.infer<typeof AuditEntrySchema>;
-
 function splitActions(action: string | undefined): string[] {
   if (!action) return [];
   return [...new Set(action.split(",").map((a) => a.trim()))].filter((a) => a !== "");
 }
 
-export function presentAuditEntry(e: AuditEntry): AuditEntryJson {
-  return {
-    id: e.id,
-    user_id: e.userId,
-    action: e.action,
-    ip: e.ip,
-    user_agent: e.userAgent,
-    created_at: e.createdAt.toISOString(),
-    metadata: e.metadata,
-  };
-}
-
-export async function queryAudit(
-  deps: Deps,
-  input: AuditQueryInput,
-): Promise<{ items: AuditEntryJson[]; next_cursor: string | null }> {
+export async function queryAudit(deps: Deps, input: AuditQueryInput): Promise<Page<AuditEntry>> {
   const actions = splitActions(input.action);
-  const page: Page<AuditEntry> = await deps.db.audit.list({
+  return deps.db.audit.list({
     limit: input.limit,
     cursor: input.cursor ?? null,
     userId: input.user_id ?? null,
@@ -103,7 +70,6 @@ export async function queryAudit(
     since: input.since ? new Date(input.since) : null,
     until: input.until ? new Date(input.until) : null,
   });
-  return { items: page.items.map(presentAuditEntry), next_cursor: page.nextCursor };
 }
 
 /**

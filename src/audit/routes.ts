@@ -1,12 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { json, problems } from "../auth/schemas";
 import type { AppContext } from "../context";
+import { json, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
-import { rateLimit, requireAuth } from "../security/middleware";
+import { requireAuth } from "../security/middleware";
 import { requireAdmin } from "../users/access";
+import { type AuditPageJson, AuditPageSchema, presentAuditPage } from "./present";
 import {
   AdminAuditQuerySchema,
-  AuditPageSchema,
   type AuditQueryInput,
   AuditQuerySchema,
   assertCanReadLogs,
@@ -29,7 +29,7 @@ export function userLogsRoute(path: "/users/{user_id}/logs" | "/audit/users/{use
     summary: "A user's audit log (self or admin)",
     description: LOGS_DESCRIPTION,
     security: BEARER,
-    middleware: [requireAuth, rateLimit("default")] as const,
+    middleware: [requireAuth] as const,
     request: { params: UserIdParam, query: AuditQuerySchema },
     responses: {
       200: json(AuditPageSchema, "A page of entries"),
@@ -45,9 +45,9 @@ export async function userLogs(
   c: AppContext,
   userId: string,
   query: AuditQueryInput,
-): Promise<z.infer<typeof AuditPageSchema>> {
+): Promise<AuditPageJson> {
   await assertCanReadLogs(c.var.deps, c.var.currentUser, userId);
-  return queryAudit(c.var.deps, { ...query, user_id: userId });
+  return presentAuditPage(await queryAudit(c.var.deps, { ...query, user_id: userId }));
 }
 
 const auditRoute = createRoute({
@@ -57,7 +57,7 @@ const auditRoute = createRoute({
   summary: "Query the audit log (admin)",
   description: `${LOGS_DESCRIPTION} Filter by \`user_id\`, \`action\` (comma list), \`since\`, \`until\`.`,
   security: BEARER,
-  middleware: [requireAuth, requireAdmin, rateLimit("default")] as const,
+  middleware: [requireAuth, requireAdmin] as const,
   request: { query: AdminAuditQuerySchema },
   responses: {
     200: json(AuditPageSchema, "A page of entries"),
@@ -72,7 +72,9 @@ const auditUserRoute = userLogsRoute("/audit/users/{user_id}");
 export function auditRoutes() {
   const router = createRouter();
 
-  router.openapi(auditRoute, async (c) => c.json(await queryAudit(c.var.deps, c.req.valid("query")), 200));
+  router.openapi(auditRoute, async (c) =>
+    c.json(presentAuditPage(await queryAudit(c.var.deps, c.req.valid("query"))), 200),
+  );
 
   router.openapi(auditUserRoute, async (c) =>
     c.json(await userLogs(c, c.req.valid("param").user_id, c.req.valid("query")), 200),

@@ -1,6 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { type AppContext, requestMeta } from "../context";
 import { AppError } from "../errors";
+import { requestBodyType } from "../http/content-type";
+import { DetailSchema, json, jsonBody, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
 import { presentUser, UserSchema } from "../users/present";
@@ -13,18 +15,7 @@ import {
   verifyEmail,
 } from "./accounts";
 import { htmlPage, message, resetForm, verifyForm } from "./pages";
-import {
-  ChangePasswordBody,
-  DetailSchema,
-  EmailBody,
-  json,
-  jsonBody,
-  problems,
-  RegisterBody,
-  ResetBody,
-  TokenBody,
-  TokenSchema,
-} from "./schemas";
+import { ChangePasswordBody, EmailBody, RegisterBody, ResetBody, TokenBody, TokenSchema } from "./schemas";
 
 const ACCEPTED = "If the address can be used, we sent an email with a link. Check your inbox.";
 const tags = ["account"];
@@ -35,8 +26,6 @@ const formOrJson = <T extends z.ZodType>(schema: T) => ({
 /** The form posts of the email-link pages answer a bad, expired or spent token with a page, not JSON. */
 const usedLinkPage = (c: AppContext): never =>
   htmlPage(c, "Link not valid", message("This link is invalid, expired or already used."), 400);
-const isForm = (ct: string | undefined) =>
-  (ct ?? "").toLowerCase().startsWith("application/x-www-form-urlencoded");
 
 const registerRoute = createRoute({
   method: "post",
@@ -124,7 +113,7 @@ const changeRoute = createRoute({
   tags,
   summary: "Change the password; other sessions are revoked",
   security: BEARER,
-  middleware: [requireAuth, rateLimit("default")] as const,
+  middleware: [requireAuth] as const,
   request: { body: jsonBody(ChangePasswordBody) },
   responses: { 200: json(DetailSchema, "Changed"), 401: problems[401], 422: problems[422] },
 });
@@ -143,7 +132,7 @@ export function accountRoutes() {
   });
 
   router.openapi(verifyRoute, async (c) => {
-    if (isForm(c.req.header("Content-Type"))) {
+    if (requestBodyType(c) === "form") {
       const parsed = TokenBody.safeParse(c.req.valid("form"));
       try {
         if (!parsed.success) throw new AppError("invalid_token");
@@ -176,7 +165,7 @@ export function accountRoutes() {
   });
 
   router.openapi(resetRoute, async (c) => {
-    if (isForm(c.req.header("Content-Type"))) {
+    if (requestBodyType(c) === "form") {
       const parsed = ResetBody.safeParse(c.req.valid("form"));
       try {
         if (!parsed.success) throw new AppError("invalid_token");

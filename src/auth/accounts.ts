@@ -5,7 +5,6 @@ import { alreadyRegisteredEmail, passwordResetEmail, verificationEmail } from ".
 import { AppError } from "../errors";
 import { newId, randomToken } from "../lib/crypto";
 import type { TokenPurpose, User } from "../storage/types";
-import { hashPassword, verifyPassword } from "./password";
 import { assertPasswordAcceptable } from "./password-policy";
 import { revokeAllSessions } from "./sessions";
 import { allowEmailTo, clearLoginThrottle } from "./throttle";
@@ -48,7 +47,7 @@ export interface RegisterInput {
  */
 export async function register(deps: Deps, input: RegisterInput, meta: RequestMeta): Promise<void> {
   assertPasswordAcceptable(input.password, deps.config.PASSWORD_MIN_LENGTH, input.email);
-  const passwordHash = await hashPassword(input.password);
+  const passwordHash = await deps.passwords.hash(input.password);
   const now = deps.now();
   const created = await deps.db.users.create({
     id: newId(),
@@ -131,7 +130,7 @@ export async function resetPassword(
   const owner = pending?.userId ? await deps.db.users.findById(pending.userId) : null;
   if (!owner) throw new AppError("invalid_token");
   assertPasswordAcceptable(newPassword, deps.config.PASSWORD_MIN_LENGTH, owner.email, "new_password");
-  const passwordHash = await hashPassword(newPassword);
+  const passwordHash = await deps.passwords.hash(newPassword);
   const consumed = await deps.db.tokens.consume("password_reset", tokenHash, deps.now());
   if (!consumed?.userId) throw new AppError("invalid_token");
   // Proving control of the mailbox also verifies the address.
@@ -152,10 +151,10 @@ export async function changePassword(
   newPassword: string,
   meta: RequestMeta,
 ): Promise<void> {
-  const check = await verifyPassword(currentPassword, user.passwordHash ?? "");
+  const check = await deps.passwords.verify(currentPassword, user.passwordHash ?? "");
   if (!check.ok) throw new AppError("invalid_credentials", { detail: "The current password is incorrect." });
   assertPasswordAcceptable(newPassword, deps.config.PASSWORD_MIN_LENGTH, user.email, "new_password");
-  await deps.db.users.update(user.id, { passwordHash: await hashPassword(newPassword) }, deps.now());
+  await deps.db.users.update(user.id, { passwordHash: await deps.passwords.hash(newPassword) }, deps.now());
   const sessions = await revokeAllSessions(deps, user.id, auth.sessionId);
   recordEvent(deps, meta, { action: "password_changed", userId: user.id, metadata: { sessions } });
 }

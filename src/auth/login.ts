@@ -3,7 +3,6 @@ import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import { hmacBase64url } from "../lib/crypto";
-import { DUMMY_HASH, hashPassword, verifyPassword } from "./password";
 import { completeSignIn, type MfaChallenge, type TokenResponse } from "./sign-in";
 import {
   assertNotThrottled,
@@ -22,7 +21,7 @@ export async function passwordLogin(
   const { user, throttle } = await readAccountAndThrottle(deps, email);
   assertNotThrottled(throttle, deps.now());
   // Unknown email (or an OAuth-only account) still costs one scrypt: timing reveals nothing.
-  const check = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+  const check = await deps.passwords.verify(password, user?.passwordHash ?? deps.passwords.dummyHash);
   if (!user || !check.ok) {
     await recordLoginFailure(deps, meta, email, user);
     recordEvent(deps, meta, {
@@ -50,9 +49,9 @@ export async function passwordLogin(
   if (throttle.failures > 0) await clearLoginThrottle(deps, email);
   if (check.needsRehash) {
     deps.defer(
-      hashPassword(password).then((hash) =>
-        deps.db.users.update(user.id, { passwordHash: hash }, deps.now()),
-      ),
+      deps.passwords
+        .hash(password)
+        .then((hash) => deps.db.users.update(user.id, { passwordHash: hash }, deps.now())),
       "password rehash",
     );
   }

@@ -72,6 +72,18 @@ export interface VerifyResult {
   needsRehash: boolean;
 }
 
+/**
+ * How services hash and verify passwords. Production always uses `scryptHasher`; the seam exists so
+ * that test suites whose subject is not hashing can pass a cheap hasher through `AppOptions` (code
+ * only: nothing in configuration or the environment can select another hasher).
+ */
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(password: string, stored: string): Promise<VerifyResult>;
+  /** Verified against when there is no stored hash, so every login costs one verification. */
+  readonly dummyHash: string;
+}
+
 export async function verifyPassword(password: string, stored: string): Promise<VerifyResult> {
   const parsed = parse(stored) ?? parse(DUMMY_HASH)!;
   const key = await derive(password, parsed.salt, parsed.params, parsed.key.length);
@@ -89,3 +101,9 @@ export async function verifyPassword(password: string, stored: string): Promise<
  */
 export const DUMMY_HASH =
   "$scrypt$ln=15,r=8,p=3$Cg7Ym5Gq8jI0sRP+3uXq9w==$0Ll8rK7bO0wYx7hJ1bq7d0Z2QzVx4pN8s1tYx5e2c3Q=";
+
+export const scryptHasher: PasswordHasher = {
+  hash: (password) => hashPassword(password),
+  verify: (password, stored) => verifyPassword(password, stored),
+  dummyHash: DUMMY_HASH,
+};

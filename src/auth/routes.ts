@@ -1,17 +1,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requestMeta } from "../context";
+import { requestBodyType } from "../http/content-type";
+import { json, jsonBody, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
 import { presentUser, UserSchema } from "../users/present";
 import { accountRoutes } from "./account-routes";
 import { passwordLogin } from "./login";
+import { presentSession, presentTokens } from "./present";
 import {
-  json,
-  jsonBody,
   LoginFormBody,
   LoginJsonBody,
   LogoutBody,
-  problems,
   RefreshBody,
   SessionSchema,
   SignInResponseSchema,
@@ -135,20 +135,18 @@ export function authRoutes() {
   const router = createRouter();
 
   router.openapi(loginRoute, async (c) => {
-    const form = (c.req.header("Content-Type") ?? "")
-      .toLowerCase()
-      .startsWith("application/x-www-form-urlencoded");
-    const { email, password } = form
-      ? (({ username, password }) => ({ email: username, password }))(
-          LoginFormBody.parse(c.req.valid("form")),
-        )
-      : LoginJsonBody.parse(c.req.valid("json"));
+    const { email, password } =
+      requestBodyType(c) === "form"
+        ? (({ username, password }) => ({ email: username, password }))(
+            LoginFormBody.parse(c.req.valid("form")),
+          )
+        : LoginJsonBody.parse(c.req.valid("json"));
     return c.json(await passwordLogin(c.var.deps, email, password, requestMeta(c)), 200);
   });
 
   router.openapi(refreshRoute, async (c) => {
     const tokens = await refreshSession(c.var.deps, c.req.valid("json").refresh_token, requestMeta(c));
-    return c.json(tokens, 200);
+    return c.json(presentTokens(tokens), 200);
   });
 
   router.openapi(logoutRoute, async (c) => {
@@ -169,7 +167,8 @@ export function authRoutes() {
   });
 
   router.openapi(sessionsRoute, async (c) => {
-    return c.json({ items: await listSessions(c.var.deps, c.var.auth) }, 200);
+    const sessions = await listSessions(c.var.deps, c.var.auth);
+    return c.json({ items: sessions.map((s) => presentSession(s, c.var.auth.sessionId)) }, 200);
   });
 
   router.openapi(revokeSessionRoute, async (c) => {

@@ -29,20 +29,6 @@ export const MfaChallengeSchema = z
 
 export const SignInResponseSchema = z.union([TokenResponseSchema, MfaChallengeSchema]);
 
-export const DetailSchema = z.object({ detail: z.string() }).openapi("Detail");
-
-export const ProblemSchema = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    code: z.string(),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-    request_id: z.string().optional(),
-  })
-  .openapi("Problem");
-
 export const RegisterBody = z
   .object({
     email: EmailSchema,
@@ -65,7 +51,17 @@ export const LoginJsonBody = z
 export const LoginFormBody = z
   .object({ username: EmailSchema, password: PasswordInputSchema })
   .openapi("LoginForm", { description: "OAuth2 password-grant style form (username is the email)." });
-export const RefreshBody = z.object({ refresh_token: TokenSchema }).openapi("RefreshRequest");
+// Any string is accepted here so that a token of the wrong kind (an access-token JWT, a truncated paste) is
+// the contract's 401 invalid_token from the service, not a 422: only a missing or empty field is 422.
+export const RefreshBody = z
+  .object({
+    refresh_token: z
+      .string()
+      .min(1)
+      .max(4096)
+      .openapi({ description: "The refresh_token of a token response." }),
+  })
+  .openapi("RefreshRequest");
 export const LogoutBody = z.object({ refresh_token: TokenSchema.optional() }).openapi("LogoutRequest");
 export const ResetBody = z
   .object({ token: TokenSchema, new_password: PasswordInputSchema })
@@ -84,30 +80,3 @@ export const SessionSchema = z
     current: z.boolean(),
   })
   .openapi("Session");
-
-const problem = (description: string) => ({
-  description,
-  content: { "application/problem+json": { schema: ProblemSchema } },
-});
-
-export const problems = {
-  400: problem("Invalid or used token / malformed body"),
-  401: problem("Not authenticated or bad credentials"),
-  403: problem("Forbidden"),
-  404: problem("Not found"),
-  409: problem("Conflict"),
-  413: problem("Body over 64 KiB"),
-  415: problem("Body is not JSON"),
-  422: problem("Validation failed"),
-  429: problem("Rate limited (see Retry-After)"),
-} as const;
-
-export const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-
-export const jsonBody = <T extends z.ZodType>(schema: T) => ({
-  required: true,
-  content: { "application/json": { schema } },
-});

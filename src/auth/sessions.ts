@@ -3,7 +3,8 @@ import type { AuthContext, RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import type { Session } from "../storage/types";
-import type { TokenResponse } from "./sign-in";
+import { TokenSchema } from "./schemas";
+import type { SessionTokens } from "./sign-in";
 import { denylistSessions, hashToken, issueAccessToken, successorRefreshToken } from "./tokens";
 
 /** Two tabs refreshing at once: the just-rotated token stays good for this long (API.md). */
@@ -13,7 +14,9 @@ export async function refreshSession(
   deps: Deps,
   refreshToken: string,
   meta: RequestMeta,
-): Promise<TokenResponse> {
+): Promise<SessionTokens> {
+  // Not shaped like any refresh token we issue: the same 401 as an unknown one, without a store lookup.
+  if (!TokenSchema.safeParse(refreshToken).success) throw new AppError("invalid_refresh_token");
   const now = deps.now();
   const next = await successorRefreshToken(deps.config, refreshToken);
   // The rotation's audit entry is written in its transaction, only by the call that rotates.
@@ -48,12 +51,7 @@ export async function refreshSession(
       metadata: { grace: true },
     });
   }
-  return {
-    access_token: access.token,
-    refresh_token: next,
-    token_type: "bearer",
-    expires_in: access.expiresIn,
-  };
+  return { accessToken: access.token, refreshToken: next, expiresIn: access.expiresIn };
 }
 
 /** Revokes sessions in the store and denylists their access tokens in the ephemeral store. */
@@ -104,25 +102,9 @@ export async function logoutAll(deps: Deps, auth: AuthContext, meta: RequestMeta
   recordEvent(deps, meta, { action: "logout_all", userId: auth.userId, metadata: { sessions: count } });
 }
 
-export interface SessionJson {
-  id: string;
-  created_at: string;
-  last_used_at: string;
-  ip: string | null;
-  user_agent: string | null;
-  current: boolean;
-}
-
-export async function listSessions(deps: Deps, auth: AuthContext): Promise<SessionJson[]> {
-  const sessions = await deps.db.sessions.listActive(auth.userId, deps.now());
-  return sessions.map((s: Session) => ({
-    id: s.id,
-    created_at: s.createdAt.toISOString(),
-    last_used_at: s.lastUsedAt.toISOString(),
-    ip: s.ip,
-    user_agent: s.userAgent,
-    current: s.id === auth.sessionId,
-  }));
+/** The user's live sessions (the route marks the caller's own). */
+export function listSessions(deps: Deps, auth: AuthContext): Promise<Session[]> {
+  return deps.db.sessions.listActive(auth.userId, deps.now());
 }
 
 export async function revokeOwnSession(

@@ -3,9 +3,18 @@ import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { newId, randomToken } from "../lib/crypto";
 import type { User } from "../storage/types";
+import { presentTokens } from "./present";
 import { hashToken, issueAccessToken, newRefreshToken } from "./tokens";
 
 export type SignInMethod = "password" | "google" | "facebook";
+
+/** A session's token pair as the services hand it to the routes (presented by auth/present.ts). */
+export interface SessionTokens {
+  accessToken: string;
+  refreshToken: string;
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+}
 
 /** OAuth 2.0 token response (RFC 6749 §5.1). */
 export interface TokenResponse {
@@ -33,7 +42,7 @@ export async function startSession(
   user: User,
   meta: RequestMeta,
   event: AuditEvent,
-): Promise<TokenResponse> {
+): Promise<SessionTokens> {
   const now = deps.now();
   const sessionId = newId();
   const refreshToken = newRefreshToken();
@@ -55,12 +64,7 @@ export async function startSession(
     ),
     issueAccessToken(deps.config, user.id, sessionId, now),
   ]);
-  return {
-    access_token: access.token,
-    refresh_token: refreshToken,
-    token_type: "bearer",
-    expires_in: access.expiresIn,
-  };
+  return { accessToken: access.token, refreshToken, expiresIn: access.expiresIn };
 }
 
 /**
@@ -87,5 +91,11 @@ export async function completeSignIn(
     });
     return { mfa_required: true, mfa_token: mfaToken, expires_in: MFA_TOKEN_TTL_SECONDS };
   }
-  return startSession(deps, user, meta, { action: "login_succeeded", userId: user.id, metadata: { method } });
+  return presentTokens(
+    await startSession(deps, user, meta, {
+      action: "login_succeeded",
+      userId: user.id,
+      metadata: { method },
+    }),
+  );
 }

@@ -1,8 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { generateCookie, getCookie, setCookie } from "hono/cookie";
-import { json, jsonBody, problems, SignInResponseSchema } from "../auth/schemas";
+import { SignInResponseSchema } from "../auth/schemas";
 import { requestMeta } from "../context";
 import { AppError } from "../errors";
+import { json, jsonBody, problems } from "../http/openapi";
 import { createRouter } from "../router";
 import { rateLimit } from "../security/middleware";
 import type { OAuthProviderName } from "../storage/types";
@@ -94,7 +95,6 @@ function routesFor(provider: OAuthProviderName, label: string) {
       ". The state is bound to this browser by an `HttpOnly; Secure; SameSite=Lax` cookie " +
       "(`__Host-oauth_state`), so the callback must happen in the same browser. " +
       `Register \`\${APP_URL}/auth/${provider}/callback\` as the redirect URI with ${label}.`,
-    middleware: [rateLimit("default")] as const,
     request: { query: AuthorizeQuery },
     responses: {
       302: redirectResponse(`To ${label}`),

@@ -1,7 +1,9 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from "@simplewebauthn/server";
-import { json, jsonBody, problems, TokenResponseSchema } from "../auth/schemas";
+import { presentTokens } from "../auth/present";
+import { TokenResponseSchema } from "../auth/schemas";
 import { type AppEnv, requestMeta } from "../context";
+import { json, jsonBody, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
 import type { Passkey } from "../storage/types";
@@ -197,7 +199,7 @@ const registerOptionsRoute = createRoute({
     "A discoverable credential is required (resident key), user verification preferred, algorithms EdDSA, " +
     `ES256 and RS256, attestation none; the caller's passkeys are excluded. ${CHALLENGE_RULE} ${RECENT}`,
   security: BEARER,
-  middleware: [rateLimit("default"), requireAuth, requireRecentAuth] as const,
+  middleware: [requireAuth, requireRecentAuth] as const,
   responses: {
     200: json(CreationOptionsSchema, "Creation options"),
     401: problems[401],
@@ -217,7 +219,7 @@ const registerRoute = createRoute({
     "(signature, origin, RP id, challenge unknown, used, expired or issued to someone else, a credential " +
     'already registered) is 400 `invalid_passkey`. `name` defaults to "Passkey".',
   security: BEARER,
-  middleware: [rateLimit("default"), requireAuth] as const,
+  middleware: [requireAuth] as const,
   request: { body: jsonBody(RegisterBody) },
   responses: {
     201: json(PasskeySchema, "The new passkey"),
@@ -234,7 +236,7 @@ const listRoute = createRoute({
   tags,
   summary: "The caller's passkeys, oldest first",
   security: BEARER,
-  middleware: [rateLimit("default"), requireAuth] as const,
+  middleware: [requireAuth] as const,
   responses: { 200: json(PasskeyListSchema, "Passkeys"), 401: problems[401], 429: problems[429] },
 });
 
@@ -244,7 +246,7 @@ const renameRoute = createRoute({
   tags,
   summary: "Rename one of the caller's passkeys",
   security: BEARER,
-  middleware: [rateLimit("default"), requireAuth] as const,
+  middleware: [requireAuth] as const,
   request: { params: IdParams, body: jsonBody(RenameBody) },
   responses: {
     200: json(PasskeySchema, "Renamed"),
@@ -264,7 +266,7 @@ const deleteRoute = createRoute({
     "409 `last_sign_in_method` when it is the account's last way to sign in (no password, no linked " +
     `provider, no other passkey). ${RECENT}`,
   security: BEARER,
-  middleware: [rateLimit("default"), requireAuth, requireRecentAuth] as const,
+  middleware: [requireAuth, requireRecentAuth] as const,
   request: { params: IdParams },
   responses: {
     204: { description: "Removed" },
@@ -359,7 +361,7 @@ export function passkeyRoutes(): OpenAPIHono<AppEnv> {
       response as unknown as AuthenticationResponseJSON,
       requestMeta(c),
     );
-    return c.json(tokens, 200, NO_STORE);
+    return c.json(presentTokens(tokens), 200, NO_STORE);
   });
 
   return router;

@@ -10,7 +10,7 @@ import {
 } from "@simplewebauthn/server";
 import { COSEALG, decodeClientDataJSON, isoBase64URL } from "@simplewebauthn/server/helpers";
 import { recordEvent } from "../audit/record";
-import { startSession, type TokenResponse } from "../auth/sign-in";
+import { type SessionTokens, startSession } from "../auth/sign-in";
 import { hashToken } from "../auth/tokens";
 import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
@@ -257,7 +257,7 @@ export async function signInWithPasskey(
   deps: Deps,
   response: AuthenticationResponseJSON,
   meta: RequestMeta,
-): Promise<TokenResponse> {
+): Promise<SessionTokens> {
   const { user, passkey } = await verifyPasskeyAssertion(deps, response, meta);
   return startSession(deps, user, meta, {
     action: "passkey_login",

@@ -1,12 +1,10 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context";
 import { AppError } from "../errors";
+import { requestBodyType } from "../http/content-type";
 
 /** Deeper nesting than any of our bodies has is an attack on the parser, not a request. */
 export const MAX_JSON_DEPTH = 32;
-
-const JSON_TYPE = /^application\/([\w.-]+\+)?json$/;
-const FORM_TYPE = "application/x-www-form-urlencoded";
 
 function badRequest(detail: string): AppError {
   return new AppError("bad_request", { detail });
@@ -81,9 +79,8 @@ function containsNul(value: unknown): boolean {
  * are 400. The decoded text stays in Hono's body cache, so the route's validator parses the same bytes.
  */
 export const jsonGuardMiddleware: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const type = (c.req.header("Content-Type") ?? "").split(";")[0]!.trim().toLowerCase();
-  const isJson = JSON_TYPE.test(type);
-  if (!isJson && type !== FORM_TYPE) return next();
+  const type = requestBodyType(c);
+  if (type === "other") return next();
   if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS") return next();
 
   const bytes = await c.req.arrayBuffer();
@@ -97,7 +94,7 @@ export const jsonGuardMiddleware: MiddlewareHandler<AppEnv> = async (c, next) =>
   // (Hono stores promises there at runtime; its type says otherwise.)
   (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text);
 
-  if (isJson) {
+  if (type === "json") {
     if (text.trim() === "") return next();
     let value: unknown;
     try {

@@ -58,7 +58,8 @@ export const globalRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
  * Marks a route's bucket (read by globalRateLimit). When the route is mounted outside createApp (no
  * global limiter ran) it enforces the limit itself, so a route is never left unlimited.
  */
-export function rateLimit(bucket: RateBucket): MiddlewareHandler<AppEnv> {
+// "default" is not accepted: every route without a marker already counts against it.
+export function rateLimit(bucket: Exclude<RateBucket, "default">): MiddlewareHandler<AppEnv> {
   const middleware: TaggedMiddleware = async (c, next) => {
     if (!counted.has(c.req.raw)) await c.var.deps.limiter.check(bucket, clientIp(c));
     await next();

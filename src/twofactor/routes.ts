@@ -1,6 +1,9 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { json, jsonBody, problems, TokenResponseSchema, TokenSchema } from "../auth/schemas";
+import { renderSVG } from "uqr";
+import { presentTokens } from "../auth/present";
+import { TokenResponseSchema, TokenSchema } from "../auth/schemas";
 import { type AppEnv, requestMeta } from "../context";
+import { json, jsonBody, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
 import { presentUser, UserSchema } from "../users/present";
@@ -59,7 +62,7 @@ const setupRoute = createRoute({
     "never shown again. Calling it again replaces a pending secret. " +
     TOTP_RULE,
   security: BEARER,
-  middleware: [rateLimit("default"), requireAuth] as const,
+  middleware: [requireAuth] as const,
   responses: { 200: json(SetupSchema, "Pending secret"), 401: problems[401], 409: problems[409] },
 });
 
@@ -72,7 +75,7 @@ const enableRoute = createRoute({
     "Answers 10 recovery codes, shown only this once. Every other session of the user is revoked. " +
     TOTP_RULE,
   security: BEARER,
-  middleware: [rateLimit("default"), requireAuth] as const,
+  middleware: [requireAuth] as const,
   request: { body: jsonBody(TotpBody) },
   responses: {
     200: json(RecoveryCodesSchema, "Enabled"),
@@ -90,7 +93,7 @@ const disableRoute = createRoute({
   summary: "Turn two-factor authentication off (needs a TOTP or recovery code)",
   description: `${TOTP_RULE} ${LOCKOUT_RULE}`,
   security: BEARER,
-  middleware: [rateLimit("default"), requireAuth] as const,
+  middleware: [requireAuth] as const,
   request: { body: jsonBody(CodeBody) },
   responses: {
     200: json(UserSchema, "Disabled"),
@@ -127,7 +130,7 @@ const recoveryCodesRoute = createRoute({
   summary: "Replace the recovery codes (needs a TOTP or recovery code)",
   description: `The previous codes stop working; the new ones are shown only this once. ${TOTP_RULE} ${LOCKOUT_RULE}`,
   security: BEARER,
-  middleware: [rateLimit("default"), requireAuth] as const,
+  middleware: [requireAuth] as const,
   request: { body: jsonBody(CodeBody) },
   responses: {
     200: json(RecoveryCodesSchema, "New recovery codes"),
@@ -143,15 +146,19 @@ export function twoFactorRoutes(): OpenAPIHono<AppEnv> {
   const router = createRouter();
 
   router.openapi(setupRoute, async (c) => {
-    return c.json(await setupTwoFactor(c.var.deps, c.var.auth, c.var.currentUser, requestMeta(c)), 200);
+    const { secret, keyUri } = await setupTwoFactor(
+      c.var.deps,
+      c.var.auth,
+      c.var.currentUser,
+      requestMeta(c),
+    );
+    return c.json({ secret, otpauth_url: keyUri, qr_svg: renderSVG(keyUri) }, 200);
   });
 
   router.openapi(enableRoute, async (c) => {
     const { code } = c.req.valid("json");
-    return c.json(
-      await enableTwoFactor(c.var.deps, c.var.auth, c.var.currentUser, code, requestMeta(c)),
-      200,
-    );
+    const codes = await enableTwoFactor(c.var.deps, c.var.auth, c.var.currentUser, code, requestMeta(c));
+    return c.json({ recovery_codes: codes }, 200);
   });
 
   router.openapi(disableRoute, async (c) => {
@@ -164,15 +171,19 @@ export function twoFactorRoutes(): OpenAPIHono<AppEnv> {
 
   router.openapi(verifyRoute, async (c) => {
     const { mfa_token, code } = c.req.valid("json");
-    return c.json(await verifyTwoFactor(c.var.deps, mfa_token, code, requestMeta(c)), 200);
+    return c.json(presentTokens(await verifyTwoFactor(c.var.deps, mfa_token, code, requestMeta(c))), 200);
   });
 
   router.openapi(recoveryCodesRoute, async (c) => {
     const { code } = c.req.valid("json");
-    return c.json(
-      await regenerateRecoveryCodes(c.var.deps, c.var.auth, c.var.currentUser, code, requestMeta(c)),
-      200,
+    const codes = await regenerateRecoveryCodes(
+      c.var.deps,
+      c.var.auth,
+      c.var.currentUser,
+      code,
+      requestMeta(c),
     );
+    return c.json({ recovery_codes: codes }, 200);
   });
 
   return router;

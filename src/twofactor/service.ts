@@ -1,7 +1,6 @@
-import { renderSVG } from "uqr";
 import { recordEvent } from "../audit/record";
 import { revokeAllSessions } from "../auth/sessions";
-import { startSession, type TokenResponse } from "../auth/sign-in";
+import { type SessionTokens, startSession } from "../auth/sign-in";
 import { hashToken } from "../auth/tokens";
 import type { AuthContext, RequestMeta } from "../context";
 import type { Deps } from "../deps";
@@ -20,10 +19,10 @@ import { encodeTotpSecret, matchTotp, newTotpSecret, totpKeyUri } from "./totp";
 export const MAX_CODE_FAILURES = 5;
 export const CODE_LOCKOUT_MS = 15 * 60_000;
 
-export interface TwoFactorSetup {
+/** A pending enrolment: the secret (base32, for manual entry) and its otpauth:// key URI. */
+export interface TotpEnrolment {
   secret: string;
-  otpauth_url: string;
-  qr_svg: string;
+  keyUri: string;
 }
 
 export type SecondFactor = "totp" | "recovery_code";
@@ -37,17 +36,16 @@ export async function setupTwoFactor(
   /** The caller, loaded (and checked active) by requireAuth. */
   user: User,
   meta: RequestMeta,
-): Promise<TwoFactorSetup> {
+): Promise<TotpEnrolment> {
   if (user.twoFactorEnabled) throw new AppError("two_factor_already_enabled");
   const key = newTotpSecret();
   await deps.db.twoFactor.setPending(user.id, await encryptSecret(deps.config, user.id, key), deps.now());
   recordEvent(deps, meta, { action: "2fa_setup", userId: user.id });
-  const otpauthUrl = totpKeyUri(deps.config.APP_NAME, user.email, key);
   // The only time the secret leaves the server; afterwards only its ciphertext exists.
-  return { secret: encodeTotpSecret(key), otpauth_url: otpauthUrl, qr_svg: renderSVG(otpauthUrl) };
+  return { secret: encodeTotpSecret(key), keyUri: totpKeyUri(deps.config.APP_NAME, user.email, key) };
 }
 
-/** A code from the pending secret turns 2FA on; returns the recovery codes (shown once). */
+/** A code from the pending secret turns 2FA on; returns the plain recovery codes (shown once). */
 export async function enableTwoFactor(
   deps: Deps,
   auth: AuthContext,
@@ -55,7 +53,7 @@ export async function enableTwoFactor(
   user: User,
   code: string,
   meta: RequestMeta,
-): Promise<{ recovery_codes: string[] }> {
+): Promise<string[]> {
   const state = await deps.db.twoFactor.get(user.id);
   if (state?.secretEnc) throw new AppError("two_factor_already_enabled");
   if (!state?.pendingSecretEnc) throw new AppError("two_factor_not_pending");
@@ -78,7 +76,7 @@ export async function enableTwoFactor(
   // Whoever signed in before 2FA was on did so with the password alone.
   const sessions = await revokeAllSessions(deps, user.id, auth.sessionId);
   recordEvent(deps, meta, { action: "2fa_enabled", userId: user.id, metadata: { sessions } });
-  return { recovery_codes: codes };
+  return codes;
 }
 
 export async function disableTwoFactor(
@@ -102,12 +100,12 @@ export async function regenerateRecoveryCodes(
   user: User,
   code: string,
   meta: RequestMeta,
-): Promise<{ recovery_codes: string[] }> {
+): Promise<string[]> {
   await requireSecondFactor(deps, user.id, code, meta, "invalid_code");
   const codes = newRecoveryCodes();
   await deps.db.twoFactor.replaceRecoveryCodes(user.id, await hashRecoveryCodes(codes), deps.now());
   recordEvent(deps, meta, { action: "2fa_recovery_codes_regenerated", userId: user.id });
-  return { recovery_codes: codes };
+  return codes;
 }
 
 /**
@@ -119,7 +117,7 @@ export async function verifyTwoFactor(
   mfaToken: string,
   code: string,
   meta: RequestMeta,
-): Promise<TokenResponse> {
+): Promise<SessionTokens> {
   const tokenHash = await hashToken(mfaToken);
   const challenge = await deps.db.tokens.peek("mfa", tokenHash, deps.now());
   if (!challenge?.userId) throw new AppError("invalid_mfa_token");

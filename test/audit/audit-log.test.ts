@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { sanitizeMetadata } from "../../src/audit/record";
 import { refreshSession } from "../../src/auth/sessions";
 import { getConfig } from "../../src/config";
@@ -14,13 +14,10 @@ import {
   tokenFromEmail,
   uniqueEmail,
 } from "../helpers";
+import { withFakeClock } from "../support/clock";
 import { createAdmin, seedAudit, walk } from "../users/admin-helpers";
 
 const UNKNOWN_ID = "00000000-0000-7000-8000-000000000000";
-
-afterEach(() => {
-  vi.restoreAllMocks();
-});
 
 describe("reading audit logs: who may read what", () => {
   it("a user reads their own log under both paths, newest first, in the wire shape", async () => {
@@ -237,10 +234,10 @@ describe("audit entries hold no secrets", () => {
     });
     secrets.push(refreshed.body.access_token, refreshed.body.refresh_token);
     // Reuse of the rotated token, after the grace window.
-    vi.useFakeTimers({ toFake: ["Date"] });
-    vi.setSystemTime(Date.now() + 60_000);
-    await client.call("POST", "/auth/refresh", { json: { refresh_token: user.tokens.refresh_token } });
-    vi.useRealTimers();
+    await withFakeClock(
+      () => client.call("POST", "/auth/refresh", { json: { refresh_token: user.tokens.refresh_token } }),
+      Date.now() + 60_000,
+    );
 
     await client.call("POST", "/auth/password/forgot", { json: { email: user.email } });
     const resetToken = tokenFromEmail(client.mailbox.last(user.email));
@@ -299,23 +296,27 @@ describe("a failed audit write", () => {
     const client = testClient();
     const user = await createVerifiedUser(client);
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
-    const meta = { ip: null, userAgent: null, requestId: "test" };
-    // A rotation writes its entry in its own transaction; the retry inside the grace window is a
-    // deferred entry, the kind this is about.
-    const first = await client.call("POST", "/auth/refresh", {
-      json: { refresh_token: user.tokens.refresh_token },
-    });
-    expect(first.status).toBe(200);
-    const deps = new FailingAuditDeps(getConfig(env), env, {}, undefined);
-    const tokens = await refreshSession(deps, user.tokens.refresh_token, meta);
-    await deps.close();
-    expect(tokens.refresh_token).toBe((first.body as { refresh_token: string }).refresh_token);
+    try {
+      const meta = { ip: null, userAgent: null, requestId: "test" };
+      // A rotation writes its entry in its own transaction; the retry inside the grace window is a
+      // deferred entry, the kind this is about.
+      const first = await client.call("POST", "/auth/refresh", {
+        json: { refresh_token: user.tokens.refresh_token },
+      });
+      expect(first.status).toBe(200);
+      const deps = new FailingAuditDeps(getConfig(env), env, {}, undefined);
+      const tokens = await refreshSession(deps, user.tokens.refresh_token, meta);
+      await deps.close();
+      expect(tokens.refreshToken).toBe((first.body as { refresh_token: string }).refresh_token);
 
-    expect((await client.call("GET", "/auth/me", { token: tokens.access_token })).status).toBe(200);
-    const logged = errors.mock.calls.map((c) => String(c[0]));
-    expect(logged.some((l) => l.includes("deferred task failed: audit token_refreshed"))).toBe(true);
-    expect(logged.join("\n")).not.toContain(tokens.refresh_token);
-    const refreshed = (await auditEntries(user.id)).filter((e) => e.action === "token_refreshed");
-    expect(refreshed.map((e) => e.metadata)).toEqual([{ grace: false }]);
+      expect((await client.call("GET", "/auth/me", { token: tokens.accessToken })).status).toBe(200);
+      const logged = errors.mock.calls.map((c) => String(c[0]));
+      expect(logged.some((l) => l.includes("deferred task failed: audit token_refreshed"))).toBe(true);
+      expect(logged.join("\n")).not.toContain(tokens.refreshToken);
+      const refreshed = (await auditEntries(user.id)).filter((e) => e.action === "token_refreshed");
+      expect(refreshed.map((e) => e.metadata)).toEqual([{ grace: false }]);
+    } finally {
+      errors.mockRestore();
+    }
   });
 });

@@ -28,72 +28,78 @@ describe("retention", () => {
   it("deletes old audit entries, long-ended sessions, expired tokens and counters, and keeps the rest", async () => {
     const db = database();
     const config = getConfig(env);
-    // An explicit clock; the data is placed around it.
-    const now = new Date(Date.now() - 1000);
-    const userId = await seedUser(db, new Date(now.getTime() - 500 * DAY));
-    const retention = config.AUDIT_RETENTION_DAYS * DAY;
-    const [old, fresh] = await seedAudit([
-      { userId, action: "login_succeeded", at: new Date(now.getTime() - retention - 1) },
-      { userId, action: "login_succeeded", at: new Date(now.getTime() - retention + 60_000) },
-    ]);
+    try {
+      // An explicit clock; the data is placed around it.
+      const now = new Date(Date.now() - 1000);
+      const userId = await seedUser(db, new Date(now.getTime() - 500 * DAY));
+      const retention = config.AUDIT_RETENTION_DAYS * DAY;
+      const [old, fresh] = await seedAudit([
+        { userId, action: "login_succeeded", at: new Date(now.getTime() - retention - 1) },
+        { userId, action: "login_succeeded", at: new Date(now.getTime() - retention + 60_000) },
+      ]);
 
-    const session = (ended: number, revoked: boolean) => ({
-      id: newId(),
-      userId,
-      refreshHash: newId(),
-      expiresAt: new Date(now.getTime() - (revoked ? -DAY : ended)),
-      ip: null,
-      userAgent: null,
-      now: new Date(now.getTime() - 40 * DAY),
-    });
-    const expiredLongAgo = await db.sessions.create(session(8 * DAY, false));
-    const expiredRecently = await db.sessions.create(session(2 * DAY, false));
-    const revokedLongAgo = await db.sessions.create(session(0, true));
-    await db.sessions.revoke(revokedLongAgo.id, new Date(now.getTime() - 8 * DAY));
-    const live = await db.sessions.create({ ...session(0, true), expiresAt: new Date(now.getTime() + DAY) });
+      const session = (ended: number, revoked: boolean) => ({
+        id: newId(),
+        userId,
+        refreshHash: newId(),
+        expiresAt: new Date(now.getTime() - (revoked ? -DAY : ended)),
+        ip: null,
+        userAgent: null,
+        now: new Date(now.getTime() - 40 * DAY),
+      });
+      const expiredLongAgo = await db.sessions.create(session(8 * DAY, false));
+      const expiredRecently = await db.sessions.create(session(2 * DAY, false));
+      const revokedLongAgo = await db.sessions.create(session(0, true));
+      await db.sessions.revoke(revokedLongAgo.id, new Date(now.getTime() - 8 * DAY));
+      const live = await db.sessions.create({
+        ...session(0, true),
+        expiresAt: new Date(now.getTime() + DAY),
+      });
 
-    const expiredTokenHash = newId();
-    const liveTokenHash = newId();
-    const tokenExpiry = new Date(now.getTime() - 60_000);
-    await db.tokens.create({
-      tokenHash: expiredTokenHash,
-      purpose: "password_reset",
-      userId,
-      expiresAt: tokenExpiry,
-      now: new Date(now.getTime() - 3_600_000),
-    });
-    await db.tokens.create({
-      tokenHash: liveTokenHash,
-      purpose: "password_reset",
-      userId,
-      expiresAt: new Date(now.getTime() + 3_600_000),
-      now,
-    });
-    const oldCounter = `test:ret:${newId()}`;
-    const liveCounter = `test:ret:${newId()}`;
-    await db.counters.increment(oldCounter, 60_000, new Date(now.getTime() - 120_000));
-    await db.counters.increment(liveCounter, 3_600_000, now);
+      const expiredTokenHash = newId();
+      const liveTokenHash = newId();
+      const tokenExpiry = new Date(now.getTime() - 60_000);
+      await db.tokens.create({
+        tokenHash: expiredTokenHash,
+        purpose: "password_reset",
+        userId,
+        expiresAt: tokenExpiry,
+        now: new Date(now.getTime() - 3_600_000),
+      });
+      await db.tokens.create({
+        tokenHash: liveTokenHash,
+        purpose: "password_reset",
+        userId,
+        expiresAt: new Date(now.getTime() + 3_600_000),
+        now,
+      });
+      const oldCounter = `test:ret:${newId()}`;
+      const liveCounter = `test:ret:${newId()}`;
+      await db.counters.increment(oldCounter, 60_000, new Date(now.getTime() - 120_000));
+      await db.counters.increment(liveCounter, 3_600_000, now);
 
-    const result = await applyRetention(db, config, now);
+      const result = await applyRetention(db, config, now);
 
-    expect(result.auditEntries).toBeGreaterThanOrEqual(1);
-    expect(result.sessions).toBeGreaterThanOrEqual(2);
-    expect(result.oneTimeTokens).toBeGreaterThanOrEqual(1);
-    expect(result.counters).toBeGreaterThanOrEqual(1);
-    const ids = (await auditEntries(userId)).map((e) => e.id);
-    expect(ids).toContain(fresh!.id);
-    expect(ids).not.toContain(old!.id);
-    expect(await db.sessions.findById(expiredLongAgo.id)).toBeNull();
-    expect(await db.sessions.findById(revokedLongAgo.id)).toBeNull();
-    expect(await db.sessions.findById(expiredRecently.id)).not.toBeNull();
-    expect(await db.sessions.findById(live.id)).not.toBeNull();
-    // Read "as of" before expiry: only a deleted row is missing then.
-    const before = new Date(tokenExpiry.getTime() - 1000);
-    expect(await db.tokens.peek("password_reset", expiredTokenHash, before)).toBeNull();
-    expect(await db.tokens.peek("password_reset", liveTokenHash, now)).not.toBeNull();
-    expect(await db.counters.get(oldCounter, new Date(now.getTime() - 120_000))).toBeNull();
-    expect(await db.counters.get(liveCounter, now)).not.toBeNull();
-    await db.close();
+      expect(result.auditEntries).toBeGreaterThanOrEqual(1);
+      expect(result.sessions).toBeGreaterThanOrEqual(2);
+      expect(result.oneTimeTokens).toBeGreaterThanOrEqual(1);
+      expect(result.counters).toBeGreaterThanOrEqual(1);
+      const ids = (await auditEntries(userId)).map((e) => e.id);
+      expect(ids).toContain(fresh!.id);
+      expect(ids).not.toContain(old!.id);
+      expect(await db.sessions.findById(expiredLongAgo.id)).toBeNull();
+      expect(await db.sessions.findById(revokedLongAgo.id)).toBeNull();
+      expect(await db.sessions.findById(expiredRecently.id)).not.toBeNull();
+      expect(await db.sessions.findById(live.id)).not.toBeNull();
+      // Read "as of" before expiry: only a deleted row is missing then.
+      const before = new Date(tokenExpiry.getTime() - 1000);
+      expect(await db.tokens.peek("password_reset", expiredTokenHash, before)).toBeNull();
+      expect(await db.tokens.peek("password_reset", liveTokenHash, now)).not.toBeNull();
+      expect(await db.counters.get(oldCounter, new Date(now.getTime() - 120_000))).toBeNull();
+      expect(await db.counters.get(liveCounter, now)).not.toBeNull();
+    } finally {
+      await db.close();
+    }
   });
 
   it("honours AUDIT_RETENTION_DAYS", async () => {
@@ -104,10 +110,16 @@ describe("retention", () => {
       { userId, action: "logout", at: new Date(now.getTime() - 10 * DAY) },
       { userId, action: "logout", at: new Date(now.getTime() - 40 * DAY) },
     ]);
-    await applyRetention(db, getConfig({ ...env, AUDIT_RETENTION_DAYS: "30" }), now);
-    expect((await auditEntries(userId)).map((e) => e.id)).toEqual([tenDays!.id]);
-    expect(fortyDays).toBeDefined();
-    await db.close();
+    try {
+      // The default keeps both (it is longer than 40 days), so the setting is what removes one.
+      expect(getConfig(env).AUDIT_RETENTION_DAYS).toBeGreaterThan(40);
+      await applyRetention(db, getConfig(env), now);
+      expect((await auditEntries(userId)).map((e) => e.id)).toEqual([tenDays!.id, fortyDays!.id]);
+      await applyRetention(db, getConfig({ ...env, AUDIT_RETENTION_DAYS: "30" }), now);
+      expect((await auditEntries(userId)).map((e) => e.id)).toEqual([tenDays!.id]);
+    } finally {
+      await db.close();
+    }
   });
 
   it("runs from the Cron Trigger through the worker's scheduled handler, on the controller's clock", async () => {

@@ -1,10 +1,20 @@
 import { describe, expect, it, vi } from "vitest";
 import * as password from "../../src/auth/password";
-import { auditEntries, createVerifiedUser, PASSWORD, testClient, uniqueEmail } from "../helpers";
+import {
+  type ApiResponse,
+  auditEntries,
+  createVerifiedUser,
+  PASSWORD,
+  testClient,
+  uniqueEmail,
+} from "../helpers";
+
+// Login is where hashing cost and timing matter: these suites keep the production scrypt hasher.
+const scryptClient = () => testClient({ passwords: password.scryptHasher });
 
 describe("login", () => {
   it("returns an OAuth2 token response with no-store", async () => {
-    const client = testClient();
+    const client = scryptClient();
     const user = await createVerifiedUser(client);
     const res = await client.call("POST", "/auth/login", { json: { email: user.email, password: PASSWORD } });
     expect(res.status).toBe(200);
@@ -21,7 +31,7 @@ describe("login", () => {
   });
 
   it("accepts the OAuth2 form (username=&password=) with a case-insensitive email", async () => {
-    const client = testClient();
+    const client = scryptClient();
     const user = await createVerifiedUser(client);
     const res = await client.call("POST", "/auth/login", {
       form: { username: user.email.toUpperCase(), password: PASSWORD },
@@ -31,19 +41,23 @@ describe("login", () => {
   });
 
   it("answers wrong password and unknown email identically, and hashes for both", async () => {
-    const client = testClient();
+    const client = scryptClient();
     const user = await createVerifiedUser(client);
-    const spy = vi.spyOn(password, "verifyPassword");
-    const wrong = await client.call("POST", "/auth/login", {
-      json: { email: user.email, password: "not-the-password" },
-    });
-    const unknownEmail = uniqueEmail();
-    const unknown = await client.call("POST", "/auth/login", {
-      json: { email: unknownEmail, password: PASSWORD },
-    });
-    expect(spy).toHaveBeenCalledTimes(2);
-    expect(spy.mock.calls[1]![1]).toBe(password.DUMMY_HASH);
-    spy.mockRestore();
+    const spy = vi.spyOn(password.scryptHasher, "verify");
+    let wrong: ApiResponse;
+    let unknown: ApiResponse;
+    try {
+      wrong = await client.call("POST", "/auth/login", {
+        json: { email: user.email, password: "not-the-password" },
+      });
+      unknown = await client.call("POST", "/auth/login", {
+        json: { email: uniqueEmail(), password: PASSWORD },
+      });
+      expect(spy).toHaveBeenCalledTimes(2);
+      expect(spy.mock.calls[1]![1]).toBe(password.DUMMY_HASH);
+    } finally {
+      spy.mockRestore();
+    }
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     const strip = (b: Record<string, unknown>) => ({ ...b, request_id: undefined });
@@ -57,7 +71,7 @@ describe("login", () => {
   });
 
   it("reports an unverified account only after the right password", async () => {
-    const client = testClient();
+    const client = scryptClient();
     const email = uniqueEmail();
     await client.call("POST", "/auth/register", { json: { email, password: PASSWORD } });
     const wrong = await client.call("POST", "/auth/login", {
@@ -70,7 +84,7 @@ describe("login", () => {
   });
 
   it("validates the body: 422 for missing fields, 400 for malformed JSON, 415 for other types", async () => {
-    const client = testClient();
+    const client = scryptClient();
     const missing = await client.call("POST", "/auth/login", { json: { email: "a@example.com" } });
     expect(missing.status).toBe(422);
     expect(missing.body.errors).toEqual([{ path: "password", message: expect.any(String) }]);
@@ -85,26 +99,5 @@ describe("login", () => {
       headers: { "Content-Type": "text/xml" },
     });
     expect(xml.status).toBe(415);
-  });
-});
-
-describe("password hashing", () => {
-  it("produces self-describing scrypt hashes and verifies in constant time", async () => {
-    const hash = await password.hashPassword("correct horse");
-    expect(hash).toMatch(/^\$scrypt\$ln=15,r=8,p=3\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/);
-    expect((await password.verifyPassword("correct horse", hash)).ok).toBe(true);
-    expect((await password.verifyPassword("correct horsf", hash)).ok).toBe(false);
-    expect((await password.verifyPassword("x", "garbage")).ok).toBe(false);
-  });
-
-  it("asks for a rehash when stored parameters are weaker", async () => {
-    const weak =
-      "$scrypt$ln=14,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-    expect((await password.verifyPassword("x", weak)).needsRehash).toBe(false); // wrong password: no rehash
-    const { scryptSync } = await import("node:crypto");
-    const salt = new Uint8Array(16);
-    const key = scryptSync("pw-weak", salt, 32, { N: 2 ** 14, r: 8, p: 1 });
-    const stored = `$scrypt$ln=14,r=8,p=1$${Buffer.from(salt).toString("base64")}$${Buffer.from(key).toString("base64")}`;
-    expect(await password.verifyPassword("pw-weak", stored)).toEqual({ ok: true, needsRehash: true });
   });
 });

@@ -1,5 +1,6 @@
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { auditActions, createVerifiedUser, testClient } from "../helpers";
+import { withFakeClock } from "../support/clock";
 
 const refresh = (client: ReturnType<typeof testClient>, refresh_token: string) =>
   client.call("POST", "/auth/refresh", { json: { refresh_token } });
@@ -17,12 +18,11 @@ describe("refresh rotation", () => {
   });
 
   it("revokes the whole session when a rotated refresh token is reused after the grace window", async () => {
-    vi.useFakeTimers({ toFake: ["Date"] });
-    try {
+    await withFakeClock(async (clock) => {
       const client = testClient();
       const user = await createVerifiedUser(client);
       const first = await refresh(client, user.tokens.refresh_token);
-      vi.setSystemTime(Date.now() + 11_000);
+      clock.advance(11_000);
       const second = await refresh(client, first.body.refresh_token);
       expect(second.status).toBe(200);
 
@@ -32,9 +32,7 @@ describe("refresh rotation", () => {
       expect((await refresh(client, second.body.refresh_token)).status).toBe(401);
       expect((await client.call("GET", "/auth/me", { token: second.body.access_token })).status).toBe(401);
       expect(await auditActions(user.id)).toContain("refresh_token_reused");
-    } finally {
-      vi.useRealTimers();
-    }
+    });
   });
 
   it("gives the same new pair to the just-rotated token inside the 10 s grace window", async () => {
@@ -68,13 +66,32 @@ describe("refresh rotation", () => {
     const client = testClient({}, { REFRESH_TOKEN_EXPIRE_DAYS: "1" });
     expect((await refresh(client, "A".repeat(43))).status).toBe(401);
     const user = await createVerifiedUser(client);
-    vi.useFakeTimers({ toFake: ["Date"] });
-    try {
-      vi.setSystemTime(Date.now() + 86_400_000 + 1000);
-      const res = await refresh(client, user.tokens.refresh_token);
-      expect(res.status).toBe(401);
-    } finally {
-      vi.useRealTimers();
-    }
+    await withFakeClock(
+      async () => {
+        const res = await refresh(client, user.tokens.refresh_token);
+        expect(res.status).toBe(401);
+      },
+      Date.now() + 86_400_000 + 1000,
+    );
+  });
+
+  it("answers an access token sent as refresh_token with 401 invalid_token and changes nothing", async () => {
+    const client = testClient();
+    const user = await createVerifiedUser(client);
+    const before = await auditActions(user.id);
+    const res = await refresh(client, user.tokens.access_token);
+    expect(res.status).toBe(401);
+    expect(res.headers.get("Content-Type")).toContain("application/problem+json");
+    expect(res.body.code).toBe("invalid_token");
+    // Nothing rotated, nothing revoked: the session's real refresh token still works once.
+    expect(await auditActions(user.id)).toEqual(before);
+    expect((await client.call("GET", "/auth/me", { token: user.tokens.access_token })).status).toBe(200);
+    expect((await refresh(client, user.tokens.refresh_token)).status).toBe(200);
+  });
+
+  it("still answers a missing or empty refresh_token with 422", async () => {
+    const client = testClient();
+    expect((await client.call("POST", "/auth/refresh", { json: {} })).status).toBe(422);
+    expect((await refresh(client, "")).status).toBe(422);
   });
 });

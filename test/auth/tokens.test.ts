@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { SignJWT, UnsecuredJWT } from "jose";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createVerifiedUser, testClient } from "../helpers";
+import { withFakeClock } from "../support/clock";
 
 const secret = new TextEncoder().encode(env.SECRET_KEY as string);
 const ISS = "https://auth.example.test";
@@ -57,15 +58,14 @@ describe("access tokens", () => {
     );
     expect(Object.keys(payload).sort()).toEqual(["aud", "exp", "iat", "iss", "jti", "nbf", "sid", "sub"]);
     expect(payload.exp - payload.iat).toBe(1800);
-    vi.useFakeTimers({ toFake: ["Date"] });
-    try {
-      vi.setSystemTime((payload.exp + 20) * 1000);
-      expect((await client.call("GET", "/auth/me", { token: user.tokens.access_token })).status).toBe(200);
-      vi.setSystemTime((payload.exp + 40) * 1000);
-      expect((await client.call("GET", "/auth/me", { token: user.tokens.access_token })).status).toBe(401);
-    } finally {
-      vi.useRealTimers();
-    }
+    await withFakeClock(
+      async (clock) => {
+        expect((await client.call("GET", "/auth/me", { token: user.tokens.access_token })).status).toBe(200);
+        clock.set((payload.exp + 40) * 1000);
+        expect((await client.call("GET", "/auth/me", { token: user.tokens.access_token })).status).toBe(401);
+      },
+      (payload.exp + 20) * 1000,
+    );
   });
 
   it("requires a bearer token", async () => {

@@ -21,6 +21,12 @@ describe("passkey relying-party configuration", () => {
     expect(cfg.WEBAUTHN_ORIGINS).toEqual(["https://auth.example.com"]);
   });
 
+  it("starts on a loopback development URL (npm run dev, npm run openapi)", () => {
+    expect(parseConfig({ ENVIRONMENT: "development", APP_URL: "http://127.0.0.1:8787" }).WEBAUTHN_RP_ID).toBe(
+      "127.0.0.1",
+    );
+  });
+
   it("accepts a parent-domain RP id with origins on its subdomains", () => {
     const cfg = parseConfig({
       ...base,
@@ -37,7 +43,17 @@ describe("passkey relying-party configuration", () => {
     // A suffix that is not a label boundary is not a subdomain.
     expect(problems({ WEBAUTHN_ORIGINS: "https://evilauth.example.com" })).toHaveLength(1);
     expect(problems({ WEBAUTHN_RP_ID: "example.org" })[0]).toContain("WEBAUTHN_ORIGINS");
-    expect(problems({ WEBAUTHN_ORIGINS: "http://auth.example.com" })[0]).toContain("must be https");
+    expect(
+      problems({
+        ENVIRONMENT: "production",
+        SECRET_KEY: "x".repeat(32),
+        EMAIL_TRANSPORT: "resend",
+        RESEND_API_KEY: "k",
+        WEBAUTHN_ORIGINS: "http://auth.example.com",
+      }),
+    ).toEqual([
+      'WEBAUTHN_ORIGINS: "http://auth.example.com" must be https (browsers only offer passkeys to secure origins)',
+    ]);
     expect(problems({ WEBAUTHN_ORIGINS: "https://auth.example.com/app" })[0]).toContain("not a bare origin");
     expect(problems({ WEBAUTHN_RP_ID: "https://example.com" })[0]).toContain("WEBAUTHN_RP_ID");
   });

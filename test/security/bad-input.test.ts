@@ -140,6 +140,22 @@ describe("bad input is 4xx problem+json, never 500", () => {
     );
   });
 
+  it("inspects every body the 415 gate lets in as JSON (one content-type parser for both)", async () => {
+    const client = testClient();
+    const duplicate = '{"email":"a@example.com","password":"x","email":"admin@example.com"}';
+    for (const type of [
+      "application/json; charset=utf-8",
+      "APPLICATION/JSON",
+      "application/vnd.api+json",
+      "application/a+b+json",
+      "application/vnd.v2+json ; charset=utf-8",
+    ]) {
+      const res = await client.call("POST", "/auth/login", raw(duplicate, type));
+      expectProblem(res, 400);
+      expect(res.body.detail).toBe("The JSON body repeats a key.");
+    }
+  });
+
   it("ignores unknown fields: no mass assignment of role or verification", async () => {
     const client = testClient();
     const email = uniqueEmail();

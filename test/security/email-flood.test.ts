@@ -1,15 +1,11 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { registerAndVerify, testClient, uniqueEmail } from "../helpers";
-
-afterEach(() => {
-  vi.useRealTimers();
-});
+import { fakeClock } from "../support/clock";
 
 describe("email flood control", () => {
   it("sends at most 3 reset emails per address per hour, silently, and again after the hour", async () => {
-    vi.useFakeTimers({ toFake: ["Date"] });
     const t0 = new Date("2026-11-25T12:00:00.000Z").getTime();
-    vi.setSystemTime(t0);
+    const clock = fakeClock(t0);
     const client = testClient();
     const user = await registerAndVerify(client);
     const before = client.mailbox.to(user.email).length;
@@ -23,19 +19,18 @@ describe("email flood control", () => {
     expect(new Set(answers.map((a) => a.text)).size).toBe(1);
     expect(client.mailbox.to(user.email).length - before).toBe(3);
 
-    vi.setSystemTime(t0 + 59 * 60_000);
+    clock.set(t0 + 59 * 60_000);
     await client.call("POST", "/auth/password/forgot", { json: { email: user.email.toUpperCase() } });
     expect(client.mailbox.to(user.email).length - before).toBe(3);
 
-    vi.setSystemTime(t0 + 60 * 60_000 + 1);
+    clock.set(t0 + 60 * 60_000 + 1);
     const later = await client.call("POST", "/auth/password/forgot", { json: { email: user.email } });
     expect(later.status).toBe(202);
     expect(client.mailbox.to(user.email).length - before).toBe(4);
   });
 
   it("verification resends share the same per-address budget", async () => {
-    vi.useFakeTimers({ toFake: ["Date"] });
-    vi.setSystemTime(new Date("2026-11-25T14:00:00.000Z"));
+    fakeClock(new Date("2026-11-25T14:00:00.000Z"));
     const client = testClient();
     const email = uniqueEmail();
     const reg = await client.call("POST", "/auth/register", {

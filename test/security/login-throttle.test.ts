@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import {
   auditActions,
   createVerifiedUser,
@@ -8,21 +8,15 @@ import {
   tokenFromEmail,
   uniqueEmail,
 } from "../helpers";
+import { type FakeClock, fakeClock } from "../support/clock";
 
 const T0 = new Date("2026-11-25T10:00:00.000Z").getTime();
-let now = T0;
-const advance = (ms: number) => {
-  now += ms;
-  vi.setSystemTime(now);
-};
+let clock: FakeClock;
+const advance = (ms: number) => clock.advance(ms);
 
+// test/setup.ts restores the real clock after each test.
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  now = T0 + Math.floor(Math.random() * 1_000_000);
-  vi.setSystemTime(now);
-});
-afterEach(() => {
-  vi.useRealTimers();
+  clock = fakeClock(T0 + Math.floor(Math.random() * 1_000_000));
 });
 
 const login = (client: TestClient, email: string, password: string) =>

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { getConfig } from "../../src/config";
 import {
   BindingRateLimiter,
@@ -10,6 +10,7 @@ import {
   type WindowCounter,
 } from "../../src/security/rate-limit";
 import { database, testClient } from "../helpers";
+import { fakeClock } from "../support/clock";
 
 const ON = { RATE_LIMIT_ENABLED: "true" };
 const NO_BINDINGS = {
@@ -36,10 +37,6 @@ class MemoryWindowCounter implements WindowCounter {
   }
   async close(): Promise<void> {}
 }
-
-afterEach(() => {
-  vi.useRealTimers();
-});
 
 describe("per-IP rate limits", () => {
   it("declares every bucket as a [[ratelimits]] binding", () => {
@@ -122,8 +119,7 @@ describe("per-IP rate limits", () => {
   });
 
   it("falls back to the relational counters with the RATE_LIMIT_* settings when no binding exists", async () => {
-    vi.useFakeTimers({ toFake: ["Date"] });
-    vi.setSystemTime(new Date("2026-11-25T10:00:00.000Z"));
+    const clock = fakeClock(new Date("2026-11-25T10:00:00.000Z"));
     const client = testClient({}, { ...ON, ...NO_BINDINGS, RATE_LIMIT_REFRESH: "2" });
     const headers = { "CF-Connecting-IP": randomIp() };
     const refresh = () => client.call("POST", "/auth/refresh", { json: {}, headers });
@@ -133,9 +129,9 @@ describe("per-IP rate limits", () => {
     expect(limited.status).toBe(429);
     expect(limited.headers.get("Retry-After")).toBe("60");
 
-    vi.setSystemTime(new Date("2026-11-25T10:00:45.000Z"));
+    clock.set(new Date("2026-11-25T10:00:45.000Z"));
     expect((await refresh()).headers.get("Retry-After")).toBe("15");
-    vi.setSystemTime(new Date("2026-11-25T10:01:00.001Z"));
+    clock.set(new Date("2026-11-25T10:01:00.001Z"));
     expect((await refresh()).status).toBe(422);
   });
 

@@ -1,10 +1,6 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { auditActions, auditEntries, createVerifiedUser, database, PASSWORD, testClient } from "../helpers";
 import { codeForStep, currentCode, freezeClock, passwordStep, STEP_MS, verify } from "./support";
-
-afterEach(() => {
-  vi.useRealTimers();
-});
 
 describe("2FA enrolment", () => {
   it("setup returns a pending base32 secret, its otpauth URL and an SVG QR code", async () => {

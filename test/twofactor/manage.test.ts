@@ -1,10 +1,6 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { auditActions, auditEntries, createVerifiedUser, PASSWORD, testClient } from "../helpers";
 import { codeForStep, createTwoFactorUser, freezeClock, passwordStep, STEP_MS, verify } from "./support";
-
-afterEach(() => {
-  vi.useRealTimers();
-});
 
 describe("2FA disable", () => {
   it("with a TOTP code turns 2FA off: 200 user, and sign-in needs the password only", async () => {

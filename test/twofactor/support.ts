@@ -1,22 +1,18 @@
 import { decodeBase32IgnorePadding } from "@oslojs/encoding";
 import { generateHOTP } from "@oslojs/otp";
-import { expect, vi } from "vitest";
+import { expect } from "vitest";
 import { createVerifiedUser, PASSWORD, type TestClient, type TestUser } from "../helpers";
+import { fakeClock } from "../support/clock";
 
 export const STEP_MS = 30_000;
 
 /** A fixed clock 5 s into a 30-second step, so codes never straddle a step boundary mid-test. */
 export function freezeClock(): { now(): number; advance(ms: number): void; step(): number } {
-  let t = Date.UTC(2026, 10, 25, 9, 0, 5);
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(t);
+  const clock = fakeClock(Date.UTC(2026, 10, 25, 9, 0, 5));
   return {
-    now: () => t,
-    advance(ms: number) {
-      t += ms;
-      vi.setSystemTime(t);
-    },
-    step: () => Math.floor(t / STEP_MS),
+    now: () => clock.now(),
+    advance: (ms: number) => clock.advance(ms),
+    step: () => Math.floor(clock.now() / STEP_MS),
   };
 }
 

@@ -1,10 +1,6 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { auditActions, auditEntries, PASSWORD, testClient } from "../helpers";
 import { codeForStep, createTwoFactorUser, freezeClock, passwordStep, STEP_MS, verify } from "./support";
-
-afterEach(() => {
-  vi.useRealTimers();
-});
 
 const byFailures = (a: Record<string, unknown>, b: Record<string, unknown>) =>
   Number(a.failures) - Number(b.failures);

@@ -1,0 +1,260 @@
+/**
+ * Bench-only routes (`npm run bench`, bench/README.md). They exist only in the bench Worker
+ * (bench/worker.ts, bench/wrangler.toml): the production entry (src/index.ts) never imports this file, so
+ * they are not in the deployed bundle at all (`npm run check:bundle` proves it).
+ *
+ * `/__bench/users` creates verified users (a bench cannot read the verification email) and
+ * `/__bench/seed-audit` bulk-loads the audit log; both would be account-takeover and disk-filling
+ * primitives in any deployed Worker, which is why they live here and nowhere else.
+ *
+ * Bodies and queries go through the app's own validation (createRoute, `hide` keeps them out of the
+ * OpenAPI document) and answers through the app's presenters, so a reference measures the same work.
+ */
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { presentAuditPage } from "../src/audit/present";
+import { DUMMY_HASH, hashPassword, verifyPassword } from "../src/auth/password";
+import { presentTokens } from "../src/auth/present";
+import { revokedSessionKey, revokedTokenKey } from "../src/auth/tokens";
+import type { AppEnv } from "../src/context";
+import { AppError } from "../src/errors";
+import { newId, randomToken } from "../src/lib/crypto";
+import { createRouter } from "../src/router";
+import { encodeCursor } from "../src/storage/cursor";
+import { presentUser } from "../src/users/present";
+
+const CreateUser = z.object({
+  email: z.string().trim().min(3).max(320),
+  password: z.string().min(1).max(1024),
+  full_name: z.string().max(200).nullish(),
+  role: z.enum(["user", "admin"]).default("user"),
+});
+
+const HashBody = z.object({ password: z.string().min(1).max(1024) });
+const LoginBody = z.object({ email: z.string().min(3).max(320), password: z.string().min(1).max(1024) });
+
+const SeedQuery = z.object({
+  n: z.coerce.number().int().min(1).max(2_000_000),
+  user_id: z.string().min(1).max(64),
+  /** Milliseconds between consecutive entries, newest ending now. */
+  step_ms: z.coerce.number().int().min(1).max(86_400_000).default(1000),
+});
+
+const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().max(512).nullish(),
+  user_id: z.string().max(64).nullish(),
+});
+
+const ok = { 200: { description: "OK" } } as const;
+const created = { 201: { description: "Created" } } as const;
+const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  body: { required: true, content: { "application/json": { schema } } },
+});
+
+// One statement inserts a whole chunk from a recursive CTE, so 1M rows are a handful of statements
+// in one D1 batch (one transaction) instead of 10^4+ bound-parameter INSERTs (D1 caps bound
+// parameters at 100 per statement).
+const SEED_CHUNK = 100_000;
+const SEED_SQL = `INSERT INTO audit_log (id, user_id, action, ip, user_agent, created_at, metadata)
+WITH RECURSIVE seq(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?2)
+SELECT printf('%s-%012x', ?3, i), ?4,
+  CASE i % 4 WHEN 0 THEN 'login_succeeded' WHEN 1 THEN 'token_refreshed' WHEN 2 THEN 'login_failed' ELSE 'logout' END,
+  '127.0.0.1', 'edge-auth-bench', ?5 - (?6 - i) * ?7, '{}'
+FROM seq`;
+
+export function benchRoutes(): OpenAPIHono<AppEnv> {
+  const router = createRouter();
+
+  /** The framework floor: the whole middleware stack, no storage. */
+  router.openapi(createRoute({ method: "get", path: "/__bench/bare", hide: true, responses: ok }), (c) =>
+    c.json({ ok: true }, 200),
+  );
+
+  /**
+   * Exactly the irreducible I/O of GET /auth/me, with no token to verify: one KV bulk get of the
+   * revocation keys and one D1 primary-key SELECT, concurrently (both keys are known from the token
+   * before either lookup), then the same user serialisation.
+   */
+  router.openapi(
+    createRoute({
+      method: "get",
+      path: "/__bench/reference",
+      hide: true,
+      request: { query: z.object({ id: z.string().max(64).default("") }) },
+      responses: ok,
+    }),
+    async (c) => {
+      const { id } = c.req.valid("query");
+      const { db, ephemeral } = c.var.deps;
+      const [revoked, user] = await Promise.all([
+        ephemeral.getMany([revokedSessionKey(id), revokedTokenKey(id)]),
+        db.users.findById(id),
+      ]);
+      if (revoked.some((v) => v !== null)) throw new AppError("invalid_access_token");
+      if (!user) throw new AppError("not_found");
+      return c.json(presentUser(user), 200);
+    },
+  );
+
+  /** A verified user with a password, straight into storage (no email round trip). */
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/__bench/users",
+      hide: true,
+      request: jsonBody(CreateUser),
+      responses: created,
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const { db } = c.var.deps;
+      const user = await db.users.create({
+        id: newId(),
+        email: body.email,
+        fullName: body.full_name ?? null,
+        passwordHash: await hashPassword(body.password),
+        role: body.role,
+        isVerified: true,
+        now: c.var.deps.now(),
+      });
+      if (!user) throw new AppError("conflict", { detail: "That email is taken." });
+      return c.json(presentUser(user), 201);
+    },
+  );
+
+  /** One password hash: the cost of scrypt alone in workerd, behind the same HTTP stack as login. */
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/__bench/hash",
+      hide: true,
+      request: jsonBody(HashBody),
+      responses: ok,
+    }),
+    async (c) => {
+      await hashPassword(c.req.valid("json").password);
+      return c.json({ ok: true }, 200);
+    },
+  );
+
+  /**
+   * Exactly the irreducible work of POST /auth/login: the account and the two throttle counters read
+   * in one round trip (the same adapter call), one password verification, one session write (the
+   * session, its refresh-token history and the sign-in's audit entry in one batch), and a token-shaped
+   * answer. No throttle key to derive, no token to sign or hash: login minus this is what our own code
+   * adds.
+   */
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/__bench/login-reference",
+      hide: true,
+      request: jsonBody(LoginBody),
+      responses: ok,
+    }),
+    async (c) => {
+      const { email, password } = c.req.valid("json");
+      const { db } = c.var.deps;
+      const now = c.var.deps.now();
+      const { user } = await db.users.findByEmailWithCounters(
+        email,
+        [`bench-fail:${email}`, `bench-lock:${email}`],
+        now,
+      );
+      const check = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+      if (!user || !check.ok) throw new AppError("invalid_credentials");
+      const refreshToken = randomToken(32);
+      const sessionId = newId();
+      await db.sessions.create(
+        {
+          id: sessionId,
+          userId: user.id,
+          refreshHash: refreshToken,
+          expiresAt: new Date(now.getTime() + 86_400_000),
+          ip: null,
+          userAgent: null,
+          now,
+        },
+        {
+          id: newId(),
+          userId: user.id,
+          action: "login_succeeded",
+          ip: null,
+          userAgent: null,
+          createdAt: now,
+          metadata: { method: "password" },
+        },
+      );
+      return c.json(presentTokens({ accessToken: sessionId, refreshToken, expiresIn: 900 }), 200);
+    },
+  );
+
+  /** Appends `n` audit entries for `user_id`, spaced `step_ms` apart and ending now. */
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/__bench/seed-audit",
+      hide: true,
+      request: { query: SeedQuery },
+      responses: created,
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const prefix = newId().slice(0, 23);
+      const newest = c.var.deps.now().getTime();
+      const statements: D1PreparedStatement[] = [];
+      for (let from = 1; from <= q.n; from += SEED_CHUNK) {
+        const to = Math.min(q.n, from + SEED_CHUNK - 1);
+        statements.push(c.env.DB.prepare(SEED_SQL).bind(from, to, prefix, q.user_id, newest, q.n, q.step_ms));
+      }
+      await c.env.DB.batch(statements);
+      return c.json({ inserted: q.n, user_id: q.user_id, statements: statements.length }, 201);
+    },
+  );
+
+  /**
+   * The cursor that opens the LAST page of the newest-first listing: the position of the
+   * (limit+1)-th oldest entry. Found with an ascending index walk, so it costs nothing at 1M rows.
+   */
+  router.openapi(
+    createRoute({
+      method: "get",
+      path: "/__bench/audit/last-cursor",
+      hide: true,
+      request: { query: PageQuery },
+      responses: ok,
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const filter = q.user_id ? "WHERE user_id = ?2" : "";
+      const row = await c.env.DB.prepare(
+        `SELECT created_at, id FROM audit_log ${filter} ORDER BY created_at ASC, id ASC LIMIT 1 OFFSET ?1`,
+      )
+        .bind(q.limit, ...(q.user_id ? [q.user_id] : []))
+        .first<{ created_at: number; id: string }>();
+      return c.json({ cursor: row ? encodeCursor({ createdAt: row.created_at, id: row.id }) : null }, 200);
+    },
+  );
+
+  /** One page straight from deps.db.audit.list, serialised like GET /audit: the storage-side cost. */
+  router.openapi(
+    createRoute({
+      method: "get",
+      path: "/__bench/audit",
+      hide: true,
+      request: { query: PageQuery },
+      responses: ok,
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const page = await c.var.deps.db.audit.list({
+        limit: q.limit,
+        cursor: q.cursor ?? null,
+        userId: q.user_id ?? null,
+      });
+      return c.json(presentAuditPage(page), 200);
+    },
+  );
+
+  return router;
+}

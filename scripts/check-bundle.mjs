@@ -1,0 +1,68 @@
+// `npm run check:bundle`: builds the production Worker exactly as `npm run build` does (wrangler deploy
+// --dry-run, into a temporary directory) and fails if anything bench-only reached the bundle, or if the
+// bench Worker's runtime settings drifted from the service's. Run by .ci/run; takes a few seconds.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+// Strings that only bench code contains: its route prefix and its bulk-insert marker.
+const FORBIDDEN = ["/__bench", "edge-auth-bench"];
+
+function files(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? files(path) : [path];
+  });
+}
+
+/** The value of a top-level `key = ...` line of a wrangler.toml (enough for the two keys compared). */
+function topLevel(toml, key) {
+  const head = toml.split(/^\[/m)[0];
+  return head.match(new RegExp(`^${key}\\s*=\\s*(.+)$`, "m"))?.[1]?.trim() ?? null;
+}
+
+const problems = [];
+const out = mkdtempSync(join(tmpdir(), "edge-auth-bundle-"));
+try {
+  const build = spawnSync(
+    join(root, "node_modules", ".bin", "wrangler"),
+    ["deploy", "--dry-run", "--outdir", out],
+    {
+      cwd: root,
+      encoding: "utf8",
+      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+    },
+  );
+  if (build.status !== 0) {
+    console.error(build.stdout, build.stderr);
+    problems.push(`wrangler deploy --dry-run failed (${build.status})`);
+  } else {
+    const bundle = files(out).filter((f) => /\.(m?js|map)$/.test(f));
+    if (bundle.length === 0) problems.push("the dry run wrote no JavaScript");
+    for (const file of bundle) {
+      const text = readFileSync(file, "utf8");
+      for (const s of FORBIDDEN) if (text.includes(s)) problems.push(`${file} contains "${s}"`);
+    }
+  }
+} finally {
+  rmSync(out, { recursive: true, force: true });
+}
+
+const service = readFileSync(join(root, "wrangler.toml"), "utf8");
+const bench = readFileSync(join(root, "bench", "wrangler.toml"), "utf8");
+for (const key of ["compatibility_date", "compatibility_flags"]) {
+  if (topLevel(service, key) !== topLevel(bench, key)) {
+    problems.push(
+      `bench/wrangler.toml ${key} differs from wrangler.toml: the bench would measure another runtime`,
+    );
+  }
+}
+
+if (problems.length > 0) {
+  console.error(`check:bundle failed:\n- ${problems.join("\n- ")}`);
+  process.exit(1);
+}
+console.log("check:bundle: the production bundle has no bench code; bench runtime matches the service");
