@@ -60,12 +60,18 @@ export class SoftwareAuthenticator {
   counter = 0;
   userHandle: string | undefined;
 
-  private constructor(
-    readonly keys: CryptoKeyPair,
-    readonly credentialId: string,
-    readonly origin: string,
-    readonly counting: boolean,
-  ) {}
+  readonly keys: CryptoKeyPair;
+  readonly credentialId: string;
+  readonly origin: string;
+  readonly counting: boolean;
+
+  // No parameter properties: bench/run.mjs imports this file with Node's type stripping.
+  private constructor(keys: CryptoKeyPair, credentialId: string, origin: string, counting: boolean) {
+    this.keys = keys;
+    this.credentialId = credentialId;
+    this.origin = origin;
+    this.counting = counting;
+  }
 
   static async create(origin: string, options: { counting?: boolean } = {}): Promise<SoftwareAuthenticator> {
     const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
