@@ -492,6 +492,34 @@ async function register(available, hash) {
   figure("register p50", r.p50_ms, "ms", r.p50_ms / hash.p50_ms, "scrypt");
 }
 
+// Enumeration by time (issue 14, finding 6): sequential requests for a known and an unknown address,
+// interleaved; the medians should match because the lookup and the writes run after the answer.
+// Self-contained: needs only `call`, `figure` and one known account.
+async function enumerationTiming(me) {
+  const rounds = 40;
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (const path of ["/auth/password/forgot", "/auth/verify/resend"]) {
+    progress(`timing: ${path} known vs unknown (${rounds} each)`);
+    const known = [];
+    const unknown = [];
+    for (let i = 0; i < rounds; i++) {
+      for (const [list, email] of [
+        [known, me.email],
+        [unknown, `nobody-${runId}-${i}@example.com`],
+      ]) {
+        const t = performance.now();
+        const r = await call("POST", path, { body: { email } });
+        list.push(performance.now() - t);
+        if (r.status !== 202) throw new Error(`${path}: expected 202, got ${r.status}`);
+      }
+    }
+    const k = round(median(known), 2);
+    const u = round(median(unknown), 2);
+    raw[`timing ${path}`] = { known_p50_ms: k, unknown_p50_ms: u, rounds };
+    figure(`${path} p50, known address`, k, "ms", k / u, "unknown address");
+  }
+}
+
 // ---------------------------------------------------------------- main
 async function main() {
   const t0 = performance.now();
@@ -562,6 +590,7 @@ async function main() {
     await passkeyLogin(available, me);
     await refresh(available, me);
     await register(available, hash);
+    await enumerationTiming(me);
     // Last: the 1M-row audit log would otherwise sit under every write of the phases above.
     await audit(available, me, admin);
   } finally {

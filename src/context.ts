@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { Deps } from "./deps";
 import type { Env } from "./env";
+import { rateLimitKey } from "./security/client-ip";
 import type { User } from "./storage/types";
 
 export interface AuthContext {
@@ -41,7 +42,10 @@ export function requestMeta(c: Context<AppEnv>): RequestMeta {
   };
 }
 
-/** The key used for per-IP limits; requests without CF-Connecting-IP (local dev, tests) share one. */
+/**
+ * The key used for per-IP limits: IPv4 by address, IPv6 by /64 (see rateLimitKey). Requests without a
+ * usable CF-Connecting-IP (local dev, tests) share one.
+ */
 export function clientIp(c: Context<AppEnv>): string {
-  return requestMeta(c).ip ?? "unknown";
+  return rateLimitKey(requestMeta(c).ip);
 }

@@ -3,8 +3,8 @@ import type { Config } from "./config";
 import { createEmailSender, type EmailSender } from "./email";
 import type { Env } from "./env";
 import { createRateLimiter, type RateLimiter } from "./security/rate-limit";
-import { redisWindowCounter } from "./security/redis-counter";
 import { openDatabase, openEphemeral } from "./storage";
+import { redisWindowCounter } from "./storage/redis/window-counter";
 import type { Database, EphemeralStore } from "./storage/types";
 
 /** What services need; built per request, nothing read from module-level env. */

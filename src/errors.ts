@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ZodError } from "zod";
 import { ConfigError } from "./config";
+import { InvalidCursorError } from "./storage/errors";
 
 /** The stable error catalog: `code` is what clients switch on; `detail` is for humans. */
 export const ErrorCode = {
@@ -78,6 +79,12 @@ export const ErrorCode = {
   // 405, 409, 413, 415
   method_not_allowed: { status: 405, title: "Method Not Allowed", detail: "Method not allowed." },
   conflict: { status: 409, title: "Conflict", detail: "The request conflicts with the current state." },
+  account_exists: {
+    status: 409,
+    title: "Conflict",
+    detail:
+      "An account already uses this email address. Sign in to it, then link this provider from your account.",
+  },
   two_factor_already_enabled: {
     status: 409,
     title: "Conflict",
@@ -219,6 +226,9 @@ export function problemResponse(c: Context, err: AppError): Response {
 export function toAppError(err: unknown, requestId: string | undefined): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof ZodError) return new AppError("validation_error", { errors: zodFieldErrors(err) });
+  if (err instanceof InvalidCursorError) {
+    return new AppError("validation_error", { errors: [{ path: "cursor", message: err.message }] });
+  }
   if (err instanceof ConfigError) {
     console.error(JSON.stringify({ level: "error", request_id: requestId, msg: err.message }));
     return new AppError("misconfigured");

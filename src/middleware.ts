@@ -45,8 +45,8 @@ export const bodyLimitMiddleware = bodyLimit({
   },
 });
 
-/** Routes that also take an HTML form post (the verify/reset pages and OAuth2-style form login). */
-const FORM_PATHS = new Set(["/auth/login", "/auth/verify", "/auth/password/reset"]);
+/** Routes that also take an HTML form post (the verify/reset/forgot pages and OAuth2-style form login). */
+const FORM_PATHS = new Set(["/auth/login", "/auth/verify", "/auth/password/reset", "/auth/password/forgot"]);
 
 /** A body must be JSON (or a form where a route takes one): anything else is 415, never guessed at. */
 export const contentTypeMiddleware: MiddlewareHandler<AppEnv> = async (c, next) => {

@@ -14,7 +14,7 @@ import {
   resetPassword,
   verifyEmail,
 } from "./accounts";
-import { htmlPage, message, resetForm, verifyForm } from "./pages";
+import { forgotForm, htmlPage, message, resetForm, verifyForm } from "./pages";
 import { ChangePasswordBody, EmailBody, RegisterBody, ResetBody, TokenBody, TokenSchema } from "./schemas";
 
 const ACCEPTED = "If the address can be used, we sent an email with a link. Check your inbox.";
@@ -64,7 +64,10 @@ const verifyPageRoute = createRoute({
   responses: { 200: html("Page") },
 });
 
-/** Both answer 202 whether or not the address is known, and mail at most 3 times an hour per address. */
+/**
+ * Answers 202 whether or not the address is known, after the same work (everything else runs after the
+ * answer), and mails at most 3 times an hour per address.
+ */
 const emailLinkRoute = <P extends string>(path: P, summary: string) =>
   createRoute({
     method: "post",
@@ -81,7 +84,32 @@ const emailLinkRoute = <P extends string>(path: P, summary: string) =>
   });
 
 const resendRoute = emailLinkRoute("/auth/verify/resend", "Send the verification email again");
-const forgotRoute = emailLinkRoute("/auth/password/forgot", "Email a password-reset link");
+
+const forgotRoute = createRoute({
+  method: "post",
+  path: "/auth/password/forgot",
+  tags,
+  summary: "Email a password-reset link",
+  description:
+    "202 at once for every address, known or not; the lookup, the token and the email happen after the " +
+    "answer, so neither the answer nor its timing tells whether the address is registered. At most 3 " +
+    "emails an hour per address. A form post (from `GET /auth/password/forgot`) answers with a page.",
+  middleware: [rateLimit("verify")] as const,
+  request: { body: formOrJson(EmailBody) },
+  responses: {
+    202: json(DetailSchema, "Accepted, known email or not"),
+    422: problems[422],
+    429: problems[429],
+  },
+});
+
+const forgotPageRoute = createRoute({
+  method: "get",
+  path: "/auth/password/forgot",
+  tags,
+  summary: "HTML form that asks for a password-reset email (linked from the emails we send)",
+  responses: { 200: html("Page") },
+});
 
 const resetRoute = createRoute({
   method: "post",
@@ -154,15 +182,29 @@ export function accountRoutes() {
     return htmlPage(c, "Verify your email", verifyForm(parsed.data));
   });
 
-  router.openapi(resendRoute, async (c) => {
-    await resendVerification(c.var.deps, c.req.valid("json").email, requestMeta(c));
+  router.openapi(resendRoute, (c) => {
+    resendVerification(c.var.deps, c.req.valid("json").email, requestMeta(c));
     return c.json({ detail: ACCEPTED }, 202);
   });
 
-  router.openapi(forgotRoute, async (c) => {
-    await forgotPassword(c.var.deps, c.req.valid("json").email, requestMeta(c));
+  router.openapi(forgotRoute, (c) => {
+    if (requestBodyType(c) === "form") {
+      const parsed = EmailBody.safeParse(c.req.valid("form"));
+      if (!parsed.success)
+        return htmlPage(
+          c,
+          "Forgot your password?",
+          message("Enter a valid email address.") + forgotForm(),
+          422,
+        );
+      forgotPassword(c.var.deps, parsed.data.email, requestMeta(c));
+      return htmlPage(c, "Check your inbox", message(ACCEPTED), 202);
+    }
+    forgotPassword(c.var.deps, EmailBody.parse(c.req.valid("json")).email, requestMeta(c));
     return c.json({ detail: ACCEPTED }, 202);
   });
+
+  router.openapi(forgotPageRoute, (c) => htmlPage(c, "Forgot your password?", forgotForm()));
 
   router.openapi(resetRoute, async (c) => {
     if (requestBodyType(c) === "form") {

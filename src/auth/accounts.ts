@@ -1,10 +1,12 @@
 import { recordEvent } from "../audit/record";
 import type { AuthContext, RequestMeta } from "../context";
 import type { Deps } from "../deps";
+import { sendSecurityNotice } from "../email/security-notice";
 import { alreadyRegisteredEmail, passwordResetEmail, verificationEmail } from "../email/templates";
 import { AppError } from "../errors";
 import { newId, randomToken } from "../lib/crypto";
 import type { TokenPurpose, User } from "../storage/types";
+import { markEmailVerified } from "../users/service";
 import { assertPasswordAcceptable } from "./password-policy";
 import { revokeAllSessions } from "./sessions";
 import { allowEmailTo, clearLoginThrottle } from "./throttle";
@@ -31,10 +33,6 @@ async function issueEmailToken(
   return token;
 }
 
-function isAdminEmail(deps: Deps, email: string): boolean {
-  return deps.config.ADMIN_EMAILS.includes(email.toLowerCase());
-}
-
 export interface RegisterInput {
   email: string;
   password: string;
@@ -42,12 +40,23 @@ export interface RegisterInput {
 }
 
 /**
- * Answers the same way for new and existing addresses (no enumeration): the hash is computed either way and
- * the email goes out in the background. An existing address gets "you already have an account" instead.
+ * Answers the same way, after the same work, for new and existing addresses (no enumeration, not even by
+ * time): the request validates and hashes the password, and everything that depends on whether the address
+ * is taken (the insert, the token, the email, the audit entry) runs after the answer. An existing address
+ * gets "you already have an account" instead of a verification email.
  */
 export async function register(deps: Deps, input: RegisterInput, meta: RequestMeta): Promise<void> {
   assertPasswordAcceptable(input.password, deps.config.PASSWORD_MIN_LENGTH, input.email);
   const passwordHash = await deps.passwords.hash(input.password);
+  deps.defer(createAccount(deps, input, passwordHash, meta), "registration");
+}
+
+async function createAccount(
+  deps: Deps,
+  input: RegisterInput,
+  passwordHash: string,
+  meta: RequestMeta,
+): Promise<void> {
   const now = deps.now();
   const created = await deps.db.users.create({
     id: newId(),
@@ -60,17 +69,13 @@ export async function register(deps: Deps, input: RegisterInput, meta: RequestMe
   });
   if (created) {
     const token = await issueEmailToken(deps, created, "email_verification", VERIFICATION_TTL_MS);
-    deps.defer(deps.email.send(verificationEmail(deps.config, created.email, token)), "verification email");
+    await deps.email.send(verificationEmail(deps.config, created.email, token));
     recordEvent(deps, meta, { action: "register", userId: created.id, metadata: { outcome: "created" } });
     return;
   }
   const existing = await deps.db.users.findByEmail(input.email);
-  if (existing && (await allowEmailTo(deps, existing.email))) {
-    deps.defer(
-      deps.email.send(alreadyRegisteredEmail(deps.config, existing.email)),
-      "already-registered email",
-    );
-  }
+  if (existing && (await allowEmailTo(deps, existing.email)))
+    await deps.email.send(alreadyRegisteredEmail(deps.config, existing.email));
   recordEvent(deps, meta, {
     action: "register",
     userId: existing?.id ?? null,
@@ -83,38 +88,39 @@ export async function verifyEmail(deps: Deps, token: string, meta: RequestMeta):
   if (!consumed?.userId) throw new AppError("invalid_token");
   const current = await deps.db.users.findById(consumed.userId);
   if (!current) throw new AppError("invalid_token");
-  const promote = isAdminEmail(deps, current.email) && current.role !== "admin";
-  const user = await deps.db.users.update(
-    current.id,
-    { isVerified: true, ...(promote ? { role: "admin" as const } : {}) },
-    deps.now(),
-  );
+  // An already verified account: the link is spent and changes nothing (no second promotion).
+  const user = await markEmailVerified(deps, current, meta, "link");
   if (!user) throw new AppError("invalid_token");
-  recordEvent(deps, meta, { action: "email_verified", userId: user.id });
-  if (promote)
-    recordEvent(deps, meta, {
-      action: "role_promoted",
-      userId: user.id,
-      metadata: { reason: "ADMIN_EMAILS" },
-    });
   return user;
 }
 
-export async function resendVerification(deps: Deps, email: string, meta: RequestMeta): Promise<void> {
+/**
+ * Both answer 202 at once and do everything (the lookup included) after the answer: known and unknown
+ * addresses cost the request the same, so neither the answer nor its timing says which one it was.
+ */
+export function resendVerification(deps: Deps, email: string, meta: RequestMeta): void {
+  deps.defer(sendVerificationAgain(deps, email, meta), "verification resend");
+}
+
+export function forgotPassword(deps: Deps, email: string, meta: RequestMeta): void {
+  deps.defer(sendPasswordReset(deps, email, meta), "password reset request");
+}
+
+async function sendVerificationAgain(deps: Deps, email: string, meta: RequestMeta): Promise<void> {
   const user = await deps.db.users.findByEmail(email);
   if (!user || user.isVerified || !user.isActive) return;
   if (!(await allowEmailTo(deps, user.email))) return;
   const token = await issueEmailToken(deps, user, "email_verification", VERIFICATION_TTL_MS);
-  deps.defer(deps.email.send(verificationEmail(deps.config, user.email, token)), "verification email");
+  await deps.email.send(verificationEmail(deps.config, user.email, token));
   recordEvent(deps, meta, { action: "verification_resent", userId: user.id });
 }
 
-export async function forgotPassword(deps: Deps, email: string, meta: RequestMeta): Promise<void> {
+async function sendPasswordReset(deps: Deps, email: string, meta: RequestMeta): Promise<void> {
   const user = await deps.db.users.findByEmail(email);
   if (!user?.isActive) return;
   if (!(await allowEmailTo(deps, user.email))) return;
   const token = await issueEmailToken(deps, user, "password_reset", RESET_TTL_MS);
-  deps.defer(deps.email.send(passwordResetEmail(deps.config, user.email, token)), "password reset email");
+  await deps.email.send(passwordResetEmail(deps.config, user.email, token));
   recordEvent(deps, meta, { action: "password_reset_requested", userId: user.id });
 }
 
@@ -133,13 +139,15 @@ export async function resetPassword(
   const passwordHash = await deps.passwords.hash(newPassword);
   const consumed = await deps.db.tokens.consume("password_reset", tokenHash, deps.now());
   if (!consumed?.userId) throw new AppError("invalid_token");
+  await deps.db.users.update(consumed.userId, { passwordHash }, deps.now());
   // Proving control of the mailbox also verifies the address.
-  await deps.db.users.update(consumed.userId, { passwordHash, isVerified: true }, deps.now());
+  if (!owner.isVerified) await markEmailVerified(deps, owner, meta, "password_reset");
   // Proving control of the mailbox also lifts a sign-in throttle someone else caused.
   await clearLoginThrottle(deps, owner.email);
   await deps.db.tokens.invalidateForUser(consumed.userId, "password_reset", deps.now());
   const sessions = await revokeAllSessions(deps, consumed.userId);
   recordEvent(deps, meta, { action: "password_reset", userId: consumed.userId, metadata: { sessions } });
+  sendSecurityNotice(deps, owner, "password_reset");
 }
 
 export async function changePassword(
@@ -157,4 +165,5 @@ export async function changePassword(
   await deps.db.users.update(user.id, { passwordHash: await deps.passwords.hash(newPassword) }, deps.now());
   const sessions = await revokeAllSessions(deps, user.id, auth.sessionId);
   recordEvent(deps, meta, { action: "password_changed", userId: user.id, metadata: { sessions } });
+  sendSecurityNotice(deps, user, "password_changed");
 }

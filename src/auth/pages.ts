@@ -26,7 +26,7 @@ export function htmlPage(
   c: Context<AppEnv>,
   title: string,
   body: string,
-  status: 200 | 400 | 422 | 429 = 200,
+  status: 200 | 202 | 400 | 422 | 429 = 200,
 ): never {
   c.header("Content-Security-Policy", PAGE_CSP);
   c.header("Cache-Control", "no-store");
@@ -44,6 +44,12 @@ export function resetForm(token: string): string {
   return `<form method="post" action="/auth/password/reset"><input type="hidden" name="token" value="${escapeHtml(token)}">
 <label for="p">New password</label><input id="p" type="password" name="new_password" autocomplete="new-password" minlength="8" maxlength="128" required>
 <button type="submit">Set new password</button></form>`;
+}
+
+export function forgotForm(): string {
+  return `<form method="post" action="/auth/password/forgot">
+<label for="e">Email address</label><input id="e" type="email" name="email" autocomplete="email" maxlength="254" required>
+<button type="submit">Email me a reset link</button></form>`;
 }
 
 export function message(text: string): string {

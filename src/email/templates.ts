@@ -75,3 +75,61 @@ export function accountThrottledEmail(config: Config, to: string, token: string)
     { url: resetLink(config, token), label: "Reset my password" },
   );
 }
+
+/** What a security notice reports; each is one short sentence, never a secret or a sign-in link. */
+export type SecurityNoticeKind =
+  | "password_changed"
+  | "password_reset"
+  | "two_factor_enabled"
+  | "two_factor_disabled"
+  | "passkey_added"
+  | "passkey_removed"
+  | "email_changed"
+  | "google_linked"
+  | "facebook_linked";
+
+const NOTICES: Record<SecurityNoticeKind, { subject: string; line: string }> = {
+  password_changed: {
+    subject: "Your password was changed",
+    line: "The password of your account was changed.",
+  },
+  password_reset: {
+    subject: "Your password was reset",
+    line: "The password of your account was reset through a link sent to this address.",
+  },
+  two_factor_enabled: {
+    subject: "Two-factor authentication is on",
+    line: "Two-factor authentication was turned on for your account.",
+  },
+  two_factor_disabled: {
+    subject: "Two-factor authentication is off",
+    line: "Two-factor authentication was turned off for your account.",
+  },
+  passkey_added: { subject: "A passkey was added", line: "A new passkey was added to your account." },
+  passkey_removed: { subject: "A passkey was removed", line: "A passkey was removed from your account." },
+  email_changed: {
+    subject: "Your email address was changed",
+    line: "The email address of your account was changed; this address no longer signs in.",
+  },
+  google_linked: {
+    subject: "Google sign-in was linked",
+    line: "A Google account can now sign in to your account.",
+  },
+  facebook_linked: {
+    subject: "Facebook sign-in was linked",
+    line: "A Facebook account can now sign in to your account.",
+  },
+};
+
+/**
+ * A security notice: what changed, and what to do if it was not the account owner. Deliberately without a
+ * link: a notice that signs in or resets would be a phishing template and a token in a mailbox.
+ */
+export function securityNoticeEmail(config: Config, to: string, kind: SecurityNoticeKind): EmailMessage {
+  const notice = NOTICES[kind];
+  return message(to, `${config.APP_NAME}: ${notice.subject}`, [
+    notice.line,
+    "If this was you, there is nothing to do.",
+    `If it was not, reset your password from the ${config.APP_NAME} sign-in page and review your account's sessions.`,
+  ]);
+}

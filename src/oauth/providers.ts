@@ -11,8 +11,11 @@ export { IdTokenRejected, ProviderUnavailable };
 export interface OAuthProfile {
   providerUserId: string;
   email: string | null;
-  /** True only when the provider vouches that the user controls `email`. */
-  emailVerified: boolean;
+  /**
+   * true: the provider vouches that the user controls `email`; false: it says the address is unverified;
+   * null: it asserts nothing (Facebook), so the address proves nothing here.
+   */
+  emailVerified: boolean | null;
   name: string | null;
 }
 
@@ -219,8 +222,9 @@ class FacebookProvider implements OAuthProvider {
     return {
       providerUserId: id,
       email,
-      // Graph only returns an email the user has confirmed with Facebook, so a present one counts as verified.
-      emailVerified: email !== null,
+      // Graph has no "verified" claim, and an address confirmed with Facebook once may have changed hands
+      // since: Facebook asserts nothing about the email (API.md "Tightened rules").
+      emailVerified: null,
       name: str(me.name),
     };
   }

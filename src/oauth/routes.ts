@@ -1,16 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { generateCookie, getCookie, setCookie } from "hono/cookie";
 import { SignInResponseSchema } from "../auth/schemas";
+import { exchangeSignInCode, SIGN_IN_CODE_TTL_SECONDS } from "../auth/sign-in-code";
 import { requestMeta } from "../context";
 import { AppError } from "../errors";
 import { json, jsonBody, problems } from "../http/openapi";
 import { createRouter } from "../router";
-import { rateLimit } from "../security/middleware";
+import { rateLimit, requireAuth } from "../security/middleware";
 import type { OAuthProviderName } from "../storage/types";
 import {
   completeCallback,
   OAUTH_STATE_TTL_SECONDS,
-  resultFragment,
   signInWithProviderCode,
   signInWithProviderToken,
   startAuthorization,
@@ -32,12 +32,17 @@ const CLEAR_STATE_COOKIE = generateCookie(STATE_COOKIE, "", { ...COOKIE_OPTIONS,
 
 const LINKING = [
   "Accounts are keyed by the provider's user id, never by email.",
-  "A new identity is linked to an existing account with the same email only when the provider says the email",
+  "Google: a new identity is linked to an existing account with the same email only when Google says the email",
   "is verified; if that account's own email was never verified, the sign-in takes it over safely (the account",
   "becomes verified, its unproven password is cleared and must be reset, its sessions are revoked).",
-  "A provider identity without a verified email never links to or creates an account: 403",
-  "`email_not_verified`, the same answer whether or not the email is registered.",
-  "A new user is created verified. A 2FA account answers `mfa_required`; a disabled one 403 `account_disabled`.",
+  "A Google identity whose email is unverified (or any identity without an email) never links to or creates an",
+  "account: 403 `email_not_verified`, the same answer whether or not the email is registered; a new Google user",
+  "is created verified.",
+  "Facebook does not assert that an email is verified: a Facebook sign-in never links to an existing account by",
+  "email, never verifies an address and never grants ADMIN_EMAILS. When the email belongs to an account it",
+  "answers 409 `account_exists`; the owner links Facebook from a signed-in session",
+  "(`GET /auth/facebook/authorize?link=true` with a bearer token). An unknown email gets a new, unverified account.",
+  "A 2FA account answers `mfa_required`; a disabled one 403 `account_disabled`.",
 ].join(" ");
 
 const Url = z.string().max(2048);
@@ -45,10 +50,44 @@ const Url = z.string().max(2048);
 const AuthorizeQuery = z.object({
   redirect_to: Url.optional().openapi({
     description:
-      "Where to send the browser after sign-in, with the result in the URL fragment. Must match " +
-      "OAUTH_REDIRECT_ALLOWLIST (origin and path prefix).",
+      "Where to send the browser after sign-in, with a one-time `code` in the query (exchange it at " +
+      "`POST /auth/oauth/exchange`). Must match OAUTH_REDIRECT_ALLOWLIST (origin and path prefix).",
     example: "https://app.example.com/signed-in",
   }),
+  link: z
+    .enum(["true", "false"])
+    .optional()
+    .openapi({
+      description:
+        "`true` with `Authorization: Bearer`: link the provider identity to the signed-in caller instead of " +
+        "signing in by email (how an account owner adds Facebook). 401 without a valid bearer token.",
+    }),
+});
+
+const ExchangeBody = z
+  .object({ code: z.string().min(1).max(256).openapi({ description: "The `code` from the redirect" }) })
+  .openapi("SignInCodeExchange");
+
+const exchangeRoute = createRoute({
+  method: "post",
+  path: "/auth/oauth/exchange",
+  tags,
+  summary: "Exchange the one-time code of a redirect_to hand-over for tokens",
+  description:
+    "A sign-in that ends in a redirect (the OAuth callback with `redirect_to`, later the hosted login page) " +
+    `hands the browser a one-time \`code\` (${SIGN_IN_CODE_TTL_SECONDS} s, single use, stored hashed) ` +
+    "instead of tokens in the URL. This exchanges it for the token response, or `mfa_required` for a 2FA " +
+    "account. An unknown, expired or already exchanged code: 400 `invalid_code`; an account disabled " +
+    "since: 403 `account_disabled`.",
+  middleware: [rateLimit("login")] as const,
+  request: { body: jsonBody(ExchangeBody) },
+  responses: {
+    200: json(SignInResponseSchema, "Tokens, or a second-factor challenge"),
+    400: problems[400],
+    403: problems[403],
+    422: problems[422],
+    429: problems[429],
+  },
 });
 
 const CallbackQuery = z.object({
@@ -94,11 +133,13 @@ function routesFor(provider: OAuthProviderName, label: string) {
       (provider === "google" ? ", a PKCE S256 challenge and an OpenID Connect nonce" : "") +
       ". The state is bound to this browser by an `HttpOnly; Secure; SameSite=Lax` cookie " +
       "(`__Host-oauth_state`), so the callback must happen in the same browser. " +
-      `Register \`\${APP_URL}/auth/${provider}/callback\` as the redirect URI with ${label}.`,
+      `Register \`\${APP_URL}/auth/${provider}/callback\` as the redirect URI with ${label}. ` +
+      "With `link=true` and a bearer token the callback links the identity to the caller.",
     request: { query: AuthorizeQuery },
     responses: {
       302: redirectResponse(`To ${label}`),
       400: problems[400],
+      401: problems[401],
       404: problems[404],
       422: problems[422],
       429: problems[429],
@@ -113,17 +154,17 @@ function routesFor(provider: OAuthProviderName, label: string) {
     description:
       "Checks `state` against the cookie and consumes it (single use), exchanges the code" +
       (provider === "google" ? " (PKCE) and verifies the ID token's nonce" : "") +
-      ", then signs in. Without a `redirect_to` the answer is the JSON token response (or `mfa_required`); " +
-      "with one it is a 302 to it carrying the result in the URL fragment: " +
-      "`#access_token=…&refresh_token=…&token_type=bearer&expires_in=…` or " +
-      "`#mfa_token=…&mfa_required=true&expires_in=300`. Missing, mismatched, expired or replayed state: " +
+      ", then signs in (or, for a flow started with `link=true`, links the identity to that caller and signs " +
+      "them in). Without a `redirect_to` the answer is the JSON token response (or `mfa_required`); with one " +
+      "it is a 302 to `redirect_to?code=<one-time code>` (no token ever travels in a URL), exchanged at " +
+      "`POST /auth/oauth/exchange`. Missing, mismatched, expired or replayed state: " +
       "400 `invalid_state`; a refused or failed authorization: 400 `oauth_failed`.\n\n" +
       LINKING,
     middleware: [rateLimit("login")] as const,
     request: { query: CallbackQuery },
     responses: {
       200: json(SignInResponseSchema, "Tokens, or a second-factor challenge"),
-      302: redirectResponse("To redirect_to, with the result in the fragment"),
+      302: redirectResponse("To redirect_to, with a one-time code in the query"),
       400: problems[400],
       403: problems[403],
       404: problems[404],
@@ -146,8 +187,8 @@ function routesFor(provider: OAuthProviderName, label: string) {
           "client obtained with its own PKCE verifier."
         : "`{access_token}`: a Facebook user access token; it must have been issued to our app " +
           "(checked with Graph `debug_token`), a token of any other app is refused. `{code, redirect_uri?}`: " +
-          "an authorization code. Facebook only returns emails its users confirmed, so a returned email " +
-          "counts as verified.") +
+          "an authorization code. The email Facebook returns is not trusted as verified: 409 " +
+          "`account_exists` when it belongs to an account.") +
       " `redirect_uri` defaults to our callback and must be it or match OAUTH_REDIRECT_ALLOWLIST. " +
       "An unusable credential: 401 `invalid_token`.\n\n" +
       LINKING,
@@ -179,8 +220,14 @@ export function oauthRoutes() {
     const routes = routesFor(provider, label);
 
     router.openapi(routes.authorize, async (c) => {
-      const { redirect_to } = c.req.valid("query");
-      const { url, state } = await startAuthorization(c.var.deps, provider, redirect_to ?? null);
+      const { redirect_to, link } = c.req.valid("query");
+      let linkUserId: string | null = null;
+      if (link === "true") {
+        // Only this variant needs a caller: the same check as every bearer route (401 without one).
+        await requireAuth(c, async () => {});
+        linkUserId = c.var.currentUser.id;
+      }
+      const { url, state } = await startAuthorization(c.var.deps, provider, redirect_to ?? null, linkUserId);
       setCookie(c, STATE_COOKIE, state, { ...COOKIE_OPTIONS, maxAge: OAUTH_STATE_TTL_SECONDS });
       return c.redirect(url, 302);
     });
@@ -208,9 +255,7 @@ export function oauthRoutes() {
         throw err;
       }
       c.header("Set-Cookie", CLEAR_STATE_COOKIE);
-      if (outcome.redirectTo) {
-        return c.redirect(`${outcome.redirectTo}#${resultFragment(outcome.result)}`, 302);
-      }
+      if (outcome.kind === "redirect") return c.redirect(outcome.location, 302);
       return c.json(outcome.result, 200);
     });
 
@@ -232,6 +277,10 @@ export function oauthRoutes() {
       return c.json(result, 200);
     });
   }
+
+  router.openapi(exchangeRoute, async (c) => {
+    return c.json(await exchangeSignInCode(c.var.deps, c.req.valid("json").code, requestMeta(c)), 200);
+  });
 
   return router;
 }

@@ -1,11 +1,12 @@
 import { recordEvent } from "../audit/record";
 import { completeSignIn, type MfaChallenge, type TokenResponse } from "../auth/sign-in";
+import { issueSignInCode, withSignInCode } from "../auth/sign-in-code";
 import { hashToken } from "../auth/tokens";
 import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { AppError, type ErrorCodeName } from "../errors";
 import { constantTimeEqual, hmacBase64url, randomToken } from "../lib/crypto";
-import type { OAuthProviderName } from "../storage/types";
+import type { OAuthProviderName, User } from "../storage/types";
 import { resolveOAuthUser } from "./link";
 import {
   IdTokenRejected,
@@ -41,6 +42,8 @@ export async function startAuthorization(
   deps: Deps,
   name: OAuthProviderName,
   redirectTo: string | null,
+  /** `?link=true` with a bearer token: the identity will be linked to this signed-in user. */
+  linkUserId: string | null = null,
 ): Promise<AuthorizationStart> {
   const provider = oauthProvider(deps, name);
   if (redirectTo !== null && !isAllowedRedirect(deps.config, redirectTo))
@@ -51,7 +54,7 @@ export async function startAuthorization(
     tokenHash: await hashToken(state),
     purpose: "oauth_state",
     userId: null,
-    data: { provider: name, redirect_to: redirectTo },
+    data: { provider: name, redirect_to: redirectTo, link_user_id: linkUserId },
     expiresAt: new Date(now.getTime() + OAUTH_STATE_TTL_SECONDS * 1000),
     now,
   });
@@ -65,10 +68,10 @@ export interface CallbackParams {
   error?: string;
 }
 
-export interface CallbackOutcome {
-  result: SignInResult;
-  redirectTo: string | null;
-}
+export type CallbackOutcome =
+  | { kind: "result"; result: SignInResult }
+  /** redirect_to: the browser goes back with a one-time code, never with tokens (RFC 9700 §4.3). */
+  | { kind: "redirect"; location: string };
 
 /**
  * The provider's redirect back. The state must match the browser's cookie (login CSRF: an attacker's
@@ -93,11 +96,17 @@ export async function completeCallback(
     provider.exchangeCode(params.code, verifier, redirectUriFor(deps, name), await oidcNonce(deps, state)),
     "oauth_failed",
   );
-  const result = await signInWithProfile(deps, name, profile, meta);
+  const linkUserId = typeof consumed.data.link_user_id === "string" ? consumed.data.link_user_id : null;
+  const linkTo = linkUserId ? await deps.db.users.findById(linkUserId) : null;
+  if (linkUserId && !linkTo) throw new AppError("oauth_failed");
+  const user = await signedInUser(deps, name, profile, meta, linkTo);
   const stored = typeof consumed.data.redirect_to === "string" ? consumed.data.redirect_to : null;
   // Re-checked: the allowlist may have shrunk since the flow started.
-  const redirectTo = stored && isAllowedRedirect(deps.config, stored) ? stored : null;
-  return { result, redirectTo };
+  if (stored && isAllowedRedirect(deps.config, stored)) {
+    const code = await issueSignInCode(deps, user, name);
+    return { kind: "redirect", location: withSignInCode(stored, code) };
+  }
+  return { kind: "result", result: await completeSignIn(deps, user, name, meta) };
 }
 
 /** `POST /auth/{provider}` with a token the client obtained itself (Google ID token, Facebook access token). */
@@ -109,7 +118,7 @@ export async function signInWithProviderToken(
 ): Promise<SignInResult> {
   const provider = oauthProvider(deps, name);
   const profile = await fromProvider(provider.profileFromToken(token), "invalid_provider_token");
-  return signInWithProfile(deps, name, profile, meta);
+  return completeSignIn(deps, await signedInUser(deps, name, profile, meta, null), name, meta);
 }
 
 /** `POST /auth/{provider}` with an authorization code the client obtained (its own PKCE verifier). */
@@ -129,7 +138,7 @@ export async function signInWithProviderCode(
     provider.exchangeCode(code, verifier, uri, null),
     "invalid_provider_token",
   );
-  return signInWithProfile(deps, name, profile, meta);
+  return completeSignIn(deps, await signedInUser(deps, name, profile, meta, null), name, meta);
 }
 
 async function fromProvider<T>(call: Promise<T>, rejected: ErrorCodeName): Promise<T> {
@@ -148,13 +157,15 @@ async function fromProvider<T>(call: Promise<T>, rejected: ErrorCodeName): Promi
   }
 }
 
-async function signInWithProfile(
+/** The active local user behind a provider identity; the first factor is proven (audited as oauth_login). */
+async function signedInUser(
   deps: Deps,
   provider: OAuthProviderName,
   profile: OAuthProfile,
   meta: RequestMeta,
-): Promise<SignInResult> {
-  const { user, created } = await resolveOAuthUser(deps, provider, profile, meta);
+  linkTo: User | null,
+): Promise<User> {
+  const { user, created } = await resolveOAuthUser(deps, provider, profile, meta, linkTo);
   if (!user.isActive) {
     recordEvent(deps, meta, {
       action: "login_failed",
@@ -165,21 +176,5 @@ async function signInWithProfile(
   }
   // The provider vouched for the first factor; completeSignIn decides whether a second one is due.
   recordEvent(deps, meta, { action: "oauth_login", userId: user.id, metadata: { provider, created } });
-  return completeSignIn(deps, user, provider, meta);
-}
-
-/** The URL-fragment form of a sign-in result, for a redirect_to (fragments never reach servers or logs). */
-export function resultFragment(result: SignInResult): string {
-  const params = new URLSearchParams();
-  if ("mfa_required" in result) {
-    params.set("mfa_token", result.mfa_token);
-    params.set("mfa_required", "true");
-    params.set("expires_in", String(result.expires_in));
-  } else {
-    params.set("access_token", result.access_token);
-    params.set("refresh_token", result.refresh_token);
-    params.set("token_type", result.token_type);
-    params.set("expires_in", String(result.expires_in));
-  }
-  return params.toString();
+  return user;
 }

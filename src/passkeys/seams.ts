@@ -7,6 +7,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context";
 import type { Deps } from "../deps";
+import { sendSecurityNotice } from "../email/security-notice";
 import { AppError } from "../errors";
 import type { User } from "../storage/types";
 
@@ -30,6 +31,6 @@ export const requireRecentAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
 export type PasskeyNotice = "passkey_added" | "passkey_removed";
 
 /** Tells the account's address that a passkey was added or removed (no secrets, no sign-in links). */
-export function notifyPasskeyChange(_deps: Deps, _user: Pick<User, "email">, _kind: PasskeyNotice): void {
-  // Wired to the shared security-notice helper when it lands (API.md "Security notices").
+export function notifyPasskeyChange(deps: Deps, user: Pick<User, "email">, kind: PasskeyNotice): void {
+  sendSecurityNotice(deps, user, kind);
 }

@@ -1,5 +1,12 @@
 import { decodeBase64urlIgnorePadding, encodeBase64urlNoPadding } from "@oslojs/encoding";
-import { AppError } from "../errors";
+import { InvalidCursorError } from "./errors";
+
+// Positions a cursor may name: years 1 to 9999. Every backend (and a JS Date) holds these; outside them
+// Postgres fails with "timestamp out of range" and new Date() is Invalid Date.
+const MIN_MS = -62_135_596_800_000; // 0001-01-01T00:00:00Z
+const MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+// Ids are UUIDs; printable ASCII keeps out NUL (which Postgres text cannot hold) and lone surrogates.
+const ID = /^[\x20-\x7e]{1,64}$/;
 
 /** Keyset position: newest-first lists continue strictly before (createdAt, id). */
 export interface CursorPosition {
@@ -18,15 +25,17 @@ export function decodeCursor(cursor: string): CursorPosition {
       Array.isArray(parsed) &&
       parsed.length === 2 &&
       Number.isSafeInteger(parsed[0]) &&
+      parsed[0] >= MIN_MS &&
+      parsed[0] <= MAX_MS &&
       typeof parsed[1] === "string" &&
-      parsed[1].length <= 64
+      ID.test(parsed[1])
     ) {
       return { createdAt: parsed[0], id: parsed[1] };
     }
   } catch {
-    // fall through to the 422 below
+    // fall through: not JSON or not base64url
   }
-  throw new AppError("validation_error", { errors: [{ path: "cursor", message: "Invalid cursor" }] });
+  throw new InvalidCursorError();
 }
 
 /** Given limit+1 rows, returns the page and the cursor of its last row when there is more. */

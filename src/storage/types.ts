@@ -81,6 +81,12 @@ export interface UserRepository {
     now: Date,
   ): Promise<UserWithCounters>;
   update(id: string, patch: UserPatch, now: Date): Promise<User | null>;
+  /**
+   * Marks the address verified (and makes the account admin when `promote`) only if it is not verified
+   * yet: one conditional UPDATE, so of any number of concurrent calls exactly one gets the user back and
+   * the others null. This is what makes "promotion happens once, on first verification" hold.
+   */
+  markVerified(id: string, promote: boolean, now: Date): Promise<User | null>;
   /** Newest first, keyset-paginated on (created_at, id). */
   list(query: UserListQuery): Promise<Page<User>>;
 }
@@ -152,7 +158,13 @@ export interface SessionRepository {
   deleteEndedBefore(cutoff: Date): Promise<number>;
 }
 
-export type TokenPurpose = "email_verification" | "password_reset" | "mfa" | "oauth_state";
+export type TokenPurpose =
+  | "email_verification"
+  | "password_reset"
+  | "mfa"
+  | "oauth_state"
+  /** The one-time code a browser brings back from a redirect_to hand-over (OAuth, hosted login). */
+  | "sign_in_code";
 
 export interface NewOneTimeToken {
   tokenHash: string;
@@ -223,7 +235,6 @@ export interface OAuthAccountRepository {
   find(provider: OAuthProviderName, providerUserId: string): Promise<OAuthAccount | null>;
   /** Returns false when that provider account is already linked. */
   link(account: OAuthAccount): Promise<boolean>;
-  listForUser(userId: string): Promise<OAuthAccount[]>;
 }
 
 export interface TwoFactorState {
@@ -333,9 +344,6 @@ export interface CounterValue {
 export interface CounterRepository {
   /** Adds one in the window that starts at the first hit; a new window starts after `resetAt`. */
   increment(key: string, windowMs: number, now: Date): Promise<CounterValue>;
-  get(key: string, now: Date): Promise<CounterValue | null>;
-  /** Several counters in one statement (one round trip), in the order of `keys`; null where none is live. */
-  getMany(keys: readonly string[], now: Date): Promise<(CounterValue | null)[]>;
   /** Deletes the given counters in one statement. */
   reset(...keys: string[]): Promise<void>;
   deleteExpiredBefore(cutoff: Date): Promise<number>;
@@ -373,12 +381,10 @@ export interface Database {
  */
 export interface EphemeralStore {
   readonly kind: "kv" | "redis";
-  get(key: string): Promise<string | null>;
   /** One round trip where the backend allows it. */
   getMany(keys: string[]): Promise<(string | null)[]>;
   /** `ttlSeconds` is raised to the backend's minimum where it has one (KV: 60 s). */
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
-  delete(key: string): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

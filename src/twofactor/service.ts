@@ -4,6 +4,7 @@ import { type SessionTokens, startSession } from "../auth/sign-in";
 import { hashToken } from "../auth/tokens";
 import type { AuthContext, RequestMeta } from "../context";
 import type { Deps } from "../deps";
+import { sendSecurityNotice } from "../email/security-notice";
 import { AppError } from "../errors";
 import type { User } from "../storage/types";
 import {
@@ -76,6 +77,7 @@ export async function enableTwoFactor(
   // Whoever signed in before 2FA was on did so with the password alone.
   const sessions = await revokeAllSessions(deps, user.id, auth.sessionId);
   recordEvent(deps, meta, { action: "2fa_enabled", userId: user.id, metadata: { sessions } });
+  sendSecurityNotice(deps, user, "two_factor_enabled");
   return codes;
 }
 
@@ -90,6 +92,7 @@ export async function disableTwoFactor(
   const method = await requireSecondFactor(deps, user.id, code, meta, "invalid_code");
   await deps.db.twoFactor.disable(user.id, deps.now());
   recordEvent(deps, meta, { action: "2fa_disabled", userId: user.id, metadata: { method } });
+  sendSecurityNotice(deps, user, "two_factor_disabled");
   return { ...user, twoFactorEnabled: false };
 }
 

@@ -3,7 +3,42 @@ import { revokeAllSessions } from "../auth/sessions";
 import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
-import type { Page, Role, User, UserPatch } from "../storage/types";
+import type { OAuthProviderName, Page, Role, User, UserPatch } from "../storage/types";
+
+/** How an address was proven; kept on the `email_verified` audit entry. */
+export type VerifiedBy = "link" | "password_reset" | OAuthProviderName;
+
+export function isAdminEmail(deps: Deps, email: string): boolean {
+  return deps.config.ADMIN_EMAILS.includes(email.toLowerCase());
+}
+
+/**
+ * The one place an address becomes verified, and so the one place ADMIN_EMAILS promotes. The transition
+ * is a single conditional UPDATE (unverified → verified), so promotion happens once: an admin who was
+ * demoted later is never promoted again by an old link, a reset or a provider sign-in. The account's
+ * outstanding verification links die with it. Returns the user when this call verified the address,
+ * null when it already was verified (nothing changes then).
+ */
+export async function markEmailVerified(
+  deps: Deps,
+  user: User,
+  meta: RequestMeta,
+  by: VerifiedBy,
+): Promise<User | null> {
+  const now = deps.now();
+  const promote = isAdminEmail(deps, user.email) && user.role !== "admin";
+  const verified = await deps.db.users.markVerified(user.id, promote, now);
+  if (!verified) return null;
+  await deps.db.tokens.invalidateForUser(user.id, "email_verification", now);
+  recordEvent(deps, meta, { action: "email_verified", userId: user.id, metadata: { by } });
+  if (promote)
+    recordEvent(deps, meta, {
+      action: "role_promoted",
+      userId: user.id,
+      metadata: { reason: "ADMIN_EMAILS" },
+    });
+  return verified;
+}
 
 export interface UserListOptions {
   limit: number;

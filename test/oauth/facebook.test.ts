@@ -20,7 +20,8 @@ describe("Facebook browser flow", () => {
     const res = await callback(harness.client, "facebook", { code, state: flow.state }, flow.cookie);
     expect(res.status).toBe(200);
     const me = await harness.client.call("GET", "/auth/me", { token: res.body.access_token });
-    expect(me.body).toMatchObject({ email, full_name: "Mark", is_verified: true, providers: ["facebook"] });
+    // Facebook asserts nothing about the address: the account is not verified by it.
+    expect(me.body).toMatchObject({ email, full_name: "Mark", is_verified: false, providers: ["facebook"] });
     const entries = await auditEntries(me.body.id);
     expect(entries.find((e) => e.action === "oauth_login")?.metadata).toEqual({
       provider: "facebook",

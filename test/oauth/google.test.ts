@@ -193,7 +193,7 @@ describe("GET /auth/google/callback", () => {
     expect(wrongNonce.body.code).toBe("oauth_failed");
   });
 
-  it("redirects to an allowlisted redirect_to with the tokens in the fragment", async () => {
+  it("redirects to an allowlisted redirect_to with a one-time code, never tokens", async () => {
     const harness = oauthClient();
     const res = await googleSignIn(
       harness,
@@ -202,12 +202,14 @@ describe("GET /auth/google/callback", () => {
     );
     expect(res.status).toBe(302);
     const location = new URL(res.headers.get("Location")!);
-    expect(`${location.origin}${location.pathname}${location.search}`).toBe(ALLOWED_REDIRECT);
-    const fragment = new URLSearchParams(location.hash.slice(1));
-    expect(fragment.get("token_type")).toBe("bearer");
-    expect(fragment.get("expires_in")).toBe("1800");
-    expect(fragment.get("refresh_token")).toBeTruthy();
-    const me = await harness.client.call("GET", "/auth/me", { token: fragment.get("access_token")! });
+    expect(`${location.origin}${location.pathname}`).toBe(ALLOWED_REDIRECT);
+    expect(location.hash).toBe("");
+    expect([...location.searchParams.keys()]).toEqual(["code"]);
+    const exchanged = await harness.client.call("POST", "/auth/oauth/exchange", {
+      json: { code: location.searchParams.get("code") },
+    });
+    expect(exchanged.body.token_type).toBe("bearer");
+    const me = await harness.client.call("GET", "/auth/me", { token: exchanged.body.access_token });
     expect(me.status).toBe(200);
   });
 });
@@ -308,7 +310,7 @@ describe("OpenAPI", () => {
     for (const path of ["/auth/google/authorize", "/auth/google/callback", "/auth/facebook/callback"])
       expect(doc.body.paths[path]?.get, path).toBeDefined();
     expect(doc.body.paths["/auth/google"].post.description).toContain("never links");
-    expect(doc.body.paths["/auth/facebook"].post.description).toContain("counts as verified");
+    expect(doc.body.paths["/auth/facebook"].post.description).toContain("not trusted as verified");
   });
 });
 

@@ -147,7 +147,7 @@ describe("two-factor accounts", () => {
     expect(await db.twoFactor.enable(userId, "test-secret-ciphertext", 1, [], now)).toBe(true);
   }
 
-  it("stops at mfa_required, as JSON and in a redirect fragment", async () => {
+  it("stops at mfa_required, as JSON and through a redirect's one-time code", async () => {
     const harness = oauthClient();
     const user = await createVerifiedUser(harness.client);
     await withTwoFactor(user.id);
@@ -167,10 +167,12 @@ describe("two-factor accounts", () => {
       `?redirect_to=${encodeURIComponent(ALLOWED_REDIRECT)}`,
     );
     expect(redirected.status).toBe(302);
-    const fragment = new URLSearchParams(new URL(redirected.headers.get("Location")!).hash.slice(1));
-    expect(fragment.get("mfa_required")).toBe("true");
-    expect(fragment.get("mfa_token")).toBeTruthy();
-    expect(fragment.get("access_token")).toBeNull();
+    const location = new URL(redirected.headers.get("Location")!);
+    expect(location.hash).toBe("");
+    const exchanged = await harness.client.call("POST", "/auth/oauth/exchange", {
+      json: { code: location.searchParams.get("code") },
+    });
+    expect(exchanged.body).toEqual({ mfa_required: true, mfa_token: expect.any(String), expires_in: 300 });
     expect(await auditEntries(user.id)).not.toContainEqual(
       expect.objectContaining({ action: "login_succeeded", metadata: { method: "google" } }),
     );

@@ -93,6 +93,7 @@ describe("passkeys over HTTP", () => {
       backed_up: false,
       device_type: "singleDevice",
     });
+    expect(client.mailbox.last(user.email).subject).toBe("edge-auth: A passkey was added");
     const stored = await withDb((db) => db.passkeys.findById(auth.credentialId));
     expect(stored).toMatchObject({ userId: user.id, counter: 0, transports: ["internal"] });
 
@@ -387,6 +388,7 @@ describe("passkeys over HTTP", () => {
     expect((await registerPasskey(client, signedIn, second)).status).toBe(201);
     expect((await client.call("DELETE", `/auth/passkeys/${first.credentialId}`, { token })).status).toBe(204);
     expect(await withDb((db) => db.passkeys.findById(first.credentialId))).toBeNull();
+    expect(client.mailbox.last(user.email).subject).toBe("edge-auth: A passkey was removed");
     expect((await client.call("DELETE", `/auth/passkeys/${second.credentialId}`, { token })).status).toBe(
       409,
     );

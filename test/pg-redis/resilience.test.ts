@@ -30,7 +30,7 @@ function appWith(overrides: Record<string, string>) {
   const app = createApp();
   app.get("/__test/stores", async (c) => {
     const { db, ephemeral } = c.var.deps;
-    await ephemeral.get("revoked:probe");
+    await ephemeral.getMany(["revoked:probe"]);
     await db.users.findById("probe");
     return c.json({ ok: true });
   });
@@ -130,11 +130,11 @@ describe("one connection per store handle (per request)", () => {
     const key = `reuse:${crypto.randomUUID()}`;
     await Promise.all([
       store.set(key, "1", 60),
-      store.get(key),
+      store.getMany([key]),
       store.getMany([key, `${key}:x`]),
       store.ping(),
     ]);
-    await store.delete(key);
+    await store.set(key, "2", 1);
     expect(await redisClients(dbIndex)).toBe(1);
     await store.close();
     await expect.poll(() => redisClients(dbIndex)).toBe(0);

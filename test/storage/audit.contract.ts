@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { AuditEntry, Database } from "../../src/storage/types";
-import { at, type DatabaseFactory } from "./harness";
+import { describe, expect, it } from "vitest";
+import type { AuditEntry } from "../../src/storage/types";
+import { at, type DatabaseFactory, useDatabase } from "./harness";
 
 function keysetOrder(a: AuditEntry, b: AuditEntry): number {
   const byTime = b.createdAt.getTime() - a.createdAt.getTime();
@@ -9,13 +9,7 @@ function keysetOrder(a: AuditEntry, b: AuditEntry): number {
 
 export function auditContract(factory: DatabaseFactory): void {
   describe("audit log", () => {
-    let db: Database;
-    beforeEach(() => {
-      db = factory.open();
-    });
-    afterEach(async () => {
-      await db.close();
-    });
+    const db = useDatabase(factory);
 
     const entry = (userId: string, action: string, createdAt: Date, metadata = {}): AuditEntry => ({
       id: crypto.randomUUID(),
@@ -34,8 +28,8 @@ export function auditContract(factory: DatabaseFactory): void {
         actor_id: "a1",
         list: [1, "two", null],
       });
-      await db.audit.append(e);
-      expect((await db.audit.list({ limit: 10, userId })).items).toEqual([e]);
+      await db().audit.append(e);
+      expect((await db().audit.list({ limit: 10, userId })).items).toEqual([e]);
     });
 
     it("walks a user's entries newest first, ties included, with no duplicate and no gap", async () => {
@@ -48,14 +42,14 @@ export function auditContract(factory: DatabaseFactory): void {
           i % 2 ? "login_failed" : "login_succeeded",
           new Date(base + Math.floor(i / 4) * 10),
         );
-        await db.audit.append(e);
+        await db().audit.append(e);
         made.push(e);
       }
       const seen: string[] = [];
       let cursor: string | null = null;
       let pages = 0;
       do {
-        const page = await db.audit.list({ limit: 5, cursor, userId });
+        const page = await db().audit.list({ limit: 5, cursor, userId });
         seen.push(...page.items.map((e) => e.id));
         cursor = page.nextCursor;
         pages++;
@@ -68,10 +62,10 @@ export function auditContract(factory: DatabaseFactory): void {
       const userId = crypto.randomUUID();
       const t = (m: number) => at(`2026-07-01T00:0${m}:00.000Z`);
       for (const [i, action] of ["register", "login_succeeded", "logout", "login_failed"].entries()) {
-        await db.audit.append(entry(userId, action, t(i)));
+        await db().audit.append(entry(userId, action, t(i)));
       }
       const actions = async (q: { actions?: string[]; since?: Date; until?: Date }) =>
-        (await db.audit.list({ limit: 10, userId, ...q })).items.map((e) => e.action);
+        (await db().audit.list({ limit: 10, userId, ...q })).items.map((e) => e.action);
       expect(await actions({ actions: ["logout", "register"] })).toEqual(["logout", "register"]);
       expect(await actions({ since: t(1), until: t(2) })).toEqual(["logout", "login_succeeded"]);
       expect(await actions({ since: t(3) })).toEqual(["login_failed"]);
@@ -80,10 +74,10 @@ export function auditContract(factory: DatabaseFactory): void {
 
     it("deletes entries older than the cutoff only", async () => {
       const userId = crypto.randomUUID();
-      await db.audit.append(entry(userId, "old", at("1971-01-01T00:00:00.000Z")));
-      await db.audit.append(entry(userId, "new", at("2026-01-01T00:00:00.000Z")));
-      expect(await db.audit.deleteOlderThan(at("1971-01-02T00:00:00.000Z"))).toBeGreaterThanOrEqual(1);
-      expect((await db.audit.list({ limit: 10, userId })).items.map((e) => e.action)).toEqual(["new"]);
+      await db().audit.append(entry(userId, "old", at("1971-01-01T00:00:00.000Z")));
+      await db().audit.append(entry(userId, "new", at("2026-01-01T00:00:00.000Z")));
+      expect(await db().audit.deleteOlderThan(at("1971-01-02T00:00:00.000Z"))).toBeGreaterThanOrEqual(1);
+      expect((await db().audit.list({ limit: 10, userId })).items.map((e) => e.action)).toEqual(["new"]);
     });
   });
 }

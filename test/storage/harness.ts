@@ -1,3 +1,4 @@
+import { afterEach, beforeEach } from "vitest";
 import type { Database, EphemeralStore, NewUser, User } from "../../src/storage/types";
 
 /**
@@ -54,3 +55,37 @@ export function race<T>(handles: Database[], count: number, call: (db: Database,
 
 export const at = (iso: string): Date => new Date(iso);
 export const plus = (d: Date, ms: number): Date => new Date(d.getTime() + ms);
+
+/**
+ * One handle per test, opened before it and closed after it whatever happens: the boilerplate every
+ * contract suite shares. Returns the current test's handle.
+ */
+export function useDatabase(factory: DatabaseFactory): () => Database {
+  let db: Database | undefined;
+  beforeEach(() => {
+    db = factory.open();
+  });
+  afterEach(async () => {
+    await db?.close();
+    db = undefined;
+  });
+  return () => {
+    if (!db) throw new Error("the database handle exists only inside a test");
+    return db;
+  };
+}
+
+export function useEphemeral(factory: EphemeralFactory): () => EphemeralStore {
+  let store: EphemeralStore | undefined;
+  beforeEach(() => {
+    store = factory.open();
+  });
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+  });
+  return () => {
+    if (!store) throw new Error("the ephemeral store exists only inside a test");
+    return store;
+  };
+}

@@ -1,180 +1,113 @@
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-
-// Times are integer milliseconds since the epoch (UTC): cheap to compare and to use in keyset cursors.
-const ms = (name: string) => integer(name, { mode: "timestamp_ms" });
-
-export const users = sqliteTable(
-  "users",
-  {
-    id: text("id").primaryKey(),
-    email: text("email").notNull(),
-    emailLower: text("email_lower").notNull(),
-    fullName: text("full_name"),
-    passwordHash: text("password_hash"),
-    role: text("role", { enum: ["user", "admin"] })
-      .notNull()
-      .default("user"),
-    isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
-    isVerified: integer("is_verified", { mode: "boolean" }).notNull().default(false),
-    totpSecretEnc: text("totp_secret_enc"),
-    totpPendingEnc: text("totp_pending_enc"),
-    totpLastStep: integer("totp_last_step"),
-    createdAt: ms("created_at").notNull(),
-    updatedAt: ms("updated_at").notNull(),
-  },
-  (t) => [
-    uniqueIndex("users_email_lower_uq").on(t.emailLower),
-    index("users_created_id_idx").on(t.createdAt, t.id),
-  ],
-);
-
-export const sessions = sqliteTable(
-  "sessions",
-  {
-    id: text("id").primaryKey(),
-    userId: text("user_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
-    currentHash: text("current_hash").notNull(),
-    previousHash: text("previous_hash"),
-    rotatedAt: ms("rotated_at"),
-    createdAt: ms("created_at").notNull(),
-    lastUsedAt: ms("last_used_at").notNull(),
-    expiresAt: ms("expires_at").notNull(),
-    revokedAt: ms("revoked_at"),
-    ip: text("ip"),
-    userAgent: text("user_agent"),
-  },
-  (t) => [
-    index("sessions_user_idx").on(t.userId, t.createdAt),
-    index("sessions_expires_idx").on(t.expiresAt),
-  ],
-);
-
-/** Every refresh-token hash ever issued for a session, so an old token can be recognised as reuse. */
-export const refreshTokens = sqliteTable(
-  "refresh_tokens",
-  {
-    tokenHash: text("token_hash").primaryKey(),
-    sessionId: text("session_id")
-      .notNull()
-      .references(() => sessions.id, { onDelete: "cascade" }),
-    createdAt: ms("created_at").notNull(),
-  },
-  (t) => [index("refresh_tokens_session_idx").on(t.sessionId)],
-);
-
-export const oneTimeTokens = sqliteTable(
-  "one_time_tokens",
-  {
-    tokenHash: text("token_hash").primaryKey(),
-    purpose: text("purpose").notNull(),
-    userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
-    data: text("data"),
-    createdAt: ms("created_at").notNull(),
-    expiresAt: ms("expires_at").notNull(),
-    consumedAt: ms("consumed_at"),
-  },
-  (t) => [
-    index("one_time_tokens_user_idx").on(t.userId, t.purpose),
-    index("one_time_tokens_expires_idx").on(t.expiresAt),
-  ],
-);
-
-export const auditLog = sqliteTable(
-  "audit_log",
-  {
-    id: text("id").primaryKey(),
-    userId: text("user_id"),
-    action: text("action").notNull(),
-    ip: text("ip"),
-    userAgent: text("user_agent"),
-    createdAt: ms("created_at").notNull(),
-    metadata: text("metadata").notNull().default("{}"),
-  },
-  (t) => [
-    index("audit_created_idx").on(t.createdAt, t.id),
-    index("audit_user_created_idx").on(t.userId, t.createdAt, t.id),
-    index("audit_action_created_idx").on(t.action, t.createdAt, t.id),
-  ],
-);
-
-export const oauthAccounts = sqliteTable(
-  "oauth_accounts",
-  {
-    provider: text("provider").notNull(),
-    providerUserId: text("provider_user_id").notNull(),
-    userId: text("user_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
-    email: text("email"),
-    createdAt: ms("created_at").notNull(),
-  },
-  (t) => [
-    primaryKey({ columns: [t.provider, t.providerUserId] }),
-    index("oauth_accounts_user_idx").on(t.userId),
-  ],
-);
-
-export const recoveryCodes = sqliteTable(
-  "recovery_codes",
-  {
-    userId: text("user_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
-    codeHash: text("code_hash").notNull(),
-    createdAt: ms("created_at").notNull(),
-    usedAt: ms("used_at"),
-  },
-  (t) => [primaryKey({ columns: [t.userId, t.codeHash] })],
-);
-
-export const counters = sqliteTable(
-  "counters",
-  {
-    key: text("key").primaryKey(),
-    count: integer("count").notNull(),
-    resetAt: ms("reset_at").notNull(),
-  },
-  (t) => [index("counters_reset_idx").on(t.resetAt)],
-);
-
-/** WebAuthn credentials (API.md "Passkeys"). The id is the credential id (base64url), unique worldwide. */
-export const passkeys = sqliteTable(
-  "passkeys",
-  {
-    id: text("id").primaryKey(),
-    userId: text("user_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
-    /** COSE public key, base64url. */
-    publicKey: text("public_key").notNull(),
-    /** The authenticator's signature counter (0 for authenticators that do not count). */
-    counter: integer("counter").notNull(),
-    /** Comma-joined AuthenticatorTransport values, as the browser reported them. */
-    transports: text("transports").notNull().default(""),
-    deviceType: text("device_type", { enum: ["singleDevice", "multiDevice"] }).notNull(),
-    backedUp: integer("backed_up", { mode: "boolean" }).notNull(),
-    name: text("name").notNull(),
-    createdAt: ms("created_at").notNull(),
-    lastUsedAt: ms("last_used_at"),
-  },
-  (t) => [index("passkeys_user_idx").on(t.userId, t.createdAt)],
-);
+import { getTableColumns, type Table } from "drizzle-orm";
+import { getTableConfig, type PgColumn, type PgTable } from "drizzle-orm/pg-core";
+import {
+  type AnySQLiteColumn,
+  index,
+  integer,
+  primaryKey,
+  type SQLiteColumnBuilderBase,
+  type SQLiteTable,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/sqlite-core";
+import * as pg from "../postgres/schema";
 
 /**
- * Outstanding WebAuthn challenges, stored as SHA-256 hashes. Registration challenges are bound to the
- * user who asked; sign-in challenges (discoverable credentials) to nobody.
+ * The D1 (SQLite) tables, derived from the Postgres ones (src/storage/postgres/schema.ts) so the schema
+ * is written once: same tables, columns, nullability, defaults, keys, foreign keys and indexes. Only the
+ * storage types differ, here. `npm run db:generate` reads these tables like any hand-written ones (it
+ * reported no change against migrations/ when this replaced them), and
+ * test/storage/schema-parity.test.ts compares both dialects and their migration snapshots.
  */
-export const passkeyChallenges = sqliteTable(
-  "passkey_challenges",
-  {
-    challengeHash: text("challenge_hash").primaryKey(),
-    purpose: text("purpose", { enum: ["registration", "authentication"] }).notNull(),
-    userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
-    createdAt: ms("created_at").notNull(),
-    expiresAt: ms("expires_at").notNull(),
-    consumedAt: ms("consumed_at"),
-  },
-  (t) => [index("passkey_challenges_expires_idx").on(t.expiresAt)],
-);
+
+/** Indexes only Postgres needs: its LIKE prefix search wants text_pattern_ops; D1 uses a range instead. */
+export const POSTGRES_ONLY_INDEXES: ReadonlySet<string> = new Set(["users_email_lower_pattern_idx"]);
+
+type Builder = SQLiteColumnBuilderBase & {
+  notNull(): Builder;
+  primaryKey(): Builder;
+  default(value: unknown): Builder;
+  references(ref: () => AnySQLiteColumn, actions: { onDelete?: "cascade" }): Builder;
+};
+
+function storageType(column: PgColumn): Builder {
+  const { name } = column;
+  const built = (() => {
+    switch (column.columnType) {
+      case "PgText":
+        return column.enumValues
+          ? text(name, { enum: column.enumValues as [string, ...string[]] })
+          : text(name);
+      case "PgBoolean":
+        return integer(name, { mode: "boolean" });
+      case "PgInteger":
+        return integer(name);
+      // SQLite integers are 64-bit: a bigint (e.g. a passkey's unsigned 32-bit counter) fits as is.
+      case "PgBigInt53":
+        return integer(name);
+      // Integer milliseconds since the epoch (UTC): cheap to compare, exact in keyset cursors.
+      case "PgTimestamp":
+        return integer(name, { mode: "timestamp_ms" });
+      case "PgJsonb":
+        return text(name, { mode: "json" });
+      default:
+        throw new Error(`no D1 type for ${column.columnType} (${name})`);
+    }
+  })();
+  return built as unknown as Builder;
+}
+
+/** Typed loosely on purpose: the repositories use the Postgres tables' types for both dialects. */
+type D1Table = SQLiteTable & Record<string, AnySQLiteColumn>;
+
+const derived = new Map<Table, D1Table>();
+
+function derive(table: PgTable): D1Table {
+  const config = getTableConfig(table);
+  // Index and key definitions carry their own column objects: match them to ours by SQL name.
+  const keyOf = new Map(Object.entries(getTableColumns(table)).map(([key, c]) => [c.name, key]));
+  const col = (t: Record<string, AnySQLiteColumn>, c: unknown) => t[keyOf.get((c as PgColumn).name)!]!;
+  const columns: Record<string, SQLiteColumnBuilderBase> = {};
+  for (const [key, column] of Object.entries(getTableColumns(table)) as [string, PgColumn][]) {
+    let b = storageType(column);
+    if (column.primary) b = b.primaryKey();
+    if (column.notNull && !column.primary) b = b.notNull();
+    if (column.hasDefault) b = b.default(column.default);
+    const fk = config.foreignKeys.find((f) => f.reference().columns[0] === column);
+    if (fk) {
+      const ref = fk.reference();
+      const target = ref.foreignColumns[0]!;
+      const targetKey = getTableColumns(ref.foreignTable);
+      const name = Object.keys(targetKey).find((k) => targetKey[k] === target)!;
+      b = b.references(() => derived.get(ref.foreignTable)![name] as AnySQLiteColumn, {
+        onDelete: fk.onDelete as "cascade",
+      });
+    }
+    columns[key] = b;
+  }
+  const out = sqliteTable(config.name, columns, (t) => [
+    ...config.primaryKeys.map((pk) => primaryKey({ columns: pk.columns.map((c) => col(t, c)) as never })),
+    ...config.indexes
+      .filter((i) => !POSTGRES_ONLY_INDEXES.has(i.config.name!))
+      .map((i) =>
+        (i.config.unique ? uniqueIndex : index)(i.config.name!).on(
+          ...(i.config.columns.map((c) => col(t, c)) as [never, ...never[]]),
+        ),
+      ),
+  ]);
+  derived.set(table, out as unknown as D1Table);
+  return out as unknown as D1Table;
+}
+
+// In foreign-key order: a table is derived after the tables it references.
+export const users = derive(pg.users);
+export const sessions = derive(pg.sessions);
+export const refreshTokens = derive(pg.refreshTokens);
+export const oneTimeTokens = derive(pg.oneTimeTokens);
+export const auditLog = derive(pg.auditLog);
+export const oauthAccounts = derive(pg.oauthAccounts);
+export const recoveryCodes = derive(pg.recoveryCodes);
+export const counters = derive(pg.counters);
+export const passkeys = derive(pg.passkeys);
+export const passkeyChallenges = derive(pg.passkeyChallenges);

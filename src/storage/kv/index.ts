@@ -7,7 +7,6 @@ const KV_MIN_TTL = 60;
 export function openKv(kv: KVNamespace): EphemeralStore {
   return {
     kind: "kv",
-    get: (key) => kv.get(key),
     async getMany(keys) {
       if (keys.length === 0) return [];
       // Bulk get: one KV operation for up to 100 keys.
@@ -17,7 +16,6 @@ export function openKv(kv: KVNamespace): EphemeralStore {
     async set(key, value, ttlSeconds) {
       await kv.put(key, value, { expirationTtl: Math.max(KV_MIN_TTL, Math.ceil(ttlSeconds)) });
     },
-    delete: (key) => kv.delete(key),
     async ping() {
       try {
         await kv.get("health:ping");

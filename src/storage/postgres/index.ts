@@ -1,16 +1,41 @@
-import { sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/node-postgres";
+import { and, eq, like, lt, or, sql } from "drizzle-orm";
+import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import type pg from "pg";
 import { StorageUnavailableError } from "../../errors";
-import { SqlPasskeyChallengeRepository, SqlPasskeyRepository } from "../sql/passkeys";
+import { type Dialect, sqlRepositories } from "../sql";
 import type { Database, DatabaseOptions } from "../types";
-import { PgCounterRepository, PgOAuthAccountRepository, PgTwoFactorRepository } from "./accounts";
-import { PgAuditRepository } from "./audit";
 import { LazyPgClient } from "./connection";
 import * as tables from "./schema";
 import { PgSessionRepository } from "./sessions";
-import { PgTokenRepository } from "./tokens";
-import { PgUserRepository } from "./users";
+import { PgTwoFactorRepository } from "./two-factor";
+
+/** The user's text is matched literally: `%` and `_` in a search are not wildcards. */
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** The Postgres side of the shared relational layer. */
+function pgDialect(db: NodePgDatabase): Dialect {
+  // Ids compare bytewise, as in SQLite, whatever the database's default collation.
+  const byteOrder: Dialect["byteOrder"] = (column) => sql`${column} collate "C"`;
+  return {
+    db,
+    t: tables,
+    timestamp: (at) => sql`${at.toISOString()}::timestamptz`,
+    joinedText: (column) => sql<string | null>`string_agg(${column}, ',' order by ${column})`,
+    // Served by users_email_lower_pattern_idx (text_pattern_ops) whatever the collation.
+    startsWith: (column, prefix) => like(column, sql`${`${escapeLike(prefix)}%`} escape '\\'`),
+    byteOrder,
+    before: (createdAt, id, position) => {
+      const at = new Date(position.createdAt);
+      return (
+        or(lt(createdAt, at), and(eq(createdAt, at), sql`${byteOrder(id)} < ${position.id}`)) ?? sql`false`
+      );
+    },
+    // Two statements on the one connection (pg queues them).
+    readTogether: (a, b) => Promise.all([a, b]),
+  };
+}
 
 /** The StorageUnavailableError somewhere in an error's cause chain, if any. */
 function findUnavailable(err: unknown): StorageUnavailableError | null {
@@ -48,17 +73,22 @@ export function openPostgres(connectionString: string, options: DatabaseOptions 
   const client = new LazyPgClient(connectionString, undefined, options.queryTimeoutMs);
   // drizzle only calls query() on its client; the lazy wrapper connects on the first one.
   const db = drizzle({ client: client as unknown as pg.Client });
+  const dialect = pgDialect(db);
+  const repositories = sqlRepositories(dialect, {
+    sessions: new PgSessionRepository(dialect, db),
+    twoFactor: new PgTwoFactorRepository(dialect, db),
+  });
   return {
     kind: "postgres",
-    users: surfaceUnavailable(new PgUserRepository(db)),
-    sessions: surfaceUnavailable(new PgSessionRepository(db)),
-    tokens: surfaceUnavailable(new PgTokenRepository(db)),
-    audit: surfaceUnavailable(new PgAuditRepository(db)),
-    oauthAccounts: surfaceUnavailable(new PgOAuthAccountRepository(db)),
-    twoFactor: surfaceUnavailable(new PgTwoFactorRepository(db)),
-    counters: surfaceUnavailable(new PgCounterRepository(db)),
-    passkeys: surfaceUnavailable(new SqlPasskeyRepository(db, tables)),
-    passkeyChallenges: surfaceUnavailable(new SqlPasskeyChallengeRepository(db, tables)),
+    users: surfaceUnavailable(repositories.users),
+    sessions: surfaceUnavailable(repositories.sessions),
+    tokens: surfaceUnavailable(repositories.tokens),
+    audit: surfaceUnavailable(repositories.audit),
+    oauthAccounts: surfaceUnavailable(repositories.oauthAccounts),
+    twoFactor: surfaceUnavailable(repositories.twoFactor),
+    counters: surfaceUnavailable(repositories.counters),
+    passkeys: surfaceUnavailable(repositories.passkeys),
+    passkeyChallenges: surfaceUnavailable(repositories.passkeyChallenges),
     async ping() {
       try {
         await db.execute(sql`select 1`);

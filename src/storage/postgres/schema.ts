@@ -11,9 +11,10 @@ import {
   uniqueIndex,
 } from "drizzle-orm/pg-core";
 
-// Mirrors src/storage/d1/schema.ts table for table, column for column and index for index, so both
-// adapters share one behaviour. Millisecond precision (3) keeps keyset cursors (epoch ms) exact:
-// a microsecond-precise row would never compare equal to the cursor position it produced.
+// The one written schema: src/storage/d1/schema.ts derives the D1 tables from these, and the shared
+// repositories (src/storage/sql/) are typed with them. A change here needs a migration for both dialects
+// (`npm run db:generate` and `npm run db:generate:pg`). Millisecond precision (3) keeps keyset cursors
+// (epoch ms) exact: a microsecond-precise row would never compare equal to the cursor position it produced.
 const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: "date" });
 
 export const users = pgTable(

@@ -83,7 +83,6 @@ export function openRedis(url: string, options: RedisOptions = {}): EphemeralSto
 
   return {
     kind: "redis",
-    get: (key) => run("GET", (c) => c.get(key)),
     async getMany(keys) {
       if (keys.length === 0) return [];
       return run("MGET", (c) => c.mGet(keys));
@@ -92,9 +91,6 @@ export function openRedis(url: string, options: RedisOptions = {}): EphemeralSto
       // Native TTL (SET .. EX) with Redis's own minimum of one second.
       const ttl = Math.max(1, Math.ceil(ttlSeconds));
       await run("SET", (c) => c.set(key, value, { expiration: { type: "EX", value: ttl } }));
-    },
-    async delete(key) {
-      await run("DEL", (c) => c.del(key));
     },
     async ping() {
       await run("PING", (c) => c.ping());

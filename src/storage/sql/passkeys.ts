@@ -1,5 +1,4 @@
 import { and, asc, eq, gt, isNull, lt, ne, or, sql } from "drizzle-orm";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type * as pgTables from "../postgres/schema";
 import type {
   NewPasskey,
@@ -10,20 +9,7 @@ import type {
   PasskeyDeleteResult,
   PasskeyRepository,
 } from "../types";
-
-/**
- * One implementation for D1 and Postgres. Typed with pg-core's builders, whose surface (awaiting a select
- * or a write with RETURNING yields its rows) drizzle's D1 builders share call for call; the D1 adapter
- * hands its builder and its tables (same names, same columns) over under these types, and the contract
- * suites run on both backends keep that true.
- */
-export type SqlDb = PgDatabase<PgQueryResultHKT>;
-export interface PasskeyTables {
-  users: typeof pgTables.users;
-  oauthAccounts: typeof pgTables.oauthAccounts;
-  passkeys: typeof pgTables.passkeys;
-  passkeyChallenges: typeof pgTables.passkeyChallenges;
-}
+import type { Dialect } from "./dialect";
 
 type Row = typeof pgTables.passkeys.$inferSelect;
 
@@ -43,10 +29,13 @@ function toPasskey(row: Row): Passkey {
 }
 
 export class SqlPasskeyRepository implements PasskeyRepository {
-  constructor(
-    private readonly db: SqlDb,
-    private readonly t: PasskeyTables,
-  ) {}
+  private readonly db: Dialect["db"];
+  private readonly t: Dialect["t"];
+
+  constructor(d: Dialect) {
+    this.db = d.db;
+    this.t = d.t;
+  }
 
   async create(passkey: NewPasskey): Promise<boolean> {
     const rows = await this.db
@@ -134,10 +123,13 @@ export class SqlPasskeyRepository implements PasskeyRepository {
 }
 
 export class SqlPasskeyChallengeRepository implements PasskeyChallengeRepository {
-  constructor(
-    private readonly db: SqlDb,
-    private readonly t: PasskeyTables,
-  ) {}
+  private readonly db: Dialect["db"];
+  private readonly t: Dialect["t"];
+
+  constructor(d: Dialect) {
+    this.db = d.db;
+    this.t = d.t;
+  }
 
   async create(challenge: NewPasskeyChallenge): Promise<void> {
     await this.db.insert(this.t.passkeyChallenges).values({

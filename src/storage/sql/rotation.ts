@@ -1,4 +1,4 @@
-import type { RotateResult, Session } from "./types";
+import type { RotateResult, Session } from "../types";
 
 /**
  * Why a refresh token did not rotate, from the session that issued it (read after the failed swap):

@@ -1,4 +1,4 @@
-import type { WindowCounter } from "./rate-limit";
+import type { WindowCounter } from "../../security/rate-limit";
 
 async function open(url: string) {
   const { createClient } = await import("redis");

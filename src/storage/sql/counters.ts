@@ -1,0 +1,70 @@
+import { inArray, lt, sql } from "drizzle-orm";
+import type { CounterRepository, CounterValue } from "../types";
+import type { Dialect } from "./dialect";
+
+interface CounterRow {
+  key: string;
+  count: number;
+  resetAt: Date;
+}
+
+/** The rows of the named counters, expired or not (liveCounters sorts that out); batchable on D1. */
+export function selectCounters(d: Dialect, keys: readonly string[]) {
+  const { counters } = d.t;
+  return d.db
+    .select({ key: counters.key, count: counters.count, resetAt: counters.resetAt })
+    .from(counters)
+    .where(inArray(counters.key, [...keys]));
+}
+
+/** Counter rows in the order of `keys`; null for a key without a row or whose window is over at `now`. */
+export function liveCounters(
+  keys: readonly string[],
+  rows: CounterRow[],
+  now: Date,
+): (CounterValue | null)[] {
+  const live = new Map(
+    rows
+      .filter((r) => r.resetAt.getTime() > now.getTime())
+      .map((r) => [r.key, { count: r.count, resetAt: r.resetAt }]),
+  );
+  return keys.map((k) => live.get(k) ?? null);
+}
+
+export class SqlCounterRepository implements CounterRepository {
+  constructor(private readonly d: Dialect) {}
+
+  async increment(key: string, windowMs: number, now: Date): Promise<CounterValue> {
+    const { counters } = this.d.t;
+    const over = sql`${counters.resetAt} <= ${this.d.timestamp(now)}`;
+    // One upsert: concurrent hits serialise on the row (lock or write), and each sees the previous count.
+    const [row] = await this.d.db
+      .insert(counters)
+      .values({ key, count: 1, resetAt: new Date(now.getTime() + windowMs) })
+      .onConflictDoUpdate({
+        target: counters.key,
+        set: {
+          count: sql`case when ${over} then 1 else ${counters.count} + 1 end`,
+          resetAt: sql`case when ${over} then excluded.reset_at else ${counters.resetAt} end`,
+        },
+      })
+      .returning({ count: counters.count, resetAt: counters.resetAt });
+    if (!row) throw new Error("counter upsert returned no row");
+    return row;
+  }
+
+  async reset(...keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    const { counters } = this.d.t;
+    await this.d.db.delete(counters).where(inArray(counters.key, keys));
+  }
+
+  async deleteExpiredBefore(cutoff: Date): Promise<number> {
+    const { counters } = this.d.t;
+    const rows = await this.d.db
+      .delete(counters)
+      .where(lt(counters.resetAt, cutoff))
+      .returning({ k: counters.key });
+    return rows.length;
+  }
+}

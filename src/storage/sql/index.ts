@@ -1,0 +1,32 @@
+import type { Database } from "../types";
+import { SqlAuditRepository } from "./audit";
+import { SqlCounterRepository } from "./counters";
+import type { Dialect } from "./dialect";
+import { SqlOAuthAccountRepository } from "./oauth-accounts";
+import { SqlPasskeyChallengeRepository, SqlPasskeyRepository } from "./passkeys";
+import type { SqlSessionRepository } from "./sessions";
+import { SqlTokenRepository } from "./tokens";
+import type { SqlTwoFactorRepository } from "./two-factor";
+import { SqlUserRepository } from "./users";
+
+export type { Dialect, SqlDb, Tables } from "./dialect";
+export { SqlSessionRepository } from "./sessions";
+export { SqlTwoFactorRepository } from "./two-factor";
+
+/** The repositories of one relational store: shared ones over `dialect`, plus the dialect's atomic ones. */
+export function sqlRepositories(
+  dialect: Dialect,
+  own: { sessions: SqlSessionRepository; twoFactor: SqlTwoFactorRepository },
+): Omit<Database, "kind" | "ping" | "close"> {
+  return {
+    users: new SqlUserRepository(dialect),
+    sessions: own.sessions,
+    tokens: new SqlTokenRepository(dialect),
+    audit: new SqlAuditRepository(dialect),
+    oauthAccounts: new SqlOAuthAccountRepository(dialect),
+    twoFactor: own.twoFactor,
+    counters: new SqlCounterRepository(dialect),
+    passkeys: new SqlPasskeyRepository(dialect),
+    passkeyChallenges: new SqlPasskeyChallengeRepository(dialect),
+  };
+}
