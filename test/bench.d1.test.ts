@@ -20,7 +20,11 @@ const PRODUCTION_SAFE = {
   APP_URL: "https://auth.example.test",
 };
 const call = (environment: string, path: string, init?: RequestInit) =>
-  production.request(`${environment === "development" ? LOCAL : BASE}${path}`, init, { ...env, ...PRODUCTION_SAFE, ENVIRONMENT: environment });
+  production.request(`${environment === "development" ? LOCAL : BASE}${path}`, init, {
+    ...env,
+    ...PRODUCTION_SAFE,
+    ENVIRONMENT: environment,
+  });
 // bench/lib/server.mjs runs the bench Worker with ENVIRONMENT=development.
 const bench = (path: string, init?: RequestInit) =>
   benchApp.request(`${LOCAL}${path}`, init, { ...env, ENVIRONMENT: "development" });
