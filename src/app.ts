@@ -17,6 +17,7 @@ import {
   urlGuardMiddleware,
 } from "./middleware";
 import { oauthRoutes } from "./oauth/routes";
+import { passkeyRoutes } from "./passkeys/routes";
 import { corsMiddleware } from "./security/cors";
 import { jsonGuardMiddleware } from "./security/json-guard";
 import { globalRateLimit } from "./security/middleware";
@@ -52,6 +53,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   app.route("/", authRoutes());
   app.route("/", twoFactorRoutes());
   app.route("/", oauthRoutes());
+  app.route("/", passkeyRoutes());
   app.route("/", userRoutes());
   app.route("/", auditRoutes());
 

@@ -90,6 +90,8 @@ const ConfigSchema = z
     RATE_LIMIT_REFRESH: int(60, 1, 100_000),
     RATE_LIMIT_DEFAULT: int(120, 1, 100_000),
     RATE_LIMIT_ENABLED: bool.default(true),
+    WEBAUTHN_RP_ID: optionalString,
+    WEBAUTHN_ORIGINS: csv,
   })
   .superRefine((cfg, ctx) => {
     const production = cfg.ENVIRONMENT === "production";
@@ -147,8 +149,28 @@ const ConfigSchema = z
       });
     }
   })
+  .superRefine((cfg, ctx) => {
+    // A bad APP_URL is reported on its own; the passkey defaults derive from it.
+    if (!URL.canParse(cfg.APP_URL)) return;
+    const rp = relyingParty(cfg);
+    if (!/^[a-z0-9.-]+$/.test(rp.id) || rp.id.startsWith(".") || rp.id.endsWith(".")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["WEBAUTHN_RP_ID"],
+        message: `"${rp.id}" is not a host name (no scheme, port or path: e.g. example.com)`,
+      });
+      return;
+    }
+    for (const origin of rp.origins) {
+      const problem = originProblem(origin, rp.id, cfg.ENVIRONMENT === "production");
+      if (problem) ctx.addIssue({ code: "custom", path: ["WEBAUTHN_ORIGINS"], message: problem });
+    }
+  })
   .transform((cfg) => ({
     ...cfg,
+    // WebAuthn relying party (API.md "Passkeys"): passkeys are bound to this RP id for good.
+    WEBAUTHN_RP_ID: relyingParty(cfg).id,
+    WEBAUTHN_ORIGINS: relyingParty(cfg).origins,
     SECRET_KEY: cfg.SECRET_KEY ?? DEVELOPMENT_SECRET,
     usingDevelopmentSecret: cfg.SECRET_KEY === undefined,
     JWT_ISSUER: cfg.JWT_ISSUER ?? cfg.APP_URL,
@@ -156,6 +178,44 @@ const ConfigSchema = z
   }));
 
 export type Config = z.output<typeof ConfigSchema>;
+
+/** The RP id (default: the host of APP_URL) and the allowed origins (default: the origin of APP_URL). */
+function relyingParty(cfg: { APP_URL: string; WEBAUTHN_RP_ID?: string; WEBAUTHN_ORIGINS: string[] }): {
+  id: string;
+  origins: string[];
+} {
+  const app = new URL(cfg.APP_URL);
+  return {
+    id: (cfg.WEBAUTHN_RP_ID ?? app.hostname).toLowerCase(),
+    origins: cfg.WEBAUTHN_ORIGINS.length > 0 ? cfg.WEBAUTHN_ORIGINS : [app.origin],
+  };
+}
+
+/**
+ * Why `origin` cannot carry passkeys of `rpId`, or null. Browsers only let a page use an RP id equal to
+ * its host or a registrable suffix of it (WebAuthn L3 §5.1.4.1 step 8), so any other origin is a
+ * configuration mistake that would fail every ceremony: refuse it at start-up instead.
+ */
+function originProblem(origin: string, rpId: string, production: boolean): string | null {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return `"${origin}" is not a URL (write origins as https://app.example.com)`;
+  }
+  if (url.origin !== origin.replace(/\/+$/, "")) {
+    return `"${origin}" is not a bare origin (scheme://host[:port], no path)`;
+  }
+  const host = url.hostname;
+  if (host !== rpId && !host.endsWith(`.${rpId}`)) {
+    return `the host of "${origin}" is neither WEBAUTHN_RP_ID (${rpId}) nor a subdomain of it`;
+  }
+  // Browsers offer passkeys to secure contexts only; outside production a loopback http URL is allowed.
+  if (url.protocol !== "https:" && production) {
+    return `"${origin}" must be https (browsers only offer passkeys to secure origins)`;
+  }
+  return null;
+}
 
 // No TypeScript-only syntax in this file: scripts/dev.mjs imports it with Node's type stripping.
 export class ConfigError extends Error {

@@ -25,6 +25,11 @@ export const ErrorCode = {
     title: "Bad Request",
     detail: "redirect_to is not an allowed redirect URL.",
   },
+  invalid_passkey: {
+    status: 400,
+    title: "Bad Request",
+    detail: "The passkey could not be verified; start again with new options.",
+  },
   oauth_failed: {
     status: 400,
     title: "Bad Request",
@@ -50,6 +55,11 @@ export const ErrorCode = {
     title: "Unauthorized",
     detail: "The provider token could not be verified.",
   },
+  invalid_passkey_assertion: {
+    status: 401,
+    title: "Unauthorized",
+    detail: "The passkey could not be verified; start again with new options.",
+  },
   // 403
   forbidden: { status: 403, title: "Forbidden", detail: "You are not allowed to do this." },
   email_not_verified: { status: 403, title: "Forbidden", detail: "Verify your email address first." },
@@ -57,7 +67,8 @@ export const ErrorCode = {
   reauthentication_required: {
     status: 403,
     title: "Forbidden",
-    detail: "Confirm it is you first: POST /auth/reauthenticate with your password or a code.",
+    detail:
+      "Confirm it is you first: sign in again, or POST /auth/reauthenticate with your password or a code.",
   },
   // 404
   not_found: { status: 404, title: "Not Found", detail: "Not found." },
@@ -86,6 +97,11 @@ export const ErrorCode = {
     detail: "Two-factor authentication is not enabled.",
   },
   two_factor_not_pending: { status: 409, title: "Conflict", detail: "Call /auth/2fa/setup first." },
+  last_sign_in_method: {
+    status: 409,
+    title: "Conflict",
+    detail: "This is the account's last way to sign in; add a password, passkey or provider first.",
+  },
   payload_too_large: {
     status: 413,
     title: "Payload Too Large",
@@ -129,6 +145,7 @@ const WIRE_CODE: Partial<Record<ErrorCodeName, string>> = {
   invalid_mfa_token: "invalid_token",
   invalid_mfa_code: "invalid_code",
   invalid_provider_token: "invalid_token",
+  invalid_passkey_assertion: "invalid_passkey",
 };
 
 export interface FieldError {

@@ -14,11 +14,12 @@ export interface RetentionResult {
   sessions: number;
   oneTimeTokens: number;
   counters: number;
+  passkeyChallenges: number;
 }
 
 /**
  * Deletes what is past its retention: audit entries older than AUDIT_RETENTION_DAYS, sessions that ended
- * (expired or revoked) over a week ago, expired one-time tokens and expired counters. The only code path
+ * (expired or revoked) over a week ago, expired one-time tokens, counters and passkey challenges. The only code path
  * that deletes audit entries; no route does.
  */
 export async function applyRetention(db: Database, config: Config, now: Date): Promise<RetentionResult> {
@@ -30,6 +31,7 @@ export async function applyRetention(db: Database, config: Config, now: Date): P
     // The login throttle's rows are counters too (their window and lock both over).
     counters:
       (await db.counters.deleteExpiredBefore(now)) + (await db.loginThrottle.deleteExpiredBefore(now)),
+    passkeyChallenges: await db.passkeyChallenges.deleteExpiredBefore(now),
   };
 }
 

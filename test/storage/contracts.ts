@@ -4,6 +4,7 @@ import { ephemeralContract } from "./ephemeral.contract";
 import type { DatabaseFactory, EphemeralFactory } from "./harness";
 import { loginThrottleContract } from "./login-throttle.contract";
 import { oauthAccountsContract } from "./oauth-accounts.contract";
+import { passkeysContract } from "./passkeys.contract";
 import { sessionsContract } from "./sessions.contract";
 import { tokensContract } from "./tokens.contract";
 import { twoFactorContract } from "./two-factor.contract";
@@ -19,5 +20,6 @@ export function storageContracts(database: DatabaseFactory, ephemeral: Ephemeral
   twoFactorContract(database);
   countersContract(database);
   loginThrottleContract(database);
+  passkeysContract(database);
   ephemeralContract(ephemeral);
 }

@@ -86,6 +86,8 @@ export function openPostgres(connectionString: string, options: DatabaseOptions 
     twoFactor: surfaceUnavailable(repositories.twoFactor),
     counters: surfaceUnavailable(repositories.counters),
     loginThrottle: surfaceUnavailable(repositories.loginThrottle),
+    passkeys: surfaceUnavailable(repositories.passkeys),
+    passkeyChallenges: surfaceUnavailable(repositories.passkeyChallenges),
     async ping() {
       try {
         await db.execute(sql`select 1`);

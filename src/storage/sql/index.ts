@@ -4,6 +4,7 @@ import { SqlCounterRepository } from "./counters";
 import type { Dialect } from "./dialect";
 import { SqlLoginThrottleRepository } from "./login-throttle";
 import { SqlOAuthAccountRepository } from "./oauth-accounts";
+import { SqlPasskeyChallengeRepository, SqlPasskeyRepository } from "./passkeys";
 import type { SqlSessionRepository } from "./sessions";
 import { SqlTokenRepository } from "./tokens";
 import type { SqlTwoFactorRepository } from "./two-factor";
@@ -27,5 +28,7 @@ export function sqlRepositories(
     twoFactor: own.twoFactor,
     counters: new SqlCounterRepository(dialect),
     loginThrottle: new SqlLoginThrottleRepository(dialect),
+    passkeys: new SqlPasskeyRepository(dialect),
+    passkeyChallenges: new SqlPasskeyChallengeRepository(dialect),
   };
 }
