@@ -151,7 +151,7 @@ const ConfigSchema = z
   })
   .superRefine((cfg, ctx) => {
     // A bad APP_URL is reported on its own; the passkey defaults derive from it.
-    if (!URL.canParse(cfg.APP_URL)) return;
+    if (!/^https?:\/\//i.test(cfg.APP_URL) || !URL.canParse(cfg.APP_URL)) return;
     const rp = relyingParty(cfg);
     if (!/^[a-z0-9.-]+$/.test(rp.id) || rp.id.startsWith(".") || rp.id.endsWith(".")) {
       ctx.addIssue({
