@@ -1,13 +1,21 @@
+import type { AuthenticationResponseJSON } from "@simplewebauthn/server";
 import { recordEvent } from "../audit/record";
 import type { AuthContext, RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
+import { verifyPasskeyAssertion } from "../passkeys/service";
 import type { User } from "../storage/types";
 import { requireSecondFactor } from "../twofactor/service";
 import { admitPasswordAttempt, clearLoginThrottle, recordLoginFailure } from "./throttle";
 
-/** A fresh proof: the password, or (for an account without one) a TOTP or recovery code. */
-export type ReauthCredential = { password: string } | { code: string };
+/**
+ * A fresh proof: the password, one of the caller's passkeys, or (for an account without a password) a
+ * TOTP or recovery code.
+ */
+export type ReauthCredential =
+  | { password: string }
+  | { code: string }
+  | { passkey: AuthenticationResponseJSON };
 
 /**
  * Records a fresh proof of a credential on the caller's session ("sudo mode", API.md), and returns until
@@ -50,7 +58,17 @@ async function check(
   user: User,
   credential: ReauthCredential,
   meta: RequestMeta,
-): Promise<"password" | "totp" | "recovery_code" | null> {
+): Promise<"password" | "passkey" | "totp" | "recovery_code" | null> {
+  if ("passkey" in credential) {
+    try {
+      // Only the caller's own passkeys count; the challenge is spent whatever the outcome.
+      await verifyPasskeyAssertion(deps, credential.passkey, meta, user.id);
+      return "passkey";
+    } catch (err) {
+      if (err instanceof AppError && err.wireCode === "invalid_passkey") return null;
+      throw err;
+    }
+  }
   if ("password" in credential) {
     // An account without a password still costs one scrypt: the answer's timing is the same.
     const result = await deps.passwords.verify(

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { EmailSchema, PasswordInputSchema } from "../lib/email-address";
+import { AuthenticationResponseSchema } from "../passkeys/schemas";
 
 export const TokenSchema = z
   .string()
@@ -85,6 +86,14 @@ export const ReauthenticateBody = z
           .min(1)
           .max(64)
           .openapi({ description: "TOTP or recovery code (accounts without a password)", example: "123456" }),
+      })
+      .strict(),
+    z
+      .object({
+        passkey: AuthenticationResponseSchema.openapi({
+          description:
+            "An assertion of one of the caller's passkeys, for a challenge from /auth/passkeys/login/options",
+        }),
       })
       .strict(),
   ])
