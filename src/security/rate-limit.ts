@@ -1,6 +1,6 @@
 import type { Config } from "../config";
 import type { Env } from "../env";
-import { AppError } from "../errors";
+import { AppError, StorageUnavailableError } from "../errors";
 import type { CounterRepository } from "../storage/types";
 
 export type RateBucket = "login" | "register" | "verify" | "refresh" | "default";
@@ -63,18 +63,44 @@ export interface WindowCounter {
   close(): Promise<void>;
 }
 
+/**
+ * The buckets that guard a credential (password, code, token, e-mail link). When Redis cannot count them
+ * they fail closed with 503 storage_unavailable: letting them through would turn a Redis outage (or an
+ * attacker who can cause one) into an unthrottled guessing window, and the per-IP limit is the only
+ * brake on spraying one password over many accounts. "default" guards nothing secret (health, docs,
+ * OpenAPI, JWKS, authenticated reads that check their token against the database), so a Redis outage
+ * must not take those routes down with it.
+ */
+const FAIL_CLOSED: ReadonlySet<RateBucket> = new Set(["login", "register", "verify", "refresh"]);
+
 /** INCR + EXPIRE on a fixed one-minute window: key `rl:<bucket>:<ip>:<window>`. */
 export class RedisRateLimiter implements RateLimiter {
   constructor(
     private readonly counter: WindowCounter,
     private readonly limits: Record<RateBucket, number>,
     private readonly now: () => Date,
+    /** Counts the "default" bucket while Redis is unavailable (the bindings, or nothing). */
+    private readonly fallback: RateLimiter = new NoRateLimiter(),
   ) {}
 
   async check(bucket: RateBucket, key: string): Promise<void> {
     const nowSeconds = this.now().getTime() / 1000;
     const window = Math.floor(nowSeconds / WINDOW_SECONDS);
-    const count = await this.counter.incrementWithTtl(`rl:${bucket}:${key}:${window}`, WINDOW_SECONDS);
+    let count: number;
+    try {
+      count = await this.counter.incrementWithTtl(`rl:${bucket}:${key}:${window}`, WINDOW_SECONDS);
+    } catch (err) {
+      if (!(err instanceof StorageUnavailableError) || FAIL_CLOSED.has(bucket)) throw err;
+      // The message is the connection layer's secret-free cause (never the URL).
+      console.warn(
+        JSON.stringify({
+          level: "warn",
+          msg: `rate limiter: Redis unavailable, "${bucket}" bucket uses the fallback limiter`,
+          error: err.message,
+        }),
+      );
+      return this.fallback.check(bucket, key);
+    }
     if (count > this.limits[bucket]) throw limited((window + 1) * WINDOW_SECONDS - nowSeconds);
   }
 
@@ -116,14 +142,23 @@ export interface RateLimiterSources {
   redis?: (url: string) => WindowCounter;
 }
 
+function hasBindings(env: Env): boolean {
+  return Object.values(BINDING).some((name) => env[name] !== undefined);
+}
+
 /** REDIS_URL → Redis; else the [[ratelimits]] bindings; else the relational counters. */
 export function createRateLimiter(config: Config, env: Env, sources: RateLimiterSources): RateLimiter {
   if (!config.RATE_LIMIT_ENABLED) return new NoRateLimiter();
   if (config.REDIS_URL && sources.redis)
-    return new RedisRateLimiter(sources.redis(config.REDIS_URL), limitsOf(config), sources.now);
+    return new RedisRateLimiter(
+      sources.redis(config.REDIS_URL),
+      limitsOf(config),
+      sources.now,
+      // Per-colo and approximate, but a limit that needs no Redis; without bindings, none.
+      hasBindings(env) ? new BindingRateLimiter(env) : new NoRateLimiter(),
+    );
   // The bindings' limits are fixed in wrangler.toml; in development the RATE_LIMIT_* settings rule, so a
   // manual walk-through can loosen them from .dev.vars.
-  if (config.ENVIRONMENT !== "development" && Object.values(BINDING).some((name) => env[name] !== undefined))
-    return new BindingRateLimiter(env);
+  if (config.ENVIRONMENT !== "development" && hasBindings(env)) return new BindingRateLimiter(env);
   return new CounterRateLimiter(sources.counters, limitsOf(config), sources.now);
 }

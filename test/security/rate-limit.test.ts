@@ -1,11 +1,13 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { getConfig } from "../../src/config";
+import { AppError, StorageUnavailableError } from "../../src/errors";
 import {
   BindingRateLimiter,
   CounterRateLimiter,
   createRateLimiter,
   NoRateLimiter,
+  type RateBucket,
   RedisRateLimiter,
   type WindowCounter,
 } from "../../src/security/rate-limit";
@@ -102,7 +104,9 @@ describe("per-IP rate limits", () => {
   });
 
   it("applies the default bucket (120/min) to routes without their own, and to unknown paths", async () => {
-    const client = testClient({}, ON);
+    // A fixed clock, so the Redis limiter's one-minute window cannot roll over mid-test.
+    const start = new Date();
+    const client = testClient({ now: () => start }, ON);
     const ip = randomIp();
     const headers = { "CF-Connecting-IP": ip };
     for (let i = 0; i < 60; i++) expect((await client.call("GET", "/auth/me", { headers })).status).toBe(401);
@@ -169,5 +173,69 @@ describe("per-IP rate limits", () => {
     now = new Date("2026-11-25T10:01:00.000Z");
     await expect(limiter.check("login", "1.2.3.4")).resolves.toBeUndefined();
     await expect(limiter.check("register", "1.2.3.4")).resolves.toBeUndefined();
+  });
+});
+
+describe("Redis limiter while Redis is unavailable", () => {
+  const limits = { login: 5, register: 5, verify: 5, refresh: 5, default: 5 };
+  const deadCounter: WindowCounter = {
+    incrementWithTtl: () => Promise.reject(new StorageUnavailableError("Redis INCR: no answer (timeout)")),
+    close: async () => {},
+  };
+
+  it("sign-in buckets fail closed with storage-unavailable; the fallback is never asked", async () => {
+    const asked: string[] = [];
+    const fallback = { check: async (bucket: RateBucket) => void asked.push(bucket) };
+    const limiter = new RedisRateLimiter(deadCounter, limits, () => new Date(), fallback);
+    for (const bucket of ["login", "register", "verify", "refresh"] as const) {
+      await expect(limiter.check(bucket, "1.2.3.4")).rejects.toBeInstanceOf(StorageUnavailableError);
+    }
+    expect(asked).toEqual([]);
+  });
+
+  it("the default bucket is decided by the fallback (its 429 stands), with a warning that names no URL", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      let allow = true;
+      const asked: string[] = [];
+      const fallback = {
+        check: async (bucket: RateBucket, key: string) => {
+          asked.push(`${bucket}:${key}`);
+          if (!allow) throw new AppError("rate_limited", { headers: { "Retry-After": "60" } });
+        },
+      };
+      const limiter = new RedisRateLimiter(deadCounter, limits, () => new Date(), fallback);
+      await expect(limiter.check("default", "1.2.3.4")).resolves.toBeUndefined();
+      allow = false;
+      await expect(limiter.check("default", "1.2.3.4")).rejects.toMatchObject({ status: 429 });
+      expect(asked).toEqual(["default:1.2.3.4", "default:1.2.3.4"]);
+      expect(warn).toHaveBeenCalledTimes(2);
+      expect(String(warn.mock.calls[0]![0])).toContain("uses the fallback limiter");
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it("an error that is not an outage is not swallowed, even for the default bucket", async () => {
+    const broken: WindowCounter = {
+      incrementWithTtl: () => Promise.reject(new TypeError("bug")),
+      close: async () => {},
+    };
+    const limiter = new RedisRateLimiter(broken, limits, () => new Date(), new NoRateLimiter());
+    await expect(limiter.check("default", "1.2.3.4")).rejects.toBeInstanceOf(TypeError);
+  });
+
+  it("with REDIS_URL the bindings become the default bucket's fallback", () => {
+    const sources = { counters: () => database().counters, now: () => new Date() };
+    const cfg = getConfig({ ...env, ...ON, REDIS_URL: "redis://localhost:6379" });
+    const withBindings = createRateLimiter(cfg, env, { ...sources, redis: () => deadCounter });
+    expect(withBindings).toBeInstanceOf(RedisRateLimiter);
+    expect((withBindings as unknown as { fallback: unknown }).fallback).toBeInstanceOf(BindingRateLimiter);
+    const without = createRateLimiter(
+      cfg,
+      { ...env, ...NO_BINDINGS },
+      { ...sources, redis: () => deadCounter },
+    );
+    expect((without as unknown as { fallback: unknown }).fallback).toBeInstanceOf(NoRateLimiter);
   });
 });
