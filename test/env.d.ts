@@ -1,17 +1,16 @@
 import type { D1Migration } from "cloudflare:test";
-import type { Env as AppBindings } from "../src/env";
 
+// Cloudflare.Env (what `env` from "cloudflare:workers" is) and Cloudflare.GlobalProps are generated in
+// src/worker-configuration.d.ts by `npm run types`; the tests add only their own bindings here.
 declare global {
   namespace Cloudflare {
-    interface Env extends AppBindings {
+    interface Env {
       TEST_MIGRATIONS: D1Migration[];
-    }
-    interface GlobalProps {
-      mainModule: typeof import("../src/index");
+      /** The tests' env is the app's env: any setting a project binds (DATABASE_URL, REDIS_URL, ...). */
+      [binding: string]: unknown;
     }
   }
 }
-
 declare module "vitest" {
   interface ProvidedContext {
     /** Set in the pg-redis project only. */
