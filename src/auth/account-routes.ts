@@ -36,7 +36,12 @@ const registerRoute = createRoute({
     "Answers 202 whether or not the email is already registered (an existing owner is emailed instead).",
   middleware: [rateLimit("register")] as const,
   request: { body: jsonBody(RegisterBody) },
-  responses: { 202: json(DetailSchema, "Accepted"), 422: problems[422], 429: problems[429] },
+  responses: {
+    202: json(DetailSchema, "Accepted"),
+    422: problems[422],
+    429: problems[429],
+    503: problems[503],
+  },
 });
 
 const verifyRoute = createRoute({
@@ -123,6 +128,7 @@ const resetRoute = createRoute({
     400: problems[400],
     422: problems[422],
     429: problems[429],
+    503: problems[503],
   },
 });
 
@@ -143,7 +149,12 @@ const changeRoute = createRoute({
   security: BEARER,
   middleware: [requireAuth] as const,
   request: { body: jsonBody(ChangePasswordBody) },
-  responses: { 200: json(DetailSchema, "Changed"), 401: problems[401], 422: problems[422] },
+  responses: {
+    200: json(DetailSchema, "Changed"),
+    401: problems[401],
+    422: problems[422],
+    503: problems[503],
+  },
 });
 
 export function accountRoutes() {
