@@ -2,15 +2,19 @@ import type { Database } from "./types";
 
 type RepositoryName = Exclude<keyof Database, "kind" | "ping" | "close">;
 
-const REPOSITORIES: readonly RepositoryName[] = [
-  "users",
-  "sessions",
-  "tokens",
-  "audit",
-  "oauthAccounts",
-  "twoFactor",
-  "counters",
-];
+// A record, not a list: a repository added to Database fails to compile here until it is named.
+const REPOSITORY_NAMES: Record<RepositoryName, true> = {
+  users: true,
+  sessions: true,
+  tokens: true,
+  audit: true,
+  oauthAccounts: true,
+  twoFactor: true,
+  counters: true,
+  passkeys: true,
+  passkeyChallenges: true,
+};
+const REPOSITORIES = Object.keys(REPOSITORY_NAMES) as RepositoryName[];
 
 /**
  * A Database whose driver loads on its first call. The Postgres side pulls in `pg` and drizzle's

@@ -1,6 +1,8 @@
 // lazyDatabase (src/storage/lazy.ts): the Postgres driver loads on the first call, once, and never for
 // an isolate or request that makes no call. A fake loader stands in for `import("./postgres")`.
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { openD1 } from "../../src/storage/d1";
 import { lazyDatabase } from "../../src/storage/lazy";
 import type { Database } from "../../src/storage/types";
 
@@ -40,6 +42,12 @@ function fakeLoader() {
 }
 
 describe("lazyDatabase", () => {
+  it("has every repository a real database has", () => {
+    const real = openD1(env.DB);
+    const lazy = lazyDatabase("postgres", () => Promise.resolve(real));
+    expect(Object.keys(lazy).sort()).toEqual(Object.keys(real).sort());
+  });
+
   it("loads nothing to open or close an unused database", async () => {
     const fake = fakeLoader();
     const db = lazyDatabase("postgres", fake.load);
