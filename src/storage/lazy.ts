@@ -13,6 +13,7 @@ const REPOSITORY_NAMES: Record<RepositoryName, true> = {
   counters: true,
   passkeys: true,
   passkeyChallenges: true,
+  loginThrottle: true,
 };
 const REPOSITORIES = Object.keys(REPOSITORY_NAMES) as RepositoryName[];
 
