@@ -97,7 +97,13 @@ export class RequestDeps implements Deps {
 
   /** Closes per-request connections once deferred work is done. */
   async close(): Promise<void> {
-    await Promise.all(this.pending);
+    // Until none is left: a deferred task may defer another (a registration records its audit entry),
+    // and closing under it would cut that one's statements off mid-way.
+    for (let seen = 0; seen < this.pending.length; ) {
+      const upTo = this.pending.length;
+      await Promise.all(this.pending.slice(seen, upTo));
+      seen = upTo;
+    }
     await Promise.all([this.#db?.close(), this.#ephemeral?.close(), this.#limiter?.close?.()]);
   }
 
