@@ -1,5 +1,6 @@
 import type { AuditRepository } from "../storage/types";
-import { type ChainTail, chainOf, EMPTY_TAIL, entryHash } from "./chain";
+// With its extension: `npm run audit:verify` (scripts/audit-verify.mjs) runs this file in Node directly.
+import { type ChainTail, chainOf, EMPTY_TAIL, entryHash } from "./chain.ts";
 
 export interface VerifyResult {
   ok: boolean;
