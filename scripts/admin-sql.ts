@@ -93,3 +93,45 @@ export function roleChangeSql(
     `UPDATE users SET role = '${to}', updated_at = ${nowMs} WHERE ${match} RETURNING id, email, role;`,
   ].join(" ");
 }
+
+/**
+ * A new, verified admin for a fresh deployment (`npm run admin -- create-admin <email>`): INSERT ... ON
+ * CONFLICT DO NOTHING, so an address someone already registered is never taken over (a pre-registered
+ * account keeps its owner's password; promote it instead once its owner has verified it).
+ */
+export function createAdminSql(email: string, passwordHash: string, nowMs: number, userId: string): string {
+  if (!isStrictEmail(email)) throw new Error("not a valid email address");
+  if (!Number.isSafeInteger(nowMs)) throw new Error("bad clock");
+  if (!/^[0-9a-f-]{36}$/.test(userId)) throw new Error("bad user id");
+  if (!/^\$scrypt\$[A-Za-z0-9$=,+/]+$/.test(passwordHash)) throw new Error("bad password hash");
+  return (
+    "INSERT INTO users (id, email, email_lower, password_hash, role, is_active, is_verified, created_at, updated_at) " +
+    `VALUES (${sqlString(userId)}, ${sqlString(email)}, ${sqlString(email.toLowerCase())}, ${sqlString(passwordHash)}, ` +
+    `'admin', 1, 1, ${nowMs}, ${nowMs}) ON CONFLICT (email_lower) DO NOTHING RETURNING id, email, role;`
+  );
+}
+
+/** The same two operations for Postgres, with bind parameters, each one statement. */
+export const POSTGRES_SQL = {
+  /** As roleTargetSql: the account and its audit chain's tail ($1: the lower-cased email). */
+  roleTarget: `select u.id, u.role,
+    (select seq from audit_log where chain = u.id order by seq desc limit 1) as log_seq,
+    (select hash from audit_log where chain = u.id order by seq desc limit 1) as log_hash,
+    (select seq from audit_anchors where chain = u.id) as anchor_seq,
+    (select hash from audit_anchors where chain = u.id) as anchor_hash
+  from users u where u.email_lower = $1`,
+  /** $7..$10: the user id (its chain), seq, prev_hash and hash of the chained entry. */
+  roleChange: `with target as (select id from users where email_lower = $1 and id = $7),
+  changed as (
+    update users set role = $2, updated_at = $3 where email_lower = $1 and id = $7 and role <> $2
+    returning id, email, role
+  ),
+  audit as (
+    insert into audit_log (id, user_id, action, ip, user_agent, created_at, metadata, chain, seq, prev_hash, hash)
+    select $4, id, $5, null, 'edge-auth admin cli', $3, $6::jsonb, id, $8, $9, $10 from changed
+  )
+  select u.id, u.email, coalesce(c.role, u.role) as role
+    from users u join target t on t.id = u.id left join changed c on c.id = u.id`,
+  createAdmin: `insert into users (id, email, email_lower, password_hash, role, is_active, is_verified, created_at, updated_at)
+  values ($1, $2, $3, $4, 'admin', true, true, $5, $5) on conflict (email_lower) do nothing returning id, email, role`,
+} as const;

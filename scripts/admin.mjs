@@ -1,19 +1,32 @@
-// `npm run admin -- promote <email> [--remote]` / `npm run admin -- demote <email> [--remote]`
-// Changes a user's role in D1 through `wrangler d1 execute` (local by default), with an audit entry.
+// `npm run admin -- promote|demote <email> [--remote]` and `npm run admin -- create-admin <email> [--remote]`
+// Changes a user's role (with an audit entry), or creates the first, verified admin of a fresh deployment
+// with a random password printed once. Targets, in this order:
+//   - Postgres when DATABASE_URL is set (environment, or .dev.vars), with bind parameters;
+//   - else D1 through `wrangler d1 execute`: local by default, --remote for [env.production]'s database.
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chainAfter, laterTail } from "../src/audit/chain.ts";
-import { isStrictEmail, roleChangeEntry, roleChangeSql, roleTargetSql } from "./admin-sql.ts";
+import { hashPasswordForApp, randomPassword } from "./admin-password.ts";
+import {
+  createAdminSql,
+  isStrictEmail,
+  POSTGRES_SQL,
+  roleChangeEntry,
+  roleChangeSql,
+  roleTargetSql,
+} from "./admin-sql.ts";
+import { parseDevVars } from "./dev-vars.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const USAGE = "usage: npm run admin -- promote|demote <email> [--remote]";
+const USAGE = "usage: npm run admin -- promote|demote|create-admin <email> [--remote]";
 
 const args = process.argv.slice(2);
 const remote = args.includes("--remote");
 const [command, email, ...rest] = args.filter((a) => a !== "--remote" && a !== "--local");
-if ((command !== "promote" && command !== "demote") || !email || rest.length > 0) {
+if (!["promote", "demote", "create-admin"].includes(command) || !email || rest.length > 0) {
   console.error(USAGE);
   process.exit(2);
 }
@@ -22,65 +35,136 @@ if (!isStrictEmail(email)) {
   process.exit(2);
 }
 
-/** Runs one --command through wrangler; its rows, or the failure's text. */
-function d1(sql) {
-  const wranglerArgs = [
-    "wrangler",
-    "d1",
-    "execute",
-    "DB",
-    remote ? "--remote" : "--local",
-    "--json",
-    "--command",
-    sql,
-  ];
+const devVarsFile = join(root, ".dev.vars");
+const databaseUrl =
+  process.env.DATABASE_URL?.trim() ||
+  (!remote && existsSync(devVarsFile)
+    ? parseDevVars(readFileSync(devVarsFile, "utf8")).DATABASE_URL?.trim()
+    : "");
+const now = Date.now();
+const password = command === "create-admin" ? randomPassword() : null;
+const passwordHash = password ? await hashPasswordForApp(password) : null;
+
+/** @returns {Promise<{ rows: Array<Record<string, unknown>>, where: string }>} */
+async function onPostgres() {
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
+  const target = new URL(databaseUrl);
+  await client.connect();
+  try {
+    const rows =
+      command === "create-admin"
+        ? (
+            await client.query(POSTGRES_SQL.createAdmin, [
+              randomUUID(),
+              email,
+              email.toLowerCase(),
+              passwordHash,
+              new Date(now),
+            ])
+          ).rows
+        : await changeRole(
+            async () => (await client.query(POSTGRES_SQL.roleTarget, [email.toLowerCase()])).rows[0],
+            async (account, auditId, entry, link) =>
+              (
+                await client.query(POSTGRES_SQL.roleChange, [
+                  email.toLowerCase(),
+                  command === "promote" ? "admin" : "user",
+                  entry.createdAt,
+                  auditId,
+                  entry.action,
+                  JSON.stringify(entry.metadata),
+                  account.id,
+                  link.seq,
+                  link.prevHash,
+                  link.hash,
+                ])
+              ).rows,
+          );
+    return { rows, where: `Postgres ${target.host}${target.pathname}` };
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs one --command through wrangler; its rows (exits on a failure, unless it is `tolerated`). */
+function d1(sql, tolerated = () => false) {
+  // The remote database is [env.production]'s (wrangler.toml's top level is local development).
+  const location = remote ? ["--remote", "--env", "production"] : ["--local"];
+  const wranglerArgs = ["wrangler", "d1", "execute", "DB", ...location, "--json", "--command", sql];
   // No shell: the SQL travels as one argv entry, so the shell never sees the email.
   const run = spawnSync("npx", wranglerArgs, { cwd: root, encoding: "utf8", shell: false });
-  if (run.status !== 0)
-    return { error: run.stderr || run.stdout || "wrangler d1 execute failed", status: run.status };
-  try {
-    return { rows: JSON.parse(run.stdout).flatMap((b) => b.results ?? []) };
-  } catch {
-    return { error: `Could not read wrangler's answer:\n${run.stdout}`, status: 1 };
-  }
-}
-
-// The audit entry is chained (src/audit/chain.ts): read the chain's tail, hash, insert seq + 1. A writer
-// that took that seq meanwhile makes the batch fail on audit_chain_seq_uq; then read again and retry.
-let run;
-for (let attempt = 1; ; attempt++) {
-  const target = d1(roleTargetSql(email));
-  if (target.error) {
-    console.error(target.error);
-    process.exit(target.status ?? 1);
-  }
-  const [account] = target.rows;
-  if (!account) {
-    console.error(`No user with the email ${email} (${remote ? "remote" : "local"} database).`);
-    process.exit(1);
-  }
-  const tail = laterTail(
-    account.log_seq === null ? null : { seq: account.log_seq, hash: account.log_hash },
-    account.anchor_seq === null ? null : { seq: account.anchor_seq, hash: account.anchor_hash },
-  );
-  const now = Date.now();
-  const auditId = randomUUID();
-  const link = chainAfter(tail, roleChangeEntry(command, account.id, now, auditId));
-  run = d1(roleChangeSql(command, email, account.id, now, auditId, link));
-  if (!run.error) break;
-  if (!run.error.includes("audit_log.chain, audit_log.seq") || attempt >= 5) {
-    console.error(run.error);
+  if (run.status !== 0) {
+    const error = run.stderr || run.stdout || "wrangler d1 execute failed";
+    if (tolerated(error)) throw new ChainConflict();
+    console.error(error);
     process.exit(run.status ?? 1);
   }
+  try {
+    return JSON.parse(run.stdout).flatMap((b) => b.results ?? []);
+  } catch {
+    console.error(`Could not read wrangler's answer:\n${run.stdout}`);
+    process.exit(1);
+  }
 }
 
-const rows = run.rows;
+class ChainConflict extends Error {}
+
+/** Postgres names the unique index; SQLite its columns. */
+const isChainConflict = (error) =>
+  error instanceof ChainConflict ||
+  String(error?.message ?? error).includes("audit_chain_seq_uq") ||
+  String(error?.message ?? error).includes("audit_log.chain, audit_log.seq");
+
+/**
+ * The role change's audit entry is a link of the user's hash chain (src/audit/chain.ts): read the
+ * account and its chain's tail, hash, write seq + 1 with the change. A writer that took that seq
+ * meanwhile makes the write fail on audit_chain_seq_uq; read again and retry.
+ */
+async function changeRole(readTarget, write) {
+  for (let attempt = 1; ; attempt++) {
+    const account = await readTarget();
+    if (!account) return [];
+    const tail = laterTail(
+      account.log_seq === null ? null : { seq: Number(account.log_seq), hash: account.log_hash },
+      account.anchor_seq === null ? null : { seq: Number(account.anchor_seq), hash: account.anchor_hash },
+    );
+    const auditId = randomUUID();
+    const entry = roleChangeEntry(command, account.id, now, auditId);
+    try {
+      return await write(account, auditId, entry, chainAfter(tail, entry));
+    } catch (err) {
+      if (!isChainConflict(err) || attempt >= 5) throw err;
+    }
+  }
+}
+
+async function onD1() {
+  const rows =
+    command === "create-admin"
+      ? d1(createAdminSql(email, passwordHash, now, randomUUID()))
+      : await changeRole(
+          async () => d1(roleTargetSql(email))[0],
+          async (account, auditId, _entry, link) =>
+            d1(roleChangeSql(command, email, account.id, now, auditId, link), isChainConflict),
+        );
+  return { rows, where: `${remote ? "remote" : "local"} D1` };
+}
+
+const { rows, where } = databaseUrl ? await onPostgres() : await onD1();
 const user = rows.find((r) => r && typeof r === "object" && "role" in r);
 if (!user) {
-  console.error(`No user with the email ${email} (${remote ? "remote" : "local"} database).`);
+  console.error(
+    command === "create-admin"
+      ? `${email} already has an account (${where}); nothing changed. Once its owner has verified it, use promote.`
+      : `No user with the email ${email} (${where}).`,
+  );
   process.exit(1);
 }
-console.log(
-  `${user.email} (${user.id}) is now role=${user.role} in the ${remote ? "remote" : "local"} database.`,
-);
-console.log("It takes effect on the user's next request; no new sign-in is needed.");
+if (command === "create-admin") {
+  console.log(`Created ${user.email} (${user.id}), role=admin, verified, in ${where}.`);
+  console.log(`Password (shown once; sign in and change it): ${password}`);
+} else {
+  console.log(`${user.email} (${user.id}) is now role=${user.role} in ${where}.`);
+  console.log("It takes effect on the user's next request; no new sign-in is needed.");
+}

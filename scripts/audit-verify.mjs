@@ -22,7 +22,17 @@ if (userIndex >= 0 && !userId) {
 function d1Query(sql) {
   const run = spawnSync(
     "npx",
-    ["wrangler", "d1", "execute", "DB", remote ? "--remote" : "--local", "--json", "--command", sql],
+    // The remote database is [env.production]'s (wrangler.toml's top level is local development).
+    [
+      "wrangler",
+      "d1",
+      "execute",
+      "DB",
+      ...(remote ? ["--remote", "--env", "production"] : ["--local"]),
+      "--json",
+      "--command",
+      sql,
+    ],
     { cwd: root, encoding: "utf8", shell: false },
   );
   if (run.status !== 0) throw new Error(run.stderr || run.stdout || "wrangler d1 execute failed");

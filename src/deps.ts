@@ -97,12 +97,13 @@ export class RequestDeps implements Deps {
 
   /** Closes per-request connections once deferred work is done. */
   async close(): Promise<void> {
-    // Until none is left: a deferred task may defer another (a registration records its audit entry),
-    // and closing under it would cut that one's statements off mid-way.
-    for (let seen = 0; seen < this.pending.length; ) {
-      const upTo = this.pending.length;
-      await Promise.all(this.pending.slice(seen, upTo));
-      seen = upTo;
+    // Deferred work may defer more (a deferred reset request records its audit entry with defer):
+    // wait until no task is added, or the connection closes under a write still in flight.
+    let settled = 0;
+    while (settled < this.pending.length) {
+      const batch = this.pending.slice(settled);
+      settled = this.pending.length;
+      await Promise.all(batch);
     }
     await Promise.all([this.#db?.close(), this.#ephemeral?.close(), this.#limiter?.close?.()]);
   }

@@ -55,7 +55,8 @@ const refreshRoute = createRoute({
   tags,
   summary: "Exchange a refresh token for a new pair (rotation)",
   description:
-    "The presented token is rotated. Presented again within 10 seconds it yields the same new pair; later, " +
+    "The presented token is rotated. Presented again within 10 seconds it yields the same new refresh token " +
+    "(with a freshly signed access token); later, " +
     "or any older token of the session, is treated as theft: 401 and the whole session is revoked.",
   middleware: [rateLimit("refresh")] as const,
   request: { body: jsonBody(RefreshBody) },

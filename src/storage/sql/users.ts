@@ -22,6 +22,7 @@ interface UserRow {
   isVerified: boolean;
   totpSecretEnc: string | null;
   providers: string | null;
+  hasPasskey: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -37,6 +38,7 @@ function toUser(row: UserRow): User {
     isVerified: row.isVerified,
     twoFactorEnabled: row.totpSecretEnc !== null,
     oauthProviders: row.providers ? [...new Set(row.providers.split(","))].sort() : [],
+    hasPasskey: row.hasPasskey,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -55,6 +57,12 @@ export class SqlUserRepository implements UserRepository {
       providers: sql<
         string | null
       >`(select ${d.joinedText(oauthAccounts.provider)} from ${oauthAccounts} where ${oauthAccounts.userId} = ${users.id})`,
+      // exists() is 0/1 in SQLite and a boolean in Postgres. Names are written out qualified: drizzle renders
+      // columns unqualified here, and an unqualified "id" inside the subquery would be the passkey's.
+      hasPasskey:
+        sql<boolean>`exists (select 1 from "passkeys" as "pk" where "pk"."user_id" = "users"."id")`.mapWith(
+          Boolean,
+        ),
     };
   }
 
