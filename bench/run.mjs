@@ -224,10 +224,14 @@ async function hotReads(available, me) {
   const common = { connections: S.connections };
   const loads = {
     bare: { ...common, url: `${base}/__bench/bare` },
-    reference: { ...common, url: `${base}/__bench/reference?id=${me.id}` },
+    // Without a session to read, the reference measures the same statement finding nothing.
+    reference: { ...common, url: `${base}/__bench/reference?sid=none` },
   };
   if (available.login && available.me) {
     const { access_token } = await login(me.email);
+    // The reference reads the same session (its id is the token's sid claim) as /auth/me does.
+    const { sid } = JSON.parse(Buffer.from(access_token.split(".")[1], "base64url").toString());
+    loads.reference = { ...common, url: `${base}/__bench/reference?sid=${sid}` };
     loads.me = { ...common, url: `${base}/auth/me`, headers: { Authorization: `Bearer ${access_token}` } };
   }
   progress(`load: ${Object.keys(loads).join(", ")} alternating, ${S.rounds} rounds`);

@@ -67,7 +67,8 @@ export const ErrorCode = {
   reauthentication_required: {
     status: 403,
     title: "Forbidden",
-    detail: "Confirm it is you: sign in again or POST /auth/reauthenticate.",
+    detail:
+      "Confirm it is you first: sign in again, or POST /auth/reauthenticate with your password or a code.",
   },
   // 404
   not_found: { status: 404, title: "Not Found", detail: "Not found." },

@@ -9,7 +9,7 @@ import type { TokenPurpose, User } from "../storage/types";
 import { markEmailVerified } from "../users/service";
 import { assertPasswordAcceptable } from "./password-policy";
 import { revokeAllSessions } from "./sessions";
-import { allowEmailTo, clearLoginThrottle } from "./throttle";
+import { admitPasswordAttempt, allowEmailTo, clearLoginThrottle, recordLoginFailure } from "./throttle";
 import { hashToken } from "./tokens";
 
 const VERIFICATION_TTL_MS = 24 * 3_600_000;
@@ -159,8 +159,15 @@ export async function changePassword(
   newPassword: string,
   meta: RequestMeta,
 ): Promise<void> {
-  const check = await deps.passwords.verify(currentPassword, user.passwordHash ?? "");
-  if (!check.ok) throw new AppError("invalid_credentials", { detail: "The current password is incorrect." });
+  // Guessing the current password with a stolen access token is guessing a password: the same account
+  // throttle as login counts the attempt before it is evaluated.
+  const attempt = await admitPasswordAttempt(deps, user.email);
+  const check = await deps.passwords.verify(currentPassword, user.passwordHash ?? deps.passwords.dummyHash);
+  if (!user.passwordHash || !check.ok) {
+    await recordLoginFailure(deps, meta, attempt, user);
+    throw new AppError("invalid_credentials", { detail: "The current password is incorrect." });
+  }
+  await clearLoginThrottle(deps, attempt);
   assertPasswordAcceptable(newPassword, deps.config.PASSWORD_MIN_LENGTH, user.email, "new_password");
   await deps.db.users.update(user.id, { passwordHash: await deps.passwords.hash(newPassword) }, deps.now());
   const sessions = await revokeAllSessions(deps, user.id, auth.sessionId);

@@ -163,7 +163,7 @@ export function authRoutes() {
   });
 
   router.openapi(meRoute, async (c) => {
-    // requireAuth already read the account (with the denylist, concurrently): no second query.
+    // requireAuth already read the account (with its session, in one statement): no second query.
     return c.json(presentUser(c.var.currentUser), 200);
   });
 

@@ -5,7 +5,7 @@ import { AppError } from "../errors";
 import type { Session } from "../storage/types";
 import { TokenSchema } from "./schemas";
 import type { SessionTokens } from "./sign-in";
-import { denylistSessions, hashToken, issueAccessToken, successorRefreshToken } from "./tokens";
+import { hashToken, issueAccessToken, successorRefreshToken } from "./tokens";
 
 /** Two tabs refreshing at once: the just-rotated token stays good for this long (API.md). */
 export const REFRESH_GRACE_MS = 10_000;
@@ -43,7 +43,15 @@ export async function refreshSession(
     });
     throw new AppError("invalid_refresh_token");
   }
-  const access = await issueAccessToken(deps.config, result.session.userId, result.session.id, now);
+  // A refresh never renews the proof: the new token carries the session's last one (API.md).
+  const { session } = result;
+  const access = await issueAccessToken(
+    deps.config,
+    session.userId,
+    session.id,
+    session.authenticatedAt ?? session.createdAt,
+    now,
+  );
   if (result.kind === "grace") {
     recordEvent(deps, meta, {
       action: "token_refreshed",
@@ -54,11 +62,13 @@ export async function refreshSession(
   return { accessToken: access.token, refreshToken: next, expiresIn: access.expiresIn };
 }
 
-/** Revokes sessions in the store and denylists their access tokens in the ephemeral store. */
-export async function revokeSessions(deps: Deps, sessionIds: string[], jti?: string): Promise<void> {
+/**
+ * Revokes sessions in the relational store. Their access tokens die with them: authenticate reads the
+ * session row on every request, so nothing needs writing to KV (which could not decide anyway).
+ */
+export async function revokeSessions(deps: Deps, sessionIds: string[]): Promise<void> {
   const now = deps.now();
   await Promise.all(sessionIds.map((id) => deps.db.sessions.revoke(id, now)));
-  await denylistSessions(deps.config, deps.ephemeral, sessionIds, jti);
 }
 
 /** Revokes every live session of the user (but `exceptSessionId`); returns how many. */
@@ -67,8 +77,8 @@ export async function revokeAllSessions(
   userId: string,
   exceptSessionId?: string,
 ): Promise<number> {
+  // One statement whatever the number of sessions (no per-session write anywhere else).
   const ids = await deps.db.sessions.revokeAllForUser(userId, deps.now(), exceptSessionId);
-  await denylistSessions(deps.config, deps.ephemeral, ids);
   return ids.length;
 }
 
@@ -90,7 +100,7 @@ export async function logout(
       ids.push(named.id);
     }
   }
-  await revokeSessions(deps, ids, auth.jti);
+  await revokeSessions(deps, ids);
   for (const id of ids) {
     recordEvent(deps, meta, { action: "logout", userId: auth.userId, metadata: { session_id: id } });
   }
@@ -98,7 +108,6 @@ export async function logout(
 
 export async function logoutAll(deps: Deps, auth: AuthContext, meta: RequestMeta): Promise<void> {
   const count = await revokeAllSessions(deps, auth.userId);
-  await denylistSessions(deps.config, deps.ephemeral, [auth.sessionId], auth.jti);
   recordEvent(deps, meta, { action: "logout_all", userId: auth.userId, metadata: { sessions: count } });
 }
 
