@@ -1,4 +1,4 @@
-import { desc, eq } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { type ChainTail, laterTail } from "../../audit/chain";
 import type { Dialect } from "./dialect";
 
@@ -8,11 +8,20 @@ import type { Dialect } from "./dialect";
  */
 export async function readChainTail(d: Dialect, chain: string): Promise<ChainTail> {
   const { auditLog: a, auditAnchors: an } = d.t;
-  const [rows, anchors] = await d.readTogether(
-    d.db.select({ seq: a.seq, hash: a.hash }).from(a).where(eq(a.chain, chain)).orderBy(desc(a.seq)).limit(1),
-    d.db.select({ seq: an.seq, hash: an.hash }).from(an).where(eq(an.chain, chain)).limit(1),
-  );
-  return laterTail(asTail(rows[0]), anchors[0]);
+  const newest = (column: typeof a.seq | typeof a.hash) =>
+    sql`(select ${column} from ${a} where ${a.chain} = ${chain} order by ${a.seq} desc limit 1)`;
+  const anchored = (column: typeof an.seq | typeof an.hash) =>
+    sql`(select ${column} from ${an} where ${an.chain} = ${chain})`;
+  // One statement, one row whether or not either table has one for this chain (a one-row source).
+  const [row] = await d.db
+    .select({
+      seq: newest(a.seq).mapWith(Number),
+      hash: newest(a.hash).mapWith(String),
+      anchorSeq: anchored(an.seq).mapWith(Number),
+      anchorHash: anchored(an.hash).mapWith(String),
+    })
+    .from(sql`(select 1 as one) as one`);
+  return laterTail(asTail(row), asTail(row ? { seq: row.anchorSeq, hash: row.anchorHash } : undefined));
 }
 
 export function asTail(row: { seq: number | null; hash: string | null } | undefined): ChainTail | null {
