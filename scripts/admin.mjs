@@ -8,8 +8,16 @@ import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { chainAfter, laterTail } from "../src/audit/chain.ts";
 import { hashPasswordForApp, randomPassword } from "./admin-password.ts";
-import { createAdminSql, isStrictEmail, POSTGRES_SQL, roleChangeSql } from "./admin-sql.ts";
+import {
+  createAdminSql,
+  isStrictEmail,
+  POSTGRES_SQL,
+  roleChangeEntry,
+  roleChangeSql,
+  roleTargetSql,
+} from "./admin-sql.ts";
 import { parseDevVars } from "./dev-vars.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -44,57 +52,106 @@ async function onPostgres() {
   const target = new URL(databaseUrl);
   await client.connect();
   try {
-    const { rows } =
+    const rows =
       command === "create-admin"
-        ? await client.query(POSTGRES_SQL.createAdmin, [
-            randomUUID(),
-            email,
-            email.toLowerCase(),
-            passwordHash,
-            new Date(now),
-          ])
-        : await client.query(POSTGRES_SQL.roleChange, [
-            email.toLowerCase(),
-            command === "promote" ? "admin" : "user",
-            new Date(now),
-            randomUUID(),
-            command === "promote" ? "role_promoted" : "user_updated",
-            JSON.stringify(
-              command === "promote"
-                ? { reason: "cli" }
-                : { changes: { role: { from: "admin", to: "user" } }, actor_id: null },
-            ),
-          ]);
+        ? (
+            await client.query(POSTGRES_SQL.createAdmin, [
+              randomUUID(),
+              email,
+              email.toLowerCase(),
+              passwordHash,
+              new Date(now),
+            ])
+          ).rows
+        : await changeRole(
+            async () => (await client.query(POSTGRES_SQL.roleTarget, [email.toLowerCase()])).rows[0],
+            async (account, auditId, entry, link) =>
+              (
+                await client.query(POSTGRES_SQL.roleChange, [
+                  email.toLowerCase(),
+                  command === "promote" ? "admin" : "user",
+                  entry.createdAt,
+                  auditId,
+                  entry.action,
+                  JSON.stringify(entry.metadata),
+                  account.id,
+                  link.seq,
+                  link.prevHash,
+                  link.hash,
+                ])
+              ).rows,
+          );
     return { rows, where: `Postgres ${target.host}${target.pathname}` };
   } finally {
     await client.end();
   }
 }
 
-function onD1() {
-  const sql =
-    command === "create-admin"
-      ? createAdminSql(email, passwordHash, now, randomUUID())
-      : roleChangeSql(command, email, now, randomUUID());
+/** Runs one --command through wrangler; its rows (exits on a failure, unless it is `tolerated`). */
+function d1(sql, tolerated = () => false) {
   // The remote database is [env.production]'s (wrangler.toml's top level is local development).
   const location = remote ? ["--remote", "--env", "production"] : ["--local"];
   const wranglerArgs = ["wrangler", "d1", "execute", "DB", ...location, "--json", "--command", sql];
   // No shell: the SQL travels as one argv entry, so the shell never sees the email.
   const run = spawnSync("npx", wranglerArgs, { cwd: root, encoding: "utf8", shell: false });
   if (run.status !== 0) {
-    console.error(run.stderr || run.stdout || "wrangler d1 execute failed");
+    const error = run.stderr || run.stdout || "wrangler d1 execute failed";
+    if (tolerated(error)) throw new ChainConflict();
+    console.error(error);
     process.exit(run.status ?? 1);
   }
   try {
-    const batches = JSON.parse(run.stdout);
-    return { rows: batches.flatMap((b) => b.results ?? []), where: `${remote ? "remote" : "local"} D1` };
+    return JSON.parse(run.stdout).flatMap((b) => b.results ?? []);
   } catch {
     console.error(`Could not read wrangler's answer:\n${run.stdout}`);
     process.exit(1);
   }
 }
 
-const { rows, where } = databaseUrl ? await onPostgres() : onD1();
+class ChainConflict extends Error {}
+
+/** Postgres names the unique index; SQLite its columns. */
+const isChainConflict = (error) =>
+  error instanceof ChainConflict ||
+  String(error?.message ?? error).includes("audit_chain_seq_uq") ||
+  String(error?.message ?? error).includes("audit_log.chain, audit_log.seq");
+
+/**
+ * The role change's audit entry is a link of the user's hash chain (src/audit/chain.ts): read the
+ * account and its chain's tail, hash, write seq + 1 with the change. A writer that took that seq
+ * meanwhile makes the write fail on audit_chain_seq_uq; read again and retry.
+ */
+async function changeRole(readTarget, write) {
+  for (let attempt = 1; ; attempt++) {
+    const account = await readTarget();
+    if (!account) return [];
+    const tail = laterTail(
+      account.log_seq === null ? null : { seq: Number(account.log_seq), hash: account.log_hash },
+      account.anchor_seq === null ? null : { seq: Number(account.anchor_seq), hash: account.anchor_hash },
+    );
+    const auditId = randomUUID();
+    const entry = roleChangeEntry(command, account.id, now, auditId);
+    try {
+      return await write(account, auditId, entry, chainAfter(tail, entry));
+    } catch (err) {
+      if (!isChainConflict(err) || attempt >= 5) throw err;
+    }
+  }
+}
+
+async function onD1() {
+  const rows =
+    command === "create-admin"
+      ? d1(createAdminSql(email, passwordHash, now, randomUUID()))
+      : await changeRole(
+          async () => d1(roleTargetSql(email))[0],
+          async (account, auditId, _entry, link) =>
+            d1(roleChangeSql(command, email, account.id, now, auditId, link), isChainConflict),
+        );
+  return { rows, where: `${remote ? "remote" : "local"} D1` };
+}
+
+const { rows, where } = databaseUrl ? await onPostgres() : await onD1();
 const user = rows.find((r) => r && typeof r === "object" && "role" in r);
 if (!user) {
   console.error(

@@ -129,6 +129,11 @@ export const ErrorCode = {
     title: "Bad Gateway",
     detail: "The sign-in provider could not be reached; try again shortly.",
   },
+  overloaded: {
+    status: 503,
+    title: "Service Unavailable",
+    detail: "Too many sign-ins are being processed; try again shortly.",
+  },
   storage_unavailable: {
     status: 503,
     title: "Service Unavailable",

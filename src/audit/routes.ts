@@ -4,7 +4,13 @@ import { json, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
 import { requireAuth } from "../security/middleware";
 import { requireAdmin } from "../users/access";
-import { type AuditPageJson, AuditPageSchema, presentAuditPage } from "./present";
+import {
+  type AuditPageJson,
+  AuditPageSchema,
+  AuditVerifySchema,
+  presentAuditPage,
+  presentVerify,
+} from "./present";
 import {
   AdminAuditQuerySchema,
   type AuditQueryInput,
@@ -12,6 +18,7 @@ import {
   assertCanReadLogs,
   queryAudit,
 } from "./query";
+import { verifyAuditLog } from "./verify";
 
 const tags = ["audit"];
 const UserIdParam = z.object({ user_id: z.string().min(1).max(64) });
@@ -69,12 +76,41 @@ const auditRoute = createRoute({
 
 const auditUserRoute = userLogsRoute("/audit/users/{user_id}");
 
+const auditVerifyRoute = createRoute({
+  method: "get",
+  path: "/audit/verify",
+  tags,
+  summary: "Verify the audit log's hash chains (admin)",
+  description:
+    "Walks every chain (or `user_id`'s) from its anchor and recomputes each entry's hash: an entry that was " +
+    "edited, inserted or deleted in the database is reported as `first_bad_id`. Entries removed by " +
+    "retention are not: the chain then starts from the last deleted entry's hash.",
+  security: BEARER,
+  middleware: [requireAuth, requireAdmin] as const,
+  request: { query: z.object({ user_id: z.string().min(1).max(64).optional() }) },
+  responses: {
+    200: json(AuditVerifySchema, "The verdict"),
+    401: problems[401],
+    403: problems[403],
+    422: problems[422],
+  },
+});
+
 export function auditRoutes() {
   const router = createRouter();
 
   router.openapi(auditRoute, async (c) =>
     c.json(presentAuditPage(await queryAudit(c.var.deps, c.req.valid("query"))), 200),
   );
+
+  router.openapi(auditVerifyRoute, async (c) => {
+    const { user_id } = c.req.valid("query");
+    const result = await verifyAuditLog(
+      c.var.deps.db.audit,
+      user_id === undefined ? {} : { userId: user_id },
+    );
+    return c.json(presentVerify(result), 200);
+  });
 
   router.openapi(auditUserRoute, async (c) =>
     c.json(await userLogs(c, c.req.valid("param").user_id, c.req.valid("query")), 200),

@@ -46,7 +46,12 @@ const registerRoute = createRoute({
     "Answers 202 whether or not the email is already registered (an existing owner is emailed instead).",
   middleware: [rateLimit("register")] as const,
   request: { body: jsonBody(RegisterBody) },
-  responses: { 202: json(DetailSchema, "Accepted"), 422: problems[422], 429: problems[429] },
+  responses: {
+    202: json(DetailSchema, "Accepted"),
+    422: problems[422],
+    429: problems[429],
+    503: problems[503],
+  },
 });
 
 const verifyRoute = createRoute({
@@ -133,6 +138,7 @@ const resetRoute = createRoute({
     400: problems[400],
     422: problems[422],
     429: problems[429],
+    503: problems[503],
   },
 });
 
@@ -161,6 +167,7 @@ const changeRoute = createRoute({
     401: problems[401],
     422: problems[422],
     429: problems[429],
+    503: problems[503],
   },
 });
 
@@ -184,6 +191,7 @@ const reauthenticateRoute = createRoute({
     401: problems[401],
     422: problems[422],
     429: problems[429],
+    503: problems[503],
   },
 });
 

@@ -46,6 +46,7 @@ const loginRoute = createRoute({
     403: problems[403],
     422: problems[422],
     429: problems[429],
+    503: problems[503],
   },
 });
 

@@ -17,7 +17,10 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const match = BEARER.exec(c.req.header("Authorization") ?? "");
   if (!match) throw new AppError("unauthorized");
   const deps = c.var.deps;
-  const { auth, user } = await authenticate(deps.config, deps.db.users, match[1]!, deps.now());
+  // Counted as a read in flight, so a queued password hash waits for it (load shedding, hash-gate.ts).
+  const { auth, user } = await deps.hashGate.read(() =>
+    authenticate(deps.config, deps.db.users, match[1]!, deps.now()),
+  );
   c.set("auth", auth);
   c.set("currentUser", user);
   await next();

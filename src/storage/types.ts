@@ -198,7 +198,7 @@ export interface TokenRepository {
   deleteExpiredBefore(cutoff: Date): Promise<number>;
 }
 
-export interface AuditEntry {
+export interface NewAuditEntry {
   id: string;
   userId: string | null;
   action: string;
@@ -208,7 +208,19 @@ export interface AuditEntry {
   metadata: Record<string, unknown>;
 }
 
-export type NewAuditEntry = AuditEntry;
+/** A stored entry: its place in its hash chain (src/audit/chain.ts); null only on pre-chain rows. */
+export interface AuditEntry extends NewAuditEntry {
+  chain: string | null;
+  seq: number | null;
+  prevHash: string | null;
+  hash: string | null;
+}
+
+/** A chain's start after retention: the seq and hash of the last entry it deleted. */
+export interface AuditAnchor {
+  seq: number;
+  hash: string;
+}
 
 export interface AuditQuery {
   limit: number;
@@ -220,11 +232,29 @@ export interface AuditQuery {
 }
 
 export interface AuditRepository {
+  /**
+   * Appends the entry to its user's hash chain: reads the chain's tail and inserts seq + 1 with the
+   * hash; a concurrent writer that took the same seq makes the insert fail and it retries from the new
+   * tail, so parallel writers never fork a chain.
+   */
   append(entry: NewAuditEntry): Promise<void>;
   /** Newest first, keyset-paginated on (created_at, id). */
   list(query: AuditQuery): Promise<Page<AuditEntry>>;
-  /** Retention only; no route deletes entries. */
+  /**
+   * Retention only; no route deletes entries. Per chain, deletes the prefix up to the newest entry older
+   * than `cutoff` and records that entry's seq and hash as the chain's anchor (before deleting).
+   */
   deleteOlderThan(cutoff: Date): Promise<number>;
+  /** Chain keys in ascending order after `after` (verification walks them in pages). */
+  chains(after: string | null, limit: number): Promise<string[]>;
+  /** Entries of `chain` with seq > `afterSeq`, ascending by seq. */
+  chainPage(chain: string, afterSeq: number, limit: number): Promise<AuditEntry[]>;
+  anchor(chain: string): Promise<AuditAnchor | null>;
+  /**
+   * The id of an entry with no hash written at or after the oldest chained entry (of `chain`, or of any
+   * chain): a row inserted behind the service's back. Rows older than chaining are legacy, not tampering.
+   */
+  findUnchained(chain: string | null): Promise<string | null>;
 }
 
 export type OAuthProviderName = "google" | "facebook";

@@ -41,6 +41,7 @@ describe("reading audit logs: who may read what", () => {
       user_agent: null,
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       metadata: expect.any(Object),
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     expect(a.body.next_cursor).toBeNull();
   });

@@ -112,9 +112,10 @@ describe("retention", () => {
     const db = database();
     const now = new Date(Date.now() - 1000);
     const userId = crypto.randomUUID();
-    const [tenDays, fortyDays] = await seedAudit([
-      { userId, action: "logout", at: new Date(now.getTime() - 10 * DAY) },
+    // Written oldest first, as a live service writes them: retention deletes a chain's prefix.
+    const [fortyDays, tenDays] = await seedAudit([
       { userId, action: "logout", at: new Date(now.getTime() - 40 * DAY) },
+      { userId, action: "logout", at: new Date(now.getTime() - 10 * DAY) },
     ]);
     try {
       // The default keeps both (it is longer than 40 days), so the setting is what removes one.

@@ -2,8 +2,10 @@
 import { env } from "cloudflare:workers";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { POSTGRES_SQL } from "../../scripts/admin-sql";
-import { auditActions, createVerifiedUser, testClient } from "../helpers";
+import { POSTGRES_SQL, roleChangeEntry } from "../../scripts/admin-sql";
+import { chainAfter, laterTail } from "../../src/audit/chain";
+import { verifyAuditLog } from "../../src/audit/verify";
+import { auditActions, createVerifiedUser, database, testClient } from "../helpers";
 import { requireSetting } from "./settings";
 
 const postgresUrl = requireSetting(env, "DATABASE_URL");
@@ -23,34 +25,47 @@ describe("npm run admin -- promote|demote on Postgres", () => {
   it("changes the role in one statement and records the audit entry only when it changes", async () => {
     const client = testClient();
     const user = await createVerifiedUser(client);
-    const promote = (role: string, action: string) =>
+    // What scripts/admin.mjs does: read the account and its audit chain's tail, then the chained change.
+    const promote = (email: string) =>
       onPostgres(async (c) => {
-        const metadata = JSON.stringify({ reason: "cli" });
-        const args = [user.email.toLowerCase(), role, new Date(), crypto.randomUUID(), action, metadata];
+        const [account] = (await c.query(POSTGRES_SQL.roleTarget, [email.toLowerCase()])).rows;
+        const id = account?.id ?? crypto.randomUUID();
+        const tail = laterTail(
+          account?.log_seq == null ? null : { seq: account.log_seq, hash: account.log_hash },
+          account?.anchor_seq == null ? null : { seq: account.anchor_seq, hash: account.anchor_hash },
+        );
+        const auditId = crypto.randomUUID();
+        const entry = roleChangeEntry("promote", id, Date.now(), auditId);
+        const link = chainAfter(tail, entry);
+        const args = [
+          email.toLowerCase(),
+          "admin",
+          entry.createdAt,
+          auditId,
+          entry.action,
+          JSON.stringify(entry.metadata),
+          id,
+          link.seq,
+          link.prevHash,
+          link.hash,
+        ];
         return (await c.query(POSTGRES_SQL.roleChange, args)).rows;
       });
-    expect(await promote("admin", "role_promoted")).toEqual([
-      expect.objectContaining({ id: user.id, role: "admin" }),
-    ]);
+    expect(await promote(user.email)).toEqual([expect.objectContaining({ id: user.id, role: "admin" })]);
     // Again: nothing changes, no second audit entry, the current role is still reported.
-    expect(await promote("admin", "role_promoted")).toEqual([expect.objectContaining({ role: "admin" })]);
+    expect(await promote(user.email)).toEqual([expect.objectContaining({ role: "admin" })]);
     expect((await auditActions(user.id)).filter((a) => a === "role_promoted")).toHaveLength(1);
     const me = await client.call("GET", "/auth/me", { token: user.tokens.access_token });
     expect(me.body.role).toBe("admin");
     // An unknown email: no row, so the script says "No user".
-    const missing = await onPostgres(
-      async (c) =>
-        (
-          await c.query(POSTGRES_SQL.roleChange, [
-            "nobody@example.com",
-            "admin",
-            new Date(),
-            crypto.randomUUID(),
-            "role_promoted",
-            "{}",
-          ])
-        ).rows,
-    );
+    const missing = await promote("nobody@example.com");
     expect(missing).toEqual([]);
+    // The entry is a link of the user's hash chain (after register, email_verified, login_succeeded).
+    const db = database();
+    try {
+      expect(await verifyAuditLog(db.audit, { userId: user.id })).toEqual({ ok: true, checked: 4 });
+    } finally {
+      await db.close();
+    }
   });
 });

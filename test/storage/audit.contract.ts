@@ -1,8 +1,14 @@
 import { describe, expect, it } from "vitest";
-import type { AuditEntry } from "../../src/storage/types";
+import { GENESIS_HASH } from "../../src/audit/chain";
+import type { NewAuditEntry } from "../../src/storage/types";
 import { at, type DatabaseFactory, useDatabase } from "./harness";
 
-function keysetOrder(a: AuditEntry, b: AuditEntry): number {
+/** The chain fields of a chain's first entry. */
+export function firstLink(chain: string) {
+  return { chain, seq: 1, prevHash: GENESIS_HASH, hash: expect.stringMatching(/^[0-9a-f]{64}$/) };
+}
+
+function keysetOrder(a: NewAuditEntry, b: NewAuditEntry): number {
   const byTime = b.createdAt.getTime() - a.createdAt.getTime();
   return byTime !== 0 ? byTime : a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
@@ -11,7 +17,7 @@ export function auditContract(factory: DatabaseFactory): void {
   describe("audit log", () => {
     const db = useDatabase(factory);
 
-    const entry = (userId: string, action: string, createdAt: Date, metadata = {}): AuditEntry => ({
+    const entry = (userId: string, action: string, createdAt: Date, metadata = {}): NewAuditEntry => ({
       id: crypto.randomUUID(),
       userId,
       action,
@@ -29,13 +35,13 @@ export function auditContract(factory: DatabaseFactory): void {
         list: [1, "two", null],
       });
       await db().audit.append(e);
-      expect((await db().audit.list({ limit: 10, userId })).items).toEqual([e]);
+      expect((await db().audit.list({ limit: 10, userId })).items).toEqual([{ ...e, ...firstLink(userId) }]);
     });
 
     it("walks a user's entries newest first, ties included, with no duplicate and no gap", async () => {
       const userId = crypto.randomUUID();
       const base = at("2026-06-01T00:00:00.000Z").getTime();
-      const made: AuditEntry[] = [];
+      const made: NewAuditEntry[] = [];
       for (let i = 0; i < 13; i++) {
         const e = entry(
           userId,

@@ -101,6 +101,50 @@ export function passkeysContract(factory: DatabaseFactory): void {
       expect(await db.passkeys.delete(passwordless.id, b.id)).toBe("deleted");
       expect(await db.passkeys.delete(passwordless.id, b.id)).toBe("not_found");
     });
+
+    it("keeps one way to sign in when the last two passkeys are deleted at once", async () => {
+      // Each delete on its own sees the other passkey; run side by side on separate connections, at
+      // most one may win, or a passwordless account is left with no way in.
+      for (let round = 0; round < 10; round++) {
+        const passwordless = await createUser(db, { passwordHash: null });
+        const a = newPasskey(passwordless.id);
+        const b = newPasskey(passwordless.id);
+        await db.passkeys.create(a);
+        await db.passkeys.create(b);
+        const results = await withHandles(factory, 2, (handles) =>
+          race(handles, 2, (h, i) => h.passkeys.delete(passwordless.id, i === 0 ? a.id : b.id)),
+        );
+        expect(results.toSorted()).toEqual(["deleted", "last_sign_in_method"]);
+        expect(await db.passkeys.listForUser(passwordless.id)).toHaveLength(1);
+        expect((await db.users.findById(passwordless.id))?.hasPasskey).toBe(true);
+      }
+    });
+
+    it("keeps the rule, and other callers' statements, when the deletes share one handle", async () => {
+      // One request's handle is shared by concurrent calls: the deletes must still exclude each other,
+      // and the statements interleaved with them must run (and commit) as usual.
+      const passwordless = await createUser(db, { passwordHash: null });
+      const a = newPasskey(passwordless.id);
+      const b = newPasskey(passwordless.id);
+      await db.passkeys.create(a);
+      await db.passkeys.create(b);
+      const renamed = newPasskey(user.id);
+      await db.passkeys.create(renamed);
+      const results = await withHandles(factory, 1, (handles) =>
+        race(handles, 6, (h, i) => {
+          if (i % 3 === 2) return h.passkeys.rename(user.id, renamed.id, `Phone ${i}`).then((r) => r?.name);
+          return h.passkeys.delete(passwordless.id, i % 3 === 0 ? a.id : b.id);
+        }),
+      );
+      const outcomes = results.filter(
+        (r) => r === "deleted" || r === "last_sign_in_method" || r === "not_found",
+      );
+      expect(outcomes.filter((r) => r === "deleted")).toHaveLength(1);
+      expect(outcomes.filter((r) => r === "last_sign_in_method").length).toBeGreaterThanOrEqual(1);
+      expect(results.filter((r) => r?.startsWith("Phone"))).toEqual(["Phone 2", "Phone 5"]);
+      expect(await db.passkeys.listForUser(passwordless.id)).toHaveLength(1);
+      expect((await db.passkeys.findById(renamed.id))?.name).toMatch(/^Phone [25]$/);
+    });
   });
 
   describe("passkey challenges", () => {

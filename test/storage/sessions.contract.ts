@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Session, User } from "../../src/storage/types";
+import { firstLink } from "./audit.contract";
 import { at, createUser, type DatabaseFactory, plus, race, tag, useDatabase, withHandles } from "./harness";
 
 const GRACE_MS = 10_000;
@@ -64,7 +65,7 @@ export function sessionsContract(factory: DatabaseFactory): void {
       const s = await db().sessions.create(session, entry(logged));
       expect(await db().sessions.findById(s.id)).toEqual(s);
       const page = await db().audit.list({ limit: 10, userId: user.id });
-      expect(page.items).toEqual([entry(logged)]);
+      expect(page.items).toEqual([{ ...entry(logged), ...firstLink(user.id) }]);
       // The session's refresh token is recorded too: it rotates.
       expect((await db().sessions.rotate(s.currentHash, `n-${tag()}`, plus(T0, 1000), GRACE_MS)).kind).toBe(
         "rotated",
@@ -74,7 +75,9 @@ export function sessionsContract(factory: DatabaseFactory): void {
       await expect(
         db().sessions.create({ ...session, refreshHash: `h-${tag()}` }, entry(crypto.randomUUID())),
       ).rejects.toThrow();
-      expect((await db().audit.list({ limit: 10, userId: user.id })).items).toEqual([entry(logged)]);
+      expect((await db().audit.list({ limit: 10, userId: user.id })).items).toEqual([
+        { ...entry(logged), ...firstLink(user.id) },
+      ]);
     });
 
     it("rotates exactly once among 20 concurrent refreshes; the rest get the grace answer", async () => {

@@ -1,5 +1,5 @@
 import { newId } from "../../src/lib/crypto";
-import type { AuditEntry, User } from "../../src/storage/types";
+import type { NewAuditEntry, User } from "../../src/storage/types";
 import { createVerifiedUser, database, type TestClient, type TestUser } from "../helpers";
 
 /** A verified user promoted in the database, as `npm run admin -- promote` would do. */
@@ -44,12 +44,12 @@ export async function seedUsers(emails: string[], at: (i: number) => Date): Prom
 
 export async function seedAudit(
   entries: { userId: string | null; action: string; at: Date; metadata?: Record<string, unknown> }[],
-): Promise<AuditEntry[]> {
+): Promise<NewAuditEntry[]> {
   const db = database();
   try {
-    const out: AuditEntry[] = [];
+    const out: NewAuditEntry[] = [];
     for (const e of entries) {
-      const entry: AuditEntry = {
+      const entry: NewAuditEntry = {
         id: newId(),
         userId: e.userId,
         action: e.action,

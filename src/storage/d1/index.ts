@@ -1,7 +1,7 @@
 import { and, gte, lt, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { StorageUnavailableError } from "../../errors";
-import { type Dialect, type SqlDb, sqlRepositories, type Tables } from "../sql";
+import { type Dialect, type SqlDb, SqlPasskeyRepository, sqlRepositories, type Tables } from "../sql";
 import type { Database } from "../types";
 import * as tables from "./schema";
 import { D1SessionRepository } from "./sessions";
@@ -43,6 +43,7 @@ export function openD1(binding: D1Database): Database {
     ...sqlRepositories(dialect, {
       sessions: new D1SessionRepository(dialect, batch),
       twoFactor: new D1TwoFactorRepository(dialect, batch),
+      passkeys: new SqlPasskeyRepository(dialect),
     }),
     async ping() {
       try {

@@ -106,6 +106,7 @@ export const sessions = derive(pg.sessions);
 export const refreshTokens = derive(pg.refreshTokens);
 export const oneTimeTokens = derive(pg.oneTimeTokens);
 export const auditLog = derive(pg.auditLog);
+export const auditAnchors = derive(pg.auditAnchors);
 export const oauthAccounts = derive(pg.oauthAccounts);
 export const recoveryCodes = derive(pg.recoveryCodes);
 export const counters = derive(pg.counters);

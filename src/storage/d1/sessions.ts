@@ -1,5 +1,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
+import { type ChainedFields, chainAfter, chainOf } from "../../audit/chain";
 import { type Dialect, SqlSessionRepository } from "../sql";
+import { readChainTail, retryOnChainConflict } from "../sql/audit-chain";
 import type { NewAuditEntry, NewSession, RotationAudit, Session } from "../types";
 import type { D1Batch } from ".";
 
@@ -15,11 +17,21 @@ export class D1SessionRepository extends SqlSessionRepository {
   async create(s: NewSession, audit?: NewAuditEntry): Promise<Session> {
     const { db, t } = this.d;
     const row = this.newRow(s);
-    await this.batch([
-      db.insert(t.sessions).values(row),
-      db.insert(t.refreshTokens).values({ tokenHash: s.refreshHash, sessionId: s.id, createdAt: s.now }),
-      ...(audit ? [db.insert(t.auditLog).values(audit)] : []),
-    ]);
+    // The whole batch fails when another writer took the entry's seq; it is retried from the new tail.
+    await retryOnChainConflict(async () => {
+      const chained = audit
+        ? [
+            db
+              .insert(t.auditLog)
+              .values({ ...audit, ...chainAfter(await readChainTail(this.d, chainOf(audit.userId)), audit) }),
+          ]
+        : [];
+      await this.batch([
+        db.insert(t.sessions).values(row),
+        db.insert(t.refreshTokens).values({ tokenHash: s.refreshHash, sessionId: s.id, createdAt: s.now }),
+        ...chained,
+      ]);
+    });
     return row;
   }
 
@@ -28,6 +40,22 @@ export class D1SessionRepository extends SqlSessionRepository {
     nextHash: string,
     now: Date,
     audit?: RotationAudit,
+  ): Promise<Session | undefined> {
+    return retryOnChainConflict(async () =>
+      this.swapOnce(
+        presentedHash,
+        nextHash,
+        now,
+        audit ? await this.chainedRotationAudit(presentedHash, audit) : undefined,
+      ),
+    );
+  }
+
+  private async swapOnce(
+    presentedHash: string,
+    nextHash: string,
+    now: Date,
+    audit: (NewAuditEntry & ChainedFields) | undefined,
   ): Promise<Session | undefined> {
     const { db, t } = this.d;
     const { sessions } = t;
@@ -42,12 +70,16 @@ export class D1SessionRepository extends SqlSessionRepository {
             db
               .select({
                 id: sql<string>`${audit.id}`.as("id"),
-                userId: sessions.userId,
+                userId: sql<string>`${audit.userId}`.as("user_id"),
                 action: sql<string>`${audit.action}`.as("action"),
                 ip: sql<string | null>`${audit.ip}`.as("ip"),
                 userAgent: sql<string | null>`${audit.userAgent}`.as("user_agent"),
                 createdAt: sql<number>`${audit.createdAt.getTime()}`.as("created_at"),
                 metadata: sql<string>`${JSON.stringify(audit.metadata)}`.as("metadata"),
+                chain: sql<string>`${audit.chain}`.as("chain"),
+                seq: sql<number>`${audit.seq}`.as("seq"),
+                prevHash: sql<string>`${audit.prevHash}`.as("prev_hash"),
+                hash: sql<string>`${audit.hash}`.as("hash"),
               })
               .from(sessions)
               .where(and(ofOwner, sql`changes() = 1`)),

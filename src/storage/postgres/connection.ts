@@ -86,6 +86,10 @@ export class LazyPgClient implements Queryable {
   #client: pg.Client | null = null;
   #connecting: Promise<pg.Client> | null = null;
   #closed = false;
+  // While a transaction holds the connection, other callers' statements wait for it to end instead of
+  // landing between its BEGIN and COMMIT (the per-request client is shared by concurrent calls).
+  #held: Promise<void> | null = null;
+  readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly connectionString: string,
@@ -99,6 +103,39 @@ export class LazyPgClient implements Queryable {
   ) {}
 
   async query(config: pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult> {
+    while (this.#held) await this.#held;
+    // Registered in the same tick as the gate check, so exclusive() cannot start before it is counted.
+    const sent = this.#send(config, values);
+    this.#inFlight.add(sent);
+    try {
+      return await sent;
+    } finally {
+      this.#inFlight.delete(sent);
+    }
+  }
+
+  /**
+   * Runs `fn` with the connection to itself: statements already sent finish first, and statements from
+   * other callers wait until `fn` settles. For a transaction (BEGIN ... COMMIT sent through the given
+   * Queryable); `fn` must not call query() on this client, which would wait for `fn` forever.
+   */
+  async exclusive<T>(fn: (own: Queryable) => Promise<T>): Promise<T> {
+    while (this.#held || this.#inFlight.size > 0) {
+      await Promise.allSettled([this.#held, ...this.#inFlight]);
+    }
+    let release: () => void = () => {};
+    this.#held = new Promise((resolve) => {
+      release = resolve;
+    });
+    try {
+      return await fn({ query: (config, values) => this.#send(config, values) });
+    } finally {
+      this.#held = null;
+      release();
+    }
+  }
+
+  async #send(config: pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult> {
     const client = await this.#connect();
     try {
       return await client.query(config, values);

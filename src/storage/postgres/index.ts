@@ -5,6 +5,7 @@ import { StorageUnavailableError } from "../../errors";
 import { type Dialect, sqlRepositories } from "../sql";
 import type { Database, DatabaseOptions } from "../types";
 import { LazyPgClient } from "./connection";
+import { PgPasskeyRepository } from "./passkeys";
 import * as tables from "./schema";
 import { PgSessionRepository } from "./sessions";
 import { PgTwoFactorRepository } from "./two-factor";
@@ -64,8 +65,10 @@ function surfaceUnavailable<T extends object>(repository: T): T {
 }
 
 /**
- * Postgres behind the Database contract. One client per call (per request): `close()` ends it. No
- * statement here opens a transaction on the shared client; every multi-row rule is one statement.
+ * Postgres behind the Database contract. One client per call (per request): `close()` ends it. Every
+ * multi-row rule is one statement, except where READ COMMITTED snapshots make that unsound (deleting a
+ * passkey): that one is a transaction run through LazyPgClient.exclusive(), never a bare BEGIN on the
+ * shared client.
  */
 export function openPostgres(connectionString: string, options: DatabaseOptions = {}): Database {
   const client = new LazyPgClient(connectionString, undefined, options.queryTimeoutMs);
@@ -75,6 +78,7 @@ export function openPostgres(connectionString: string, options: DatabaseOptions 
   const repositories = sqlRepositories(dialect, {
     sessions: new PgSessionRepository(dialect, db),
     twoFactor: new PgTwoFactorRepository(dialect, db),
+    passkeys: new PgPasskeyRepository(dialect, client),
   });
   return {
     kind: "postgres",

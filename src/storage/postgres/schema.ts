@@ -110,13 +110,33 @@ export const auditLog = pgTable(
     userAgent: text("user_agent"),
     createdAt: ts("created_at").notNull(),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    // The hash chain (src/audit/chain.ts): `chain` is the user id, or "" for entries with no user; `seq`
+    // numbers the chain from 1; `hash` = SHA-256(prev_hash ‖ canonical JSON of the entry). Nullable only
+    // for rows written before chaining existed; every write since sets all four.
+    chain: text("chain"),
+    seq: integer("seq"),
+    prevHash: text("prev_hash"),
+    hash: text("hash"),
   },
   (t) => [
+    // Two writers that read the same chain tail both try seq + 1: one insert wins, the other fails on
+    // this index and retries from the new tail, so a chain never forks.
+    uniqueIndex("audit_chain_seq_uq").on(t.chain, t.seq),
     index("audit_created_idx").on(t.createdAt, t.id),
     index("audit_user_created_idx").on(t.userId, t.createdAt, t.id),
     index("audit_action_created_idx").on(t.action, t.createdAt, t.id),
   ],
 );
+
+/**
+ * Per chain, the last entry retention deleted: the chain's new start, so verification still links the
+ * first remaining entry to something (and a deletion anywhere else still breaks the chain).
+ */
+export const auditAnchors = pgTable("audit_anchors", {
+  chain: text("chain").primaryKey(),
+  seq: integer("seq").notNull(),
+  hash: text("hash").notNull(),
+});
 
 export const oauthAccounts = pgTable(
   "oauth_accounts",

@@ -1,6 +1,8 @@
 import { sql, type WithSubquery } from "drizzle-orm";
 import type { NodePgDatabase } from "drizzle-orm/node-postgres";
+import { type ChainedFields, chainAfter, chainOf } from "../../audit/chain";
 import { type Dialect, SqlSessionRepository } from "../sql";
+import { readChainTail, retryOnChainConflict } from "../sql/audit-chain";
 import type { NewAuditEntry, NewSession, RotationAudit, Session } from "../types";
 import { auditLog, refreshTokens, sessions } from "./schema";
 
@@ -19,6 +21,17 @@ export class PgSessionRepository extends SqlSessionRepository {
 
   async create(s: NewSession, audit?: NewAuditEntry): Promise<Session> {
     const row = this.newRow(s);
+    // The statement fails as a whole when another writer took the entry's seq; retried from the new tail.
+    await retryOnChainConflict(async () => {
+      const chained = audit
+        ? { ...audit, ...chainAfter(await readChainTail(this.d, chainOf(audit.userId)), audit) }
+        : undefined;
+      await this.createOnce(row, chained);
+    });
+    return row;
+  }
+
+  private async createOnce(row: Session, audit: (NewAuditEntry & ChainedFields) | undefined): Promise<void> {
     const created = this.db.$with("created").as(this.db.insert(sessions).values(row).returning());
     const logged = audit
       ? [this.db.$with("logged").as(this.db.insert(auditLog).values(audit).returning({ id: auditLog.id }))]
@@ -31,7 +44,6 @@ export class PgSessionRepository extends SqlSessionRepository {
           .select({ tokenHash: created.currentHash, sessionId: created.id, createdAt: created.createdAt })
           .from(created),
       );
-    return row;
   }
 
   protected async swapAndRecord(
@@ -39,6 +51,22 @@ export class PgSessionRepository extends SqlSessionRepository {
     nextHash: string,
     now: Date,
     audit?: RotationAudit,
+  ): Promise<Session | undefined> {
+    return retryOnChainConflict(async () =>
+      this.swapOnce(
+        presentedHash,
+        nextHash,
+        now,
+        audit ? await this.chainedRotationAudit(presentedHash, audit) : undefined,
+      ),
+    );
+  }
+
+  private async swapOnce(
+    presentedHash: string,
+    nextHash: string,
+    now: Date,
+    audit: (NewAuditEntry & ChainedFields) | undefined,
   ): Promise<Session | undefined> {
     // Of concurrent callers presenting the same current token, one UPDATE matches (the others re-check
     // the row after the winner commits and see current_hash changed). The new hash and the audit entry
@@ -71,7 +99,7 @@ export class PgSessionRepository extends SqlSessionRepository {
               this.db
                 .select({
                   id: sql<string>`${audit.id}::text`.as("id"),
-                  userId: swapped.userId,
+                  userId: sql<string>`${audit.userId}::text`.as("user_id"),
                   action: sql<string>`${audit.action}::text`.as("action"),
                   ip: sql<string | null>`${audit.ip}::text`.as("ip"),
                   userAgent: sql<string | null>`${audit.userAgent}::text`.as("user_agent"),
@@ -79,6 +107,10 @@ export class PgSessionRepository extends SqlSessionRepository {
                   metadata: sql<Record<string, unknown>>`${JSON.stringify(audit.metadata)}::jsonb`.as(
                     "metadata",
                   ),
+                  chain: sql<string>`${audit.chain}::text`.as("chain"),
+                  seq: sql<number>`${audit.seq}::integer`.as("seq"),
+                  prevHash: sql<string>`${audit.prevHash}::text`.as("prev_hash"),
+                  hash: sql<string>`${audit.hash}::text`.as("hash"),
                 })
                 .from(swapped),
             )

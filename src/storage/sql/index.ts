@@ -4,20 +4,21 @@ import { SqlCounterRepository } from "./counters";
 import type { Dialect } from "./dialect";
 import { SqlLoginThrottleRepository } from "./login-throttle";
 import { SqlOAuthAccountRepository } from "./oauth-accounts";
-import { SqlPasskeyChallengeRepository, SqlPasskeyRepository } from "./passkeys";
+import { SqlPasskeyChallengeRepository, type SqlPasskeyRepository } from "./passkeys";
 import type { SqlSessionRepository } from "./sessions";
 import { SqlTokenRepository } from "./tokens";
 import type { SqlTwoFactorRepository } from "./two-factor";
 import { SqlUserRepository } from "./users";
 
 export type { Dialect, SqlDb, Tables } from "./dialect";
+export { SqlPasskeyRepository } from "./passkeys";
 export { SqlSessionRepository } from "./sessions";
 export { SqlTwoFactorRepository } from "./two-factor";
 
 /** The repositories of one relational store: shared ones over `dialect`, plus the dialect's atomic ones. */
 export function sqlRepositories(
   dialect: Dialect,
-  own: { sessions: SqlSessionRepository; twoFactor: SqlTwoFactorRepository },
+  own: { sessions: SqlSessionRepository; twoFactor: SqlTwoFactorRepository; passkeys: SqlPasskeyRepository },
 ): Omit<Database, "kind" | "ping" | "close"> {
   return {
     users: new SqlUserRepository(dialect),
@@ -28,7 +29,7 @@ export function sqlRepositories(
     twoFactor: own.twoFactor,
     counters: new SqlCounterRepository(dialect),
     loginThrottle: new SqlLoginThrottleRepository(dialect),
-    passkeys: new SqlPasskeyRepository(dialect),
+    passkeys: own.passkeys,
     passkeyChallenges: new SqlPasskeyChallengeRepository(dialect),
   };
 }

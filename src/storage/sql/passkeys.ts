@@ -9,7 +9,7 @@ import type {
   PasskeyDeleteResult,
   PasskeyRepository,
 } from "../types";
-import type { Dialect } from "./dialect";
+import type { Dialect, SqlDb } from "./dialect";
 
 type Row = typeof pgTables.passkeys.$inferSelect;
 
@@ -95,9 +95,18 @@ export class SqlPasskeyRepository implements PasskeyRepository {
   }
 
   async delete(userId: string, id: string): Promise<PasskeyDeleteResult> {
+    // D1 runs one write at a time, so the conditional DELETE alone is atomic there.
+    return this.deleteUnlessLast(this.db, userId, id);
+  }
+
+  /**
+   * The rule itself, on `db` (the Postgres subclass passes its transaction). One conditional DELETE: it
+   * removes the passkey only while another way to sign in remains.
+   */
+  protected async deleteUnlessLast(db: SqlDb, userId: string, id: string): Promise<PasskeyDeleteResult> {
     const { passkeys: p, users: u, oauthAccounts: o } = this.t;
     // Another way to sign in must remain: a password, a linked provider or another passkey.
-    const rows = await this.db
+    const rows = await db
       .delete(p)
       .where(
         and(
@@ -113,7 +122,7 @@ export class SqlPasskeyRepository implements PasskeyRepository {
       .returning({ id: p.id });
     if (rows.length === 1) return "deleted";
     // The decision is made; this read only tells the two refusals apart.
-    const [still] = await this.db
+    const [still] = await db
       .select({ id: p.id })
       .from(p)
       .where(and(eq(p.id, id), eq(p.userId, userId)))

@@ -1,4 +1,5 @@
 import { and, desc, eq, gt, isNull, lt, ne, or, sql } from "drizzle-orm";
+import { type ChainedFields, chainAfter, laterTail } from "../../audit/chain";
 import type {
   NewAuditEntry,
   NewSession,
@@ -7,6 +8,7 @@ import type {
   Session,
   SessionRepository,
 } from "../types";
+import { asTail } from "./audit-chain";
 import type { Dialect } from "./dialect";
 import { classifyUnswapped } from "./rotation";
 
@@ -132,6 +134,30 @@ export abstract class SqlSessionRepository implements SessionRepository {
       .set({ currentHash: nextHash, previousHash: presentedHash, rotatedAt: now, lastUsedAt: now })
       .where(and(this.owner(presentedHash), eq(sessions.currentHash, presentedHash), this.live(now)))
       .returning();
+  }
+
+  /**
+   * The rotation's audit entry, chained: the presented token's session gives the user (and so the
+   * chain), read with that chain's tail in one statement. Undefined when no session issued the token
+   * (the swap cannot match then, and nothing is logged).
+   */
+  protected async chainedRotationAudit(
+    presentedHash: string,
+    audit: RotationAudit,
+  ): Promise<(NewAuditEntry & ChainedFields) | undefined> {
+    const { sessions, auditLog: a, auditAnchors: an } = this.d.t;
+    const [row] = await this.d.db
+      .select({ userId: sessions.userId, seq: a.seq, hash: a.hash, anchorSeq: an.seq, anchorHash: an.hash })
+      .from(sessions)
+      .leftJoin(an, eq(an.chain, sessions.userId))
+      .leftJoin(a, eq(a.chain, sessions.userId))
+      .where(this.owner(presentedHash))
+      .orderBy(sql`${a.seq} desc nulls last`)
+      .limit(1);
+    if (!row) return undefined;
+    const entry = { ...audit, userId: row.userId };
+    const tail = laterTail(asTail(row), asTail({ seq: row.anchorSeq, hash: row.anchorHash }));
+    return { ...entry, ...chainAfter(tail, entry) };
   }
 
   /** The row a new session starts as. */
