@@ -66,6 +66,9 @@ const ConfigSchema = z
     RATE_LIMIT_REFRESH: int(60, 1, 100_000),
     RATE_LIMIT_DEFAULT: int(120, 1, 100_000),
     RATE_LIMIT_ENABLED: bool.default(true),
+    // While imported bcrypt hashes remain: every login also pays the other algorithm's dummy verify, so
+    // an unknown email, a migrated account and a not-yet-migrated one cost the same (README, migration).
+    LEGACY_BCRYPT: bool.default(false),
   })
   .superRefine((cfg, ctx) => {
     const production = cfg.ENVIRONMENT === "production";

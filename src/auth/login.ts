@@ -3,6 +3,7 @@ import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import { hmacBase64url } from "../lib/crypto";
+import { DUMMY_BCRYPT_HASH, isBcryptHash } from "./password";
 import { completeSignIn, type MfaChallenge, type TokenResponse } from "./sign-in";
 import {
   assertNotThrottled,
@@ -21,7 +22,16 @@ export async function passwordLogin(
   const { user, throttle } = await readAccountAndThrottle(deps, email);
   assertNotThrottled(throttle, deps.now());
   // Unknown email (or an OAuth-only account) still costs one scrypt: timing reveals nothing.
-  const check = await deps.passwords.verify(password, user?.passwordHash ?? deps.passwords.dummyHash);
+  const stored = user?.passwordHash ?? deps.passwords.dummyHash;
+  const check = await deps.passwords.verify(password, stored);
+  if (deps.config.LEGACY_BCRYPT) {
+    // Cut-over from the FastAPI service: bcrypt-12 and scrypt cost differently, so every login runs
+    // both, and the time does not say whether an account exists or has been migrated yet.
+    await deps.passwords.verify(
+      password,
+      isBcryptHash(stored) ? deps.passwords.dummyHash : DUMMY_BCRYPT_HASH,
+    );
+  }
   if (!user || !check.ok) {
     await recordLoginFailure(deps, meta, email, user);
     recordEvent(deps, meta, {
