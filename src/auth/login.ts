@@ -3,6 +3,7 @@ import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import { hmacBase64url } from "../lib/crypto";
+import { isEmailIdentifier } from "../lib/username";
 import { DUMMY_BCRYPT_HASH, isBcryptHash } from "./password";
 import { completeSignIn, type MfaChallenge, type TokenResponse } from "./sign-in";
 import {
@@ -12,12 +13,20 @@ import {
   recordLoginFailure,
 } from "./throttle";
 
+/**
+ * `identifier` is an email address when it contains `@`, else a username (README). A username is resolved
+ * to its account's address first, so both identifiers share one throttle; an unknown username is
+ * throttled under itself (it can never collide with an address) after the same two reads.
+ */
 export async function passwordLogin(
   deps: Deps,
-  email: string,
+  identifier: string,
   password: string,
   meta: RequestMeta,
 ): Promise<TokenResponse | MfaChallenge> {
+  const email = isEmailIdentifier(identifier)
+    ? identifier
+    : ((await deps.db.users.findByUsername(identifier))?.email ?? identifier);
   // A throttled address answers 429 before the password is looked at, known or not.
   const { user, throttle } = await readAccountAndThrottle(deps, email);
   assertNotThrottled(throttle, deps.now());

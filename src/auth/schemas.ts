@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { EmailSchema, PasswordInputSchema } from "../lib/email-address";
+import { EmailSchema, isValidEmail, PasswordInputSchema } from "../lib/email-address";
+import { isEmailIdentifier, UsernameSchema } from "../lib/username";
 
 export const TokenSchema = z
   .string()
@@ -40,6 +41,8 @@ export const RegisterBody = z
       .max(100)
       .regex(/^[^\p{Cc}]*$/u, "Must not contain control characters")
       .nullish(),
+    // Optional; a taken one gets the same 202 as a free one (the outcome arrives by email).
+    username: UsernameSchema.nullish(),
   })
   .openapi("RegisterRequest");
 
@@ -48,9 +51,24 @@ export const TokenBody = z.object({ token: TokenSchema }).openapi("TokenRequest"
 export const LoginJsonBody = z
   .object({ email: EmailSchema, password: PasswordInputSchema })
   .openapi("LoginRequest");
+/**
+ * The OAuth2 form's `username`: an email address when it contains `@` (then it must be a valid one),
+ * otherwise a username, matched case-insensitively. Any username the account has is accepted, including
+ * imported ones that predate today's format, so the lookup is the only check.
+ */
+export const LoginIdentifierSchema = z
+  .string()
+  .max(320)
+  .transform((v) => v.normalize("NFC").trim())
+  .refine((v) => v.length > 0 && !/\p{Cc}/u.test(v), { message: "Enter your email address or username." })
+  .refine((v) => !isEmailIdentifier(v) || isValidEmail(v), { message: "Enter a valid email address." })
+  .openapi({ type: "string", example: "ada@example.com" });
 export const LoginFormBody = z
-  .object({ username: EmailSchema, password: PasswordInputSchema })
-  .openapi("LoginForm", { description: "OAuth2 password-grant style form (username is the email)." });
+  .object({ username: LoginIdentifierSchema, password: PasswordInputSchema })
+  .openapi("LoginForm", {
+    description:
+      "OAuth2 password-grant style form. `username` is the email address when it contains `@`, else the username.",
+  });
 // Any string is accepted here so that a token of the wrong kind (an access-token JWT, a truncated paste) is
 // the contract's 401 invalid_token from the service, not a 422: only a missing or empty field is 422.
 export const RefreshBody = z

@@ -16,11 +16,15 @@ export interface User {
   /** As the user typed it (trimmed, NFC). */
   email: string;
   fullName: string | null;
+  /** As chosen (kept from the FastAPI service); unique case-insensitively. */
+  username: string | null;
   passwordHash: string | null;
   role: Role;
   isActive: boolean;
   isVerified: boolean;
   twoFactorEnabled: boolean;
+  /** When every session was last revoked at once; null if never. */
+  sessionsRevokedAt: Date | null;
   /** OAuth providers linked to the account ("google", "facebook"), sorted. */
   oauthProviders: string[];
   createdAt: Date;
@@ -31,6 +35,7 @@ export interface NewUser {
   id: string;
   email: string;
   fullName: string | null;
+  username?: string | null;
   passwordHash: string | null;
   role: Role;
   isVerified: boolean;
@@ -43,6 +48,7 @@ export interface UserPatch {
   role?: Role;
   isActive?: boolean;
   isVerified?: boolean;
+  sessionsRevokedAt?: Date;
 }
 
 export interface Page<T> {
@@ -68,6 +74,8 @@ export interface UserRepository {
   create(user: NewUser): Promise<User | null>;
   findById(id: string): Promise<User | null>;
   findByEmail(email: string): Promise<User | null>;
+  /** Case-insensitive. */
+  findByUsername(username: string): Promise<User | null>;
   /**
    * The account of `email` (or null) together with the counters named by `counterKeys` (null where none is
    * live): the one read login makes before its hash. D1 sends both statements in one batch (one round

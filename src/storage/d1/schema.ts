@@ -106,3 +106,4 @@ export const auditLog = derive(pg.auditLog);
 export const oauthAccounts = derive(pg.oauthAccounts);
 export const recoveryCodes = derive(pg.recoveryCodes);
 export const counters = derive(pg.counters);
+export const legacySpentTokens = derive(pg.legacySpentTokens);
