@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requestMeta } from "../context";
+import { AppError } from "../errors";
 import { requestBodyType } from "../http/content-type";
-import { json, jsonBody, problems } from "../http/openapi";
+import { json, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
 import { presentUser, UserSchema } from "../users/present";
@@ -21,6 +22,7 @@ import { listSessions, logout, logoutAll, refreshSession, revokeOwnSession } fro
 import { publicJwks } from "./tokens";
 
 const tags = ["auth"];
+const BEARER_HEADER = /^Bearer ([^\s]+)$/i;
 
 const loginRoute = createRoute({
   method: "post",
@@ -56,9 +58,13 @@ const refreshRoute = createRoute({
   summary: "Exchange a refresh token for a new pair (rotation)",
   description:
     "The presented token is rotated. Presented again within 10 seconds it yields the same new pair; later, " +
-    "or any older token of the session, is treated as theft: 401 and the whole session is revoked.",
+    "or any older token of the session, is treated as theft: 401 and the whole session is revoked. The token " +
+    "may instead come as `Authorization: Bearer` with no body (the FastAPI service's clients); during the " +
+    "cut-over, a FastAPI refresh token is exchanged once for a new session.",
   middleware: [rateLimit("refresh")] as const,
-  request: { body: jsonBody(RefreshBody) },
+  security: [{}, ...BEARER],
+  // No body is how the FastAPI service's clients refresh: the refresh token comes as a bearer token.
+  request: { body: { required: false, content: { "application/json": { schema: RefreshBody } } } },
   responses: {
     200: json(TokenResponseSchema, "New tokens"),
     401: problems[401],
@@ -145,7 +151,15 @@ export function authRoutes() {
   });
 
   router.openapi(refreshRoute, async (c) => {
-    const tokens = await refreshSession(c.var.deps, c.req.valid("json").refresh_token, requestMeta(c));
+    const body = c.req.valid("json") as { refresh_token?: string } | undefined;
+    const bearer = BEARER_HEADER.exec(c.req.header("Authorization") ?? "")?.[1];
+    const token = body?.refresh_token ?? bearer;
+    if (token === undefined) {
+      throw new AppError("validation_error", {
+        errors: [{ path: "refresh_token", message: "Required (in the body or as a bearer token)." }],
+      });
+    }
+    const tokens = await refreshSession(c.var.deps, token, requestMeta(c));
     return c.json(presentTokens(tokens), 200);
   });
 

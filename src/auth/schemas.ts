@@ -73,11 +73,10 @@ export const LoginFormBody = z
 // the contract's 401 invalid_token from the service, not a 422: only a missing or empty field is 422.
 export const RefreshBody = z
   .object({
-    refresh_token: z
-      .string()
-      .min(1)
-      .max(4096)
-      .openapi({ description: "The refresh_token of a token response." }),
+    // Optional only because the FastAPI service's clients send it as `Authorization: Bearer` instead.
+    refresh_token: z.string().min(1).max(4096).optional().openapi({
+      description: "The refresh_token of a token response (or send it as a bearer token, without a body).",
+    }),
   })
   .openapi("RefreshRequest");
 export const LogoutBody = z.object({ refresh_token: TokenSchema.optional() }).openapi("LogoutRequest");

@@ -13,6 +13,7 @@ import type { AuthContext } from "../context";
 import { AppError } from "../errors";
 import { hmacBase64url, randomToken, sha256Hex } from "../lib/crypto";
 import type { EphemeralStore, User, UserRepository } from "../storage/types";
+import { type LegacyToken, revokedSince, verifyLegacyToken } from "./legacy-tokens";
 
 /** RFC 9068 access-token type: nothing else we sign or issue carries it. */
 const ACCESS_TOKEN_TYP = "at+jwt";
@@ -146,12 +147,23 @@ export async function authenticate(
   token: string,
   now: Date,
 ): Promise<{ auth: AuthContext; user: User }> {
-  const auth = await verifyAccessTokenSignature(config, token, now);
+  let auth: AuthContext;
+  let legacy: LegacyToken | null = null;
+  try {
+    auth = await verifyAccessTokenSignature(config, token, now);
+  } catch (err) {
+    // During the cut-over, an access token of the FastAPI service is good for the rest of its life.
+    legacy = await verifyLegacyToken(config, token, "access", now);
+    if (!legacy) throw err;
+    // It has no session of ours: its jti stands for one, so signing out with it denylists it.
+    auth = { userId: legacy.userId, sessionId: `legacy:${legacy.jti}`, jti: legacy.jti, exp: legacy.exp };
+  }
   const [[bySession, byToken], user] = await Promise.all([
     ephemeral.getMany([revokedSessionKey(auth.sessionId), revokedTokenKey(auth.jti)]),
     users.findById(auth.userId),
   ]);
   if (bySession !== null || byToken !== null || !user?.isActive) throw new AppError("invalid_access_token");
+  if (legacy && revokedSince(user.sessionsRevokedAt, legacy)) throw new AppError("invalid_access_token");
   return { auth, user };
 }
 

@@ -196,6 +196,11 @@ export interface TokenRepository {
   /** Consumes every outstanding token of that purpose for the user (e.g. after a password reset). */
   invalidateForUser(userId: string, purpose: TokenPurpose, now: Date): Promise<void>;
   deleteExpiredBefore(cutoff: Date): Promise<number>;
+  /**
+   * Records a FastAPI refresh token's jti as exchanged: one conditional INSERT, true only for the single
+   * caller whose insert landed (the first use), false for every other one.
+   */
+  spendLegacy(jti: string, userId: string, now: Date): Promise<boolean>;
 }
 
 export interface AuditEntry {
