@@ -4,7 +4,9 @@ import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import { hmacBase64url } from "../lib/crypto";
 import { isEmailIdentifier } from "../lib/username";
+import { verifyTwoFactor } from "../twofactor/service";
 import { DUMMY_BCRYPT_HASH, isBcryptHash } from "./password";
+import { presentTokens } from "./present";
 import { completeSignIn, type MfaChallenge, type TokenResponse } from "./sign-in";
 import {
   assertNotThrottled,
@@ -75,4 +77,21 @@ export async function passwordLogin(
     );
   }
   return completeSignIn(deps, user, "password", meta);
+}
+
+/**
+ * `POST /auth/login {email, password, otp}` as the FastAPI service's clients send it: the password step,
+ * then, for a 2FA account, the code step of /auth/2fa/verify on the challenge just issued (so the same
+ * TOTP replay rule and failure limit apply; a wrong code is 401 like there).
+ */
+export async function passwordLoginWithCode(
+  deps: Deps,
+  identifier: string,
+  password: string,
+  code: string | undefined,
+  meta: RequestMeta,
+): Promise<TokenResponse | MfaChallenge> {
+  const result = await passwordLogin(deps, identifier, password, meta);
+  if (code === undefined || !("mfa_required" in result)) return result;
+  return presentTokens(await verifyTwoFactor(deps, result.mfa_token, code, meta));
 }

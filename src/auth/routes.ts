@@ -7,7 +7,7 @@ import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
 import { presentUser, UserSchema } from "../users/present";
 import { accountRoutes } from "./account-routes";
-import { passwordLogin } from "./login";
+import { passwordLoginWithCode } from "./login";
 import { presentSession, presentTokens } from "./present";
 import {
   LoginFormBody,
@@ -31,7 +31,9 @@ const loginRoute = createRoute({
   summary: "Sign in with email and password",
   description:
     "JSON `{email, password}` or an OAuth2-style form `username=&password=`. A 2FA account answers " +
-    "`{mfa_required, mfa_token, expires_in}` instead of tokens. An unverified or disabled account is only " +
+    "`{mfa_required, mfa_token, expires_in}` instead of tokens, unless the JSON body carries `otp` (a valid " +
+    "code answers tokens directly; a wrong one is 401 `invalid_code`). The form's `username` is the email " +
+    "address when it contains `@`, else the username. An unverified or disabled account is only " +
     "reported after the right password.",
   middleware: [rateLimit("login")] as const,
   request: {
@@ -141,13 +143,13 @@ export function authRoutes() {
   const router = createRouter();
 
   router.openapi(loginRoute, async (c) => {
-    const { email, password } =
+    const { email, password, otp } =
       requestBodyType(c) === "form"
-        ? (({ username, password }) => ({ email: username, password }))(
+        ? (({ username, password }) => ({ email: username, password, otp: undefined }))(
             LoginFormBody.parse(c.req.valid("form")),
           )
         : LoginJsonBody.parse(c.req.valid("json"));
-    return c.json(await passwordLogin(c.var.deps, email, password, requestMeta(c)), 200);
+    return c.json(await passwordLoginWithCode(c.var.deps, email, password, otp, requestMeta(c)), 200);
   });
 
   router.openapi(refreshRoute, async (c) => {

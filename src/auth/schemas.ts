@@ -49,7 +49,22 @@ export const RegisterBody = z
 export const EmailBody = z.object({ email: EmailSchema }).openapi("EmailRequest");
 export const TokenBody = z.object({ token: TokenSchema }).openapi("TokenRequest");
 export const LoginJsonBody = z
-  .object({ email: EmailSchema, password: PasswordInputSchema })
+  .object({
+    email: EmailSchema,
+    password: PasswordInputSchema,
+    otp: z
+      .string()
+      .trim()
+      .min(1)
+      .max(64)
+      .optional()
+      .openapi({
+        description:
+          "The FastAPI service's shape: a TOTP or recovery code of a 2FA account answers tokens at once " +
+          "(same replay and failure limits as /auth/2fa/verify); ignored for an account without 2FA.",
+        example: "123456",
+      }),
+  })
   .openapi("LoginRequest");
 /**
  * The OAuth2 form's `username`: an email address when it contains `@` (then it must be a valid one),
