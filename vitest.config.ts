@@ -26,7 +26,9 @@ const ALL_TESTS = "test/**/*.test.ts";
 const D1_ONLY = "test/**/*.d1.test.ts";
 const PG_REDIS_ONLY = "test/pg-redis/**";
 
-const LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test";
+// A database of the tests' own (created by test/pg-redis/global-setup.ts when missing), never "test" or
+// another name someone may keep data in: the run empties it.
+const LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/edge_auth_test";
 const LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0";
 
 /** A quick TCP probe, so `npm test` uses local servers when they are up and does not hang when not. */
@@ -136,7 +138,8 @@ export default defineConfig({
                 // Then a database per test file, emptied after each test (as the pool does for D1).
                 setupFiles: [...shared.setupFiles, "./test/pg-redis/setup.ts"],
                 // Node side, before any worker starts: migrate the (possibly fresh) database.
-                globalSetup: ["./test/pg-redis/global-setup.ts"],
+                // and start the servers the outage tests may break (test/pg-redis/fault-servers.ts).
+                globalSetup: ["./test/pg-redis/global-setup.ts", "./test/pg-redis/fault-servers.ts"],
                 provide: { pgRedis: { ...targets, clonePrefix: clonePrefix(targets.databaseUrl) } },
               },
             },

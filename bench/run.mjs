@@ -14,6 +14,8 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+// The tests' software authenticator (ES256, attestation none); Node loads it with type stripping.
+import { SoftwareAuthenticator } from "../test/passkeys/authenticator.ts";
 import { alternate, load, rotatingSequential, round, sequential } from "./lib/load.mjs";
 import { applyMigrations, benchVars, freePort, startWrangler, wranglerVersion } from "./lib/server.mjs";
 
@@ -331,6 +333,64 @@ async function loginCost(available, me) {
   return r.hash;
 }
 
+/**
+ * Passkey sign-in beside password sign-in: the same account, signed in by an assertion instead of a
+ * password (no scrypt; one ES256 verification, a challenge and a counter UPDATE, the session write).
+ * Each round needs its own challenge, so the options calls and signatures are made before the timed loop
+ * and only POST /auth/passkeys/login is timed.
+ */
+async function passkeyLogin(available, me) {
+  if (!available.login || !available.passkeys) {
+    missing("passkey sign-in p50", "POST /auth/passkeys/login not in this build");
+    return;
+  }
+  const { access_token } = await login(me.email);
+  const authenticator = await SoftwareAuthenticator.create(base);
+  const options = await expectStatus(
+    "POST /auth/passkeys/register/options",
+    call("POST", "/auth/passkeys/register/options", { token: access_token }),
+    200,
+  );
+  await expectStatus(
+    "POST /auth/passkeys/register",
+    call("POST", "/auth/passkeys/register", {
+      token: access_token,
+      body: { response: await authenticator.register(options) },
+    }),
+    201,
+  );
+  const warm = 2;
+  progress(
+    `passkey sign-in: ${S.loginCount} sequential POST /auth/passkeys/login (assertions signed beforehand)`,
+  );
+  const bodies = [];
+  for (let i = 0; i < S.loginCount + warm; i++) {
+    const request = await expectStatus(
+      "POST /auth/passkeys/login/options",
+      call("POST", "/auth/passkeys/login/options", { body: {} }),
+      200,
+    );
+    bodies.push(JSON.stringify({ response: await authenticator.assert(request) }));
+  }
+  const r = await sequential({ count: S.loginCount, maxMs: 60_000, warm }, () =>
+    fetch(`${base}/auth/passkeys/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: bodies.shift(),
+    }),
+  );
+  raw.passkey_login = r;
+  const password = raw.login?.p50_ms;
+  figure(
+    "passkey sign-in (POST /auth/passkeys/login) p50",
+    r.p50_ms,
+    "ms",
+    password ? r.p50_ms / password : undefined,
+    "password login",
+    r.non_ok > 0 ? `${r.non_ok} failed ${JSON.stringify(r.statuses)}` : undefined,
+  );
+}
+
 async function refresh(available, me) {
   if (!available.login || !available.refresh) {
     missing(
@@ -506,6 +566,7 @@ async function main() {
     available.register = await exists("POST", "/auth/register", {});
     available.me = await exists("GET", "/auth/me");
     available.audit = await exists("GET", "/audit");
+    available.passkeys = await exists("POST", "/auth/passkeys/login/options", {});
     progress(`endpoints: ${JSON.stringify(available)}`);
 
     const me = {
@@ -526,6 +587,7 @@ async function main() {
 
     await hotReads(available, me);
     const hash = await loginCost(available, me);
+    await passkeyLogin(available, me);
     await refresh(available, me);
     await register(available, hash);
     await enumerationTiming(me);

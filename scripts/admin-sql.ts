@@ -47,3 +47,36 @@ export function roleChangeSql(command: AdminCommand, email: string, nowMs: numbe
     `UPDATE users SET role = '${to}', updated_at = ${nowMs} WHERE ${match} RETURNING id, email, role;`,
   ].join(" ");
 }
+
+/**
+ * A new, verified admin for a fresh deployment (`npm run admin -- create-admin <email>`): INSERT ... ON
+ * CONFLICT DO NOTHING, so an address someone already registered is never taken over (a pre-registered
+ * account keeps its owner's password; promote it instead once its owner has verified it).
+ */
+export function createAdminSql(email: string, passwordHash: string, nowMs: number, userId: string): string {
+  if (!isStrictEmail(email)) throw new Error("not a valid email address");
+  if (!Number.isSafeInteger(nowMs)) throw new Error("bad clock");
+  if (!/^[0-9a-f-]{36}$/.test(userId)) throw new Error("bad user id");
+  if (!/^\$scrypt\$[A-Za-z0-9$=,+/]+$/.test(passwordHash)) throw new Error("bad password hash");
+  return (
+    "INSERT INTO users (id, email, email_lower, password_hash, role, is_active, is_verified, created_at, updated_at) " +
+    `VALUES (${sqlString(userId)}, ${sqlString(email)}, ${sqlString(email.toLowerCase())}, ${sqlString(passwordHash)}, ` +
+    `'admin', 1, 1, ${nowMs}, ${nowMs}) ON CONFLICT (email_lower) DO NOTHING RETURNING id, email, role;`
+  );
+}
+
+/** The same two operations for Postgres, with bind parameters, each one statement. */
+export const POSTGRES_SQL = {
+  roleChange: `with target as (select id from users where email_lower = $1),
+  changed as (
+    update users set role = $2, updated_at = $3 where email_lower = $1 and role <> $2 returning id, email, role
+  ),
+  audit as (
+    insert into audit_log (id, user_id, action, ip, user_agent, created_at, metadata)
+    select $4, id, $5, null, 'edge-auth admin cli', $3, $6::jsonb from changed
+  )
+  select u.id, u.email, coalesce(c.role, u.role) as role
+    from users u join target t on t.id = u.id left join changed c on c.id = u.id`,
+  createAdmin: `insert into users (id, email, email_lower, password_hash, role, is_active, is_verified, created_at, updated_at)
+  values ($1, $2, $3, $4, 'admin', true, true, $5, $5) on conflict (email_lower) do nothing returning id, email, role`,
+} as const;

@@ -29,7 +29,8 @@ const out = mkdtempSync(join(tmpdir(), "edge-auth-bundle-"));
 try {
   const build = spawnSync(
     join(root, "node_modules", ".bin", "wrangler"),
-    ["deploy", "--dry-run", "--outdir", out],
+    // [env.production]: what npm run deploy ships (the top level of wrangler.toml is local development).
+    ["deploy", "--dry-run", "--env", "production", "--outdir", out],
     {
       cwd: root,
       encoding: "utf8",

@@ -4,6 +4,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { devSettings, parseDevVars } from "./dev-vars.mjs";
+import { migratePostgres } from "./migrate-pg.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
@@ -13,33 +15,20 @@ function run(cmd, args) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-function parseDotenv(text) {
-  const out = {};
-  for (const line of text.split(/\r?\n/)) {
-    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)\s*$/.exec(line);
-    if (!m) continue;
-    let v = m[2];
-    if ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) v = v.slice(1, -1);
-    out[m[1]] = v;
-  }
-  return out;
-}
-
 function wranglerVars() {
-  // The [vars] table of wrangler.toml: simple `KEY = "value"` lines are enough for the check.
+  // The top-level [vars] table of wrangler.toml (the development configuration): plain `KEY = "value"`
+  // lines, which the dotenv parser reads as well.
   const toml = readFileSync("wrangler.toml", "utf8");
-  const section = /\[vars\]([\s\S]*?)(\n\[|$)/.exec(toml)?.[1] ?? "";
-  return parseDotenv(section);
+  const section = /\n\[vars\]([\s\S]*?)(\n\[|$)/.exec(toml)?.[1] ?? "";
+  return parseDevVars(section);
 }
 
 run(process.execPath, ["scripts/copy-assets.mjs"]);
 
-// wrangler.toml describes production; a laptop runs as development unless .dev.vars says otherwise.
-const vars = {
-  ...wranglerVars(),
-  ENVIRONMENT: "development",
-  ...(existsSync(".dev.vars") ? parseDotenv(readFileSync(".dev.vars", "utf8")) : {}),
-};
+const args = process.argv.slice(2);
+const devVars = existsSync(".dev.vars") ? parseDevVars(readFileSync(".dev.vars", "utf8")) : {};
+// Development unless .dev.vars says otherwise; APP_URL follows --port unless .dev.vars sets it.
+const vars = devSettings(wranglerVars(), devVars, args);
 const { parseConfig, ConfigError } = await import("../src/config.ts");
 try {
   const cfg = parseConfig(vars);
@@ -61,4 +50,23 @@ try {
 
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
 run(wrangler, ["d1", "migrations", "apply", "DB", "--local"]);
-run(wrangler, ["dev", "--var", `ENVIRONMENT:${vars.ENVIRONMENT}`, ...process.argv.slice(2)]);
+if (vars.DATABASE_URL?.trim()) {
+  // Postgres selected: bring it to the current schema too, or every request would answer 503.
+  const target = new URL(vars.DATABASE_URL);
+  try {
+    await migratePostgres(vars.DATABASE_URL);
+    console.log(`edge-auth: Postgres ${target.host}${target.pathname} is migrated`);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    console.error(`\nedge-auth: could not migrate Postgres at ${target.host}${target.pathname}: ${reason}\n`);
+    process.exit(1);
+  }
+}
+run(wrangler, [
+  "dev",
+  "--var",
+  `ENVIRONMENT:${vars.ENVIRONMENT}`,
+  "--var",
+  `APP_URL:${vars.APP_URL}`,
+  ...args,
+]);

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
+import { parseDevVars } from "./dev-vars.mjs";
 
 const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), "..", "migrations", "postgres");
 
@@ -30,14 +31,7 @@ export async function migratePostgres(connectionString) {
 function devVarsDatabaseUrl() {
   const file = join(dirname(fileURLToPath(import.meta.url)), "..", ".dev.vars");
   if (!existsSync(file)) return undefined;
-  const line = readFileSync(file, "utf8")
-    .split(/\r?\n/)
-    .find((l) => /^\s*DATABASE_URL\s*=/.test(l));
-  const value = line
-    ?.replace(/^\s*DATABASE_URL\s*=\s*/, "")
-    .trim()
-    .replace(/^(["'])(.*)\1$/, "$2");
-  return value || undefined;
+  return parseDevVars(readFileSync(file, "utf8")).DATABASE_URL?.trim() || undefined;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

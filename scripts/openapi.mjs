@@ -7,12 +7,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, startWrangler } from "../bench/lib/server.mjs";
+import { applyMigrations, freePort, startWrangler } from "../bench/lib/server.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const target = join(root, "docs", "openapi.json");
 const state = mkdtempSync(join(tmpdir(), "edge-auth-openapi-"));
 
+// /health (what startWrangler waits for) is 503 "migrations pending" on an empty database. The bench
+// config's DB has the same placeholder id and migrations folder, so this migrates the same local store.
+applyMigrations(root, join(state, "state"));
 const port = await freePort();
 const server = await startWrangler({
   root,

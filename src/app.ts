@@ -6,6 +6,7 @@ import type { AppOptions } from "./deps";
 import { mountDocs } from "./docs";
 import { AppError, onError, problemResponse } from "./errors";
 import { healthRoutes } from "./health";
+import { metaRoutes } from "./meta";
 import {
   bodyLimitMiddleware,
   contentTypeMiddleware,
@@ -16,6 +17,7 @@ import {
   urlGuardMiddleware,
 } from "./middleware";
 import { oauthRoutes } from "./oauth/routes";
+import { passkeyRoutes } from "./passkeys/routes";
 import { corsMiddleware } from "./security/cors";
 import { jsonGuardMiddleware } from "./security/json-guard";
 import { globalRateLimit } from "./security/middleware";
@@ -27,8 +29,8 @@ const API_DESCRIPTION = `Authentication API for Cloudflare Workers.
 * Errors are \`application/problem+json\` (RFC 9457) with a stable \`code\` and a FastAPI-style \`detail\`.
 * Authenticated routes take \`Authorization: Bearer <access_token>\` (use **Authorize** above).
 * Refresh tokens rotate on every use. The token that was just rotated, presented again within 10 seconds,
-  gets the same new pair (two tabs refreshing at once); presented later, or any older token of the session,
-  revokes the whole session.
+  gets the same new refresh token and a fresh access token (two tabs refreshing at once); presented later,
+  or any older token of the session, revokes the whole session.
 * Every response carries \`X-Request-Id\`; token responses carry \`Cache-Control: no-store\`.`;
 
 export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
@@ -47,9 +49,11 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   app.use(jsonGuardMiddleware);
 
   app.route("/", healthRoutes());
+  app.route("/", metaRoutes());
   app.route("/", authRoutes());
   app.route("/", twoFactorRoutes());
   app.route("/", oauthRoutes());
+  app.route("/", passkeyRoutes());
   app.route("/", userRoutes());
   app.route("/", auditRoutes());
 

@@ -25,11 +25,33 @@ const csv = z
       .filter((s) => s !== ""),
   );
 
+// http(s) only: "localhost:8787" parses as a URL with the scheme "localhost:" and would produce links no
+// mail client can open.
 const url = z
   .string()
   .trim()
-  .url()
+  .refine((v) => /^https?:\/\/[^/]/i.test(v) && URL.canParse(v), {
+    message: "must be an http:// or https:// URL, e.g. http://localhost:8787",
+  })
   .transform((v) => v.replace(/\/+$/, ""));
+
+/**
+ * A store URL of the given schemes. The message never echoes the value: it may carry a password. A bare
+ * `host:port` (a common first try) would otherwise parse as a URL with the scheme "127.0.0.1:".
+ */
+const storeUrl = (schemes: string[], example: string) =>
+  optionalString.refine(
+    (v) => {
+      if (v === undefined) return true;
+      try {
+        const u = new URL(v);
+        return schemes.includes(u.protocol.slice(0, -1)) && u.hostname !== "";
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a ${schemes.map((s) => `${s}://`).join(" or ")} URL, e.g. ${example}` },
+  );
 
 const ConfigSchema = z
   .object({
@@ -41,8 +63,8 @@ const ConfigSchema = z
     JWT_AUDIENCE: optionalString,
     ACCESS_TOKEN_EXPIRE_MINUTES: int(30, 1, 24 * 60),
     REFRESH_TOKEN_EXPIRE_DAYS: int(30, 1, 365),
-    DATABASE_URL: optionalString,
-    REDIS_URL: optionalString,
+    DATABASE_URL: storeUrl(["postgres", "postgresql"], "postgres://user:password@127.0.0.1:5432/edge_auth"),
+    REDIS_URL: storeUrl(["redis", "rediss"], "redis://127.0.0.1:6379/0"),
     GOOGLE_CLIENT_ID: optionalString,
     GOOGLE_CLIENT_SECRET: optionalString,
     FACEBOOK_CLIENT_ID: optionalString,
@@ -78,6 +100,8 @@ const ConfigSchema = z
       .refine((v) => v === "" || !Number.isNaN(Date.parse(v)), { message: "must be an ISO 8601 date" })
       .transform((v) => (v === "" ? undefined : new Date(v)))
       .optional(),
+    WEBAUTHN_RP_ID: optionalString,
+    WEBAUTHN_ORIGINS: csv,
   })
   .superRefine((cfg, ctx) => {
     const production = cfg.ENVIRONMENT === "production";
@@ -142,8 +166,28 @@ const ConfigSchema = z
       });
     }
   })
+  .superRefine((cfg, ctx) => {
+    // A bad APP_URL is reported on its own; the passkey defaults derive from it.
+    if (!/^https?:\/\//i.test(cfg.APP_URL) || !URL.canParse(cfg.APP_URL)) return;
+    const rp = relyingParty(cfg);
+    if (!/^[a-z0-9.-]+$/.test(rp.id) || rp.id.startsWith(".") || rp.id.endsWith(".")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["WEBAUTHN_RP_ID"],
+        message: `"${rp.id}" is not a host name (no scheme, port or path: e.g. example.com)`,
+      });
+      return;
+    }
+    for (const origin of rp.origins) {
+      const problem = originProblem(origin, rp.id, cfg.ENVIRONMENT === "production");
+      if (problem) ctx.addIssue({ code: "custom", path: ["WEBAUTHN_ORIGINS"], message: problem });
+    }
+  })
   .transform((cfg) => ({
     ...cfg,
+    // WebAuthn relying party (API.md "Passkeys"): passkeys are bound to this RP id for good.
+    WEBAUTHN_RP_ID: relyingParty(cfg).id,
+    WEBAUTHN_ORIGINS: relyingParty(cfg).origins,
     SECRET_KEY: cfg.SECRET_KEY ?? DEVELOPMENT_SECRET,
     usingDevelopmentSecret: cfg.SECRET_KEY === undefined,
     JWT_ISSUER: cfg.JWT_ISSUER ?? cfg.APP_URL,
@@ -151,6 +195,44 @@ const ConfigSchema = z
   }));
 
 export type Config = z.output<typeof ConfigSchema>;
+
+/** The RP id (default: the host of APP_URL) and the allowed origins (default: the origin of APP_URL). */
+function relyingParty(cfg: { APP_URL: string; WEBAUTHN_RP_ID?: string; WEBAUTHN_ORIGINS: string[] }): {
+  id: string;
+  origins: string[];
+} {
+  const app = new URL(cfg.APP_URL);
+  return {
+    id: (cfg.WEBAUTHN_RP_ID ?? app.hostname).toLowerCase(),
+    origins: cfg.WEBAUTHN_ORIGINS.length > 0 ? cfg.WEBAUTHN_ORIGINS : [app.origin],
+  };
+}
+
+/**
+ * Why `origin` cannot carry passkeys of `rpId`, or null. Browsers only let a page use an RP id equal to
+ * its host or a registrable suffix of it (WebAuthn L3 §5.1.4.1 step 8), so any other origin is a
+ * configuration mistake that would fail every ceremony: refuse it at start-up instead.
+ */
+function originProblem(origin: string, rpId: string, production: boolean): string | null {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return `"${origin}" is not a URL (write origins as https://app.example.com)`;
+  }
+  if (url.origin !== origin.replace(/\/+$/, "")) {
+    return `"${origin}" is not a bare origin (scheme://host[:port], no path)`;
+  }
+  const host = url.hostname;
+  if (host !== rpId && !host.endsWith(`.${rpId}`)) {
+    return `the host of "${origin}" is neither WEBAUTHN_RP_ID (${rpId}) nor a subdomain of it`;
+  }
+  // Browsers offer passkeys to secure contexts only; outside production a loopback http URL is allowed.
+  if (url.protocol !== "https:" && production) {
+    return `"${origin}" must be https (browsers only offer passkeys to secure origins)`;
+  }
+  return null;
+}
 
 // No TypeScript-only syntax in this file: scripts/dev.mjs imports it with Node's type stripping.
 export class ConfigError extends Error {

@@ -97,7 +97,14 @@ export class RequestDeps implements Deps {
 
   /** Closes per-request connections once deferred work is done. */
   async close(): Promise<void> {
-    await Promise.all(this.pending);
+    // Deferred work may defer more (a deferred reset request records its audit entry with defer):
+    // wait until no task is added, or the connection closes under a write still in flight.
+    let settled = 0;
+    while (settled < this.pending.length) {
+      const batch = this.pending.slice(settled);
+      settled = this.pending.length;
+      await Promise.all(batch);
+    }
     await Promise.all([this.#db?.close(), this.#ephemeral?.close(), this.#limiter?.close?.()]);
   }
 

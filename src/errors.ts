@@ -25,6 +25,11 @@ export const ErrorCode = {
     title: "Bad Request",
     detail: "redirect_to is not an allowed redirect URL.",
   },
+  invalid_passkey: {
+    status: 400,
+    title: "Bad Request",
+    detail: "The passkey could not be verified; start again with new options.",
+  },
   oauth_failed: {
     status: 400,
     title: "Bad Request",
@@ -50,10 +55,20 @@ export const ErrorCode = {
     title: "Unauthorized",
     detail: "The provider token could not be verified.",
   },
+  invalid_passkey_assertion: {
+    status: 401,
+    title: "Unauthorized",
+    detail: "The passkey could not be verified; start again with new options.",
+  },
   // 403
   forbidden: { status: 403, title: "Forbidden", detail: "You are not allowed to do this." },
   email_not_verified: { status: 403, title: "Forbidden", detail: "Verify your email address first." },
   account_disabled: { status: 403, title: "Forbidden", detail: "This account is disabled." },
+  reauthentication_required: {
+    status: 403,
+    title: "Forbidden",
+    detail: "Confirm it is you: sign in again or POST /auth/reauthenticate.",
+  },
   // 404
   not_found: { status: 404, title: "Not Found", detail: "Not found." },
   provider_not_configured: {
@@ -81,6 +96,11 @@ export const ErrorCode = {
     detail: "Two-factor authentication is not enabled.",
   },
   two_factor_not_pending: { status: 409, title: "Conflict", detail: "Call /auth/2fa/setup first." },
+  last_sign_in_method: {
+    status: 409,
+    title: "Conflict",
+    detail: "This is the account's last way to sign in; add a password, passkey or provider first.",
+  },
   payload_too_large: {
     status: 413,
     title: "Payload Too Large",
@@ -124,6 +144,7 @@ const WIRE_CODE: Partial<Record<ErrorCodeName, string>> = {
   invalid_mfa_token: "invalid_token",
   invalid_mfa_code: "invalid_code",
   invalid_provider_token: "invalid_token",
+  invalid_passkey_assertion: "invalid_passkey",
 };
 
 export interface FieldError {
@@ -234,6 +255,19 @@ export function toAppError(err: unknown, requestId: string | undefined): AppErro
     );
     return new AppError("storage_unavailable");
   }
+  const table = missingTable(err);
+  if (table) {
+    // Not a bug in the request: the deployment is incomplete. 503 (try again once migrated), and the log
+    // says the same as /health.
+    console.error(
+      JSON.stringify({
+        level: "error",
+        request_id: requestId,
+        msg: `migrations pending: ${table}; apply the migrations (see /health)`,
+      }),
+    );
+    return new AppError("storage_unavailable");
+  }
   console.error(
     JSON.stringify({ level: "error", request_id: requestId, msg: "unhandled error", error: describe(err) }),
   );
@@ -251,11 +285,31 @@ function isStorageUnavailable(err: unknown): boolean {
   return err instanceof StorageUnavailableError;
 }
 
+/**
+ * A statement that reached a table which does not exist: the schema is behind the code (migrations not
+ * applied). D1 says "no such table: x"; Postgres raises 42P01 ('relation "x" does not exist'). Drizzle
+ * wraps both, so the cause chain is searched. Returns the database's own words (names a table, no data).
+ */
+function missingTable(err: unknown): string | null {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const m = /no such table: [\w.]+|relation "[^"]+" does not exist/.exec(e.message);
+    if (m && (!("code" in e) || e.code === "42P01" || /no such table/.test(m[0]))) return m[0];
+  }
+  return null;
+}
+
 function describe(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}${err.stack ? `\n${err.stack}` : ""}`;
   return String(err);
 }
 
 export function onError(err: Error, c: Context): Response {
-  return problemResponse(c, toAppError(err, c.get("requestId") as string | undefined));
+  const appError = toAppError(err, c.get("requestId") as string | undefined);
+  // On a developer's machine the reason belongs on the page, not only in a log nobody is watching. The
+  // raw binding is read because the parsed config is exactly what failed; production keeps it in the log.
+  const environment = (c.env as Record<string, unknown> | undefined)?.ENVIRONMENT;
+  if (err instanceof ConfigError && environment === "development") {
+    return problemResponse(c, new AppError("misconfigured", { detail: err.message }));
+  }
+  return problemResponse(c, appError);
 }

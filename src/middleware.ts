@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
-import { getConfig } from "./config";
+import { type Config, ConfigError, getConfig } from "./config";
 import type { AppEnv } from "./context";
 import { type AppOptions, RequestDeps } from "./deps";
 import { AppError } from "./errors";
@@ -77,9 +77,27 @@ export const urlGuardMiddleware: MiddlewareHandler<AppEnv> = async (c, next) => 
   await next();
 };
 
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * Development settings (the built-in secret, links printed to the log) must never answer the internet:
+ * wrangler.toml's top level is the development configuration, so a plain `wrangler deploy` would otherwise
+ * serve forgeable tokens. Development answers only requests addressed to this machine.
+ */
+function assertDevelopmentIsLocal(config: Config, url: string): void {
+  if (config.ENVIRONMENT !== "development") return;
+  const host = new URL(url).hostname;
+  if (!LOOPBACK.test(host) && !host.endsWith(".localhost")) {
+    throw new ConfigError([
+      `ENVIRONMENT: development answers only localhost, not ${host}; deploy with npm run deploy (--env production)`,
+    ]);
+  }
+}
+
 export function depsMiddleware(options: AppOptions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const config = getConfig(c.env);
+    assertDevelopmentIsLocal(config, c.req.url);
     let waitUntil: ((p: Promise<unknown>) => void) | undefined;
     try {
       const ctx = c.executionCtx;

@@ -18,6 +18,7 @@ describe("app shell", () => {
         database: { kind: env.DATABASE_URL ? "postgres" : "d1", status: "ok" },
         ephemeral: { kind: env.REDIS_URL ? "redis" : "kv", status: "ok" },
       },
+      schema: { expected: env.TEST_MIGRATIONS.length, found: env.TEST_MIGRATIONS.length },
     });
     expect(res.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
   });

@@ -8,6 +8,8 @@ import { ConfigError, parseConfig } from "../src/config";
 const production = createApp();
 const benchApp = createBenchApp();
 const BASE = "https://auth.example.test";
+// A development Worker answers only loopback hosts (src/middleware.ts), as the bench server is.
+const LOCAL = "http://localhost:8787";
 
 // A valid production configuration (it refuses a short SECRET_KEY, console email, plain http), so the
 // 404 can only come from the routes not being there, not from a misconfiguration answer.
@@ -18,10 +20,14 @@ const PRODUCTION_SAFE = {
   APP_URL: "https://auth.example.test",
 };
 const call = (environment: string, path: string, init?: RequestInit) =>
-  production.request(`${BASE}${path}`, init, { ...env, ...PRODUCTION_SAFE, ENVIRONMENT: environment });
+  production.request(`${environment === "development" ? LOCAL : BASE}${path}`, init, {
+    ...env,
+    ...PRODUCTION_SAFE,
+    ENVIRONMENT: environment,
+  });
 // bench/lib/server.mjs runs the bench Worker with ENVIRONMENT=development.
 const bench = (path: string, init?: RequestInit) =>
-  benchApp.request(`${BASE}${path}`, init, { ...env, ENVIRONMENT: "development" });
+  benchApp.request(`${LOCAL}${path}`, init, { ...env, ENVIRONMENT: "development" });
 const postJson = (body: unknown): RequestInit => ({
   method: "POST",
   headers: { "Content-Type": "application/json" },

@@ -16,5 +16,13 @@ declare module "vitest" {
   interface ProvidedContext {
     /** Set in the pg-redis project only. */
     pgRedis: { databaseUrl: string; redisUrl: string; clonePrefix: string };
+    /** Set in the pg-redis project only, by test/pg-redis/fault-servers.ts. */
+    faults: {
+      silentRedisUrl: string;
+      silentPostgresUrl: string;
+      ownRedisUrl: string;
+      killableRedisUrl: string;
+      controlUrl: string;
+    };
   }
 }

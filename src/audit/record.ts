@@ -32,6 +32,11 @@ export const AUDIT_METADATA_KEYS = {
   recovery_code_used: ["remaining"],
   user_updated: ["changes", "actor_id"],
   role_promoted: ["reason"],
+  // Credential ids are public identifiers (the browser sends them in the clear), not secrets.
+  passkey_added: ["passkey_id", "device_type", "backed_up"],
+  passkey_removed: ["passkey_id"],
+  passkey_login: ["passkey_id"],
+  passkey_failed: ["reason", "passkey_id", "stage"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type AuditAction = keyof typeof AUDIT_METADATA_KEYS;

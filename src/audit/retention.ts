@@ -14,11 +14,12 @@ export interface RetentionResult {
   sessions: number;
   oneTimeTokens: number;
   counters: number;
+  passkeyChallenges: number;
 }
 
 /**
  * Deletes what is past its retention: audit entries older than AUDIT_RETENTION_DAYS, sessions that ended
- * (expired or revoked) over a week ago, expired one-time tokens and expired counters. The only code path
+ * (expired or revoked) over a week ago, expired one-time tokens, counters and passkey challenges. The only code path
  * that deletes audit entries; no route does.
  */
 export async function applyRetention(db: Database, config: Config, now: Date): Promise<RetentionResult> {
@@ -28,6 +29,7 @@ export async function applyRetention(db: Database, config: Config, now: Date): P
     sessions: await db.sessions.deleteEndedBefore(new Date(at - ENDED_SESSION_GRACE_MS)),
     oneTimeTokens: await db.tokens.deleteExpiredBefore(now),
     counters: await db.counters.deleteExpiredBefore(now),
+    passkeyChallenges: await db.passkeyChallenges.deleteExpiredBefore(now),
   };
 }
 

@@ -59,7 +59,8 @@ const refreshRoute = createRoute({
   tags,
   summary: "Exchange a refresh token for a new pair (rotation)",
   description:
-    "The presented token is rotated. Presented again within 10 seconds it yields the same new pair; later, " +
+    "The presented token is rotated. Presented again within 10 seconds it yields the same new refresh token " +
+    "(with a freshly signed access token); later, " +
     "or any older token of the session, is treated as theft: 401 and the whole session is revoked. The token " +
     "may instead come as `Authorization: Bearer` with no body (the FastAPI service's clients); during the " +
     "cut-over, a FastAPI refresh token is exchanged once for a new session.",

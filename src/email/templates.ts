@@ -40,7 +40,7 @@ export function verificationEmail(config: Config, to: string, token: string): Em
 export function alreadyRegisteredEmail(config: Config, to: string): EmailMessage {
   return message(
     to,
-    `You already have a ${config.APP_NAME} account`,
+    `You already have an account at ${config.APP_NAME}`,
     [
       "Someone (hopefully you) tried to create an account with this email address, but you already have one.",
       "If you forgot your password, reset it from the sign-in page. If this wasn't you, ignore this email.",

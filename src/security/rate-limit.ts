@@ -121,6 +121,9 @@ export function createRateLimiter(config: Config, env: Env, sources: RateLimiter
   if (!config.RATE_LIMIT_ENABLED) return new NoRateLimiter();
   if (config.REDIS_URL && sources.redis)
     return new RedisRateLimiter(sources.redis(config.REDIS_URL), limitsOf(config), sources.now);
-  if (Object.values(BINDING).some((name) => env[name] !== undefined)) return new BindingRateLimiter(env);
+  // The bindings' limits are fixed in wrangler.toml; in development the RATE_LIMIT_* settings rule, so a
+  // manual walk-through can loosen them from .dev.vars.
+  if (config.ENVIRONMENT !== "development" && Object.values(BINDING).some((name) => env[name] !== undefined))
+    return new BindingRateLimiter(env);
   return new CounterRateLimiter(sources.counters, limitsOf(config), sources.now);
 }

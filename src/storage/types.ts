@@ -27,6 +27,8 @@ export interface User {
   sessionsRevokedAt: Date | null;
   /** OAuth providers linked to the account ("google", "facebook"), sorted. */
   oauthProviders: string[];
+  /** At least one passkey is registered. */
+  hasPasskey: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -279,6 +281,73 @@ export interface TwoFactorRepository {
   countRecoveryCodes(userId: string): Promise<number>;
 }
 
+export type PasskeyDeviceType = "singleDevice" | "multiDevice";
+
+export interface Passkey {
+  /** The credential id, base64url. */
+  id: string;
+  userId: string;
+  /** COSE-encoded public key, base64url. */
+  publicKey: string;
+  counter: number;
+  transports: string[];
+  deviceType: PasskeyDeviceType;
+  backedUp: boolean;
+  name: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+export type NewPasskey = Omit<Passkey, "lastUsedAt">;
+
+export type PasskeyDeleteResult = "deleted" | "not_found" | "last_sign_in_method";
+
+export interface PasskeyRepository {
+  /** Returns false when the credential id is already registered (to anyone). */
+  create(passkey: NewPasskey): Promise<boolean>;
+  findById(id: string): Promise<Passkey | null>;
+  /** Oldest first. */
+  listForUser(userId: string): Promise<Passkey[]>;
+  rename(userId: string, id: string, name: string): Promise<Passkey | null>;
+  /**
+   * Records a verified assertion. One conditional UPDATE: only when `newCounter` is greater than the
+   * stored counter, or both are 0 (an authenticator that does not count). False means the counter went
+   * backwards or stood still (a cloned authenticator, WebAuthn L3 §6.1.1), or the passkey is gone.
+   */
+  recordUse(id: string, newCounter: number, backedUp: boolean, now: Date): Promise<boolean>;
+  /**
+   * Deletes the user's passkey unless it is the account's last way to sign in (no password, no linked
+   * provider, no other passkey): one conditional DELETE.
+   */
+  delete(userId: string, id: string): Promise<PasskeyDeleteResult>;
+}
+
+export type PasskeyChallengePurpose = "registration" | "authentication";
+
+export interface NewPasskeyChallenge {
+  challengeHash: string;
+  purpose: PasskeyChallengePurpose;
+  /** The registering user; null for a discoverable sign-in, where nobody is known yet. */
+  userId: string | null;
+  expiresAt: Date;
+  now: Date;
+}
+
+export interface PasskeyChallengeRepository {
+  create(challenge: NewPasskeyChallenge): Promise<void>;
+  /**
+   * One conditional UPDATE: true only for the single caller that consumed a live challenge of this
+   * purpose bound to exactly `userId` (null: bound to nobody).
+   */
+  consume(
+    purpose: PasskeyChallengePurpose,
+    challengeHash: string,
+    userId: string | null,
+    now: Date,
+  ): Promise<boolean>;
+  deleteExpiredBefore(cutoff: Date): Promise<number>;
+}
+
 export interface CounterValue {
   count: number;
   resetAt: Date;
@@ -312,6 +381,8 @@ export interface Database {
   oauthAccounts: OAuthAccountRepository;
   twoFactor: TwoFactorRepository;
   counters: CounterRepository;
+  passkeys: PasskeyRepository;
+  passkeyChallenges: PasskeyChallengeRepository;
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

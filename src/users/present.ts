@@ -29,7 +29,11 @@ export function presentUser(user: User): UserJson {
     is_active: user.isActive,
     is_verified: user.isVerified,
     two_factor_enabled: user.twoFactorEnabled,
-    providers: [...(user.passwordHash ? ["password"] : []), ...user.oauthProviders],
+    providers: [
+      ...(user.passwordHash ? ["password"] : []),
+      ...user.oauthProviders,
+      ...(user.hasPasskey ? ["passkey"] : []),
+    ],
     created_at: user.createdAt.toISOString(),
   };
 }

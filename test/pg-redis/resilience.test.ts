@@ -3,7 +3,7 @@
 import { env } from "cloudflare:workers";
 import pg from "pg";
 import { createClient } from "redis";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { createApp } from "../../src/app";
 import { StorageUnavailableError } from "../../src/errors";
 import { openPostgres } from "../../src/storage/postgres";
@@ -13,6 +13,9 @@ import { requireSetting } from "./settings";
 
 const DATABASE_URL = requireSetting(env, "DATABASE_URL");
 const REDIS_URL = requireSetting(env, "REDIS_URL");
+// Killing and counting clients happens on a redis-server this run started for this file alone
+// (test/pg-redis/fault-servers.ts), never on the shared one other files and developers use.
+const KILLABLE_REDIS_URL = inject("faults").killableRedisUrl;
 const BASE = "https://auth.example.test";
 // Nothing listens on port 1: connect() is refused at once.
 const CLOSED_PORT_PG = "postgres://postgres@127.0.0.1:1/test";
@@ -55,7 +58,7 @@ async function terminatePostgresSessions(applicationName: string): Promise<numbe
 }
 
 async function killRedisClients(db: number): Promise<number> {
-  const admin = createClient({ url: REDIS_URL, socket: { reconnectStrategy: false } });
+  const admin = createClient({ url: KILLABLE_REDIS_URL, socket: { reconnectStrategy: false } });
   admin.on("error", () => {});
   await admin.connect();
   try {
@@ -87,7 +90,7 @@ async function postgresSessions(applicationName: string): Promise<number> {
 }
 
 async function redisClients(db: number): Promise<number> {
-  const admin = createClient({ url: REDIS_URL, socket: { reconnectStrategy: false } });
+  const admin = createClient({ url: KILLABLE_REDIS_URL, socket: { reconnectStrategy: false } });
   admin.on("error", () => {});
   await admin.connect();
   try {
@@ -124,7 +127,7 @@ describe("one connection per store handle (per request)", () => {
 
   it("Redis: every command of a handle goes over one connection", async () => {
     const dbIndex = 9;
-    const url = new URL(REDIS_URL);
+    const url = new URL(KILLABLE_REDIS_URL);
     url.pathname = `/${dbIndex}`;
     const store = openRedis(url.toString());
     const key = `reuse:${crypto.randomUUID()}`;
@@ -169,7 +172,7 @@ describe("Postgres restart survival", () => {
 describe("Redis restart survival", () => {
   it("answers the next request after CLIENT KILL dropped every connection", async () => {
     const db = 7;
-    const url = new URL(REDIS_URL);
+    const url = new URL(KILLABLE_REDIS_URL);
     url.pathname = `/${db}`;
     const store = openRedis(url.toString());
     try {

@@ -3,6 +3,7 @@ import { countersContract } from "./counters.contract";
 import { ephemeralContract } from "./ephemeral.contract";
 import type { DatabaseFactory, EphemeralFactory } from "./harness";
 import { oauthAccountsContract } from "./oauth-accounts.contract";
+import { passkeysContract } from "./passkeys.contract";
 import { sessionsContract } from "./sessions.contract";
 import { tokensContract } from "./tokens.contract";
 import { twoFactorContract } from "./two-factor.contract";
@@ -17,5 +18,6 @@ export function storageContracts(database: DatabaseFactory, ephemeral: Ephemeral
   oauthAccountsContract(database);
   twoFactorContract(database);
   countersContract(database);
+  passkeysContract(database);
   ephemeralContract(ephemeral);
 }

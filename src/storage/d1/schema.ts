@@ -43,6 +43,9 @@ function storageType(column: PgColumn): Builder {
         return integer(name, { mode: "boolean" });
       case "PgInteger":
         return integer(name);
+      // SQLite integers are 64-bit: a bigint (e.g. a passkey's unsigned 32-bit counter) fits as is.
+      case "PgBigInt53":
+        return integer(name);
       // Integer milliseconds since the epoch (UTC): cheap to compare, exact in keyset cursors.
       case "PgTimestamp":
         return integer(name, { mode: "timestamp_ms" });
@@ -107,3 +110,5 @@ export const oauthAccounts = derive(pg.oauthAccounts);
 export const recoveryCodes = derive(pg.recoveryCodes);
 export const counters = derive(pg.counters);
 export const legacySpentTokens = derive(pg.legacySpentTokens);
+export const passkeys = derive(pg.passkeys);
+export const passkeyChallenges = derive(pg.passkeyChallenges);

@@ -47,6 +47,36 @@ export function isConnectionError(err: unknown): boolean {
 }
 
 /**
+ * What went wrong, in words an operator can act on, without secrets: pg's errors never carry the password,
+ * and only the host, port and database name of the URL are named.
+ */
+export function describePostgresFailure(err: unknown, connectionString: string): string {
+  let where = "Postgres";
+  try {
+    const u = new URL(connectionString);
+    where = `Postgres at ${u.hostname}:${u.port || "5432"}${u.pathname}`;
+  } catch {
+    // An unparsable URL is reported by config validation; here only the kind of failure matters.
+  }
+  const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  let reason: string;
+  if (code === "3D000") reason = "database does not exist (create it, then run npm run db:migrate:pg)";
+  else if (code === "28P01" || code === "28000") reason = "authentication failed (check user and password)";
+  else if (
+    code === "ECONNREFUSED" ||
+    /connection refused|cannot connect to the specified address/i.test(message)
+  )
+    reason = "connection refused";
+  else if (code === "ENOTFOUND" || code === "EAI_AGAIN") reason = "host not found";
+  else if (/timeout|timed out/i.test(message)) reason = "timeout";
+  else if (code === "53300") reason = "too many connections";
+  else if (typeof code === "string") reason = `error ${code}`;
+  else reason = err instanceof Error ? err.name : "unknown error";
+  return `${where}: ${reason}`;
+}
+
+/**
  * One pg.Client per request (Cloudflare's Hyperdrive advice: Hyperdrive pools on its side, and workerd
  * cannot share a socket between requests). Connects on the first query, so routes that never touch the
  * database open nothing; reconnects once on the next query if the link died (a Postgres restart or a
@@ -59,7 +89,9 @@ export class LazyPgClient implements Queryable {
 
   constructor(
     private readonly connectionString: string,
-    private readonly connectTimeoutMs = 5_000,
+    // A silent server answers 503 within about 3 s (README); a healthy one, even over TLS to another
+    // region, connects well inside this, and a CPU-starved isolate (a busy CI box) does not trip it.
+    private readonly connectTimeoutMs = 3_000,
     // A statement that has not answered by then means a stuck server or link: the request gets a 503
     // instead of hanging until the Worker is cut off. Client-side (pg's query_timeout) rather than the
     // server's statement_timeout, which a pooler such as Hyperdrive may not pass on as a startup option.
@@ -73,7 +105,10 @@ export class LazyPgClient implements Queryable {
     } catch (err) {
       if (!isConnectionError(err)) throw err;
       this.#discard(client);
-      throw new StorageUnavailableError("Postgres connection failed", { cause: err });
+      throw new StorageUnavailableError(
+        `${describePostgresFailure(err, this.connectionString)} (during a query)`,
+        { cause: err },
+      );
     }
   }
 
@@ -108,11 +143,24 @@ export class LazyPgClient implements Queryable {
     client.on("error", () => {
       this.#discard(client);
     });
+    // Our own deadline as well as pg's: in workerd a connect timeout surfaces as "Connection terminated
+    // unexpectedly", which would hide the cause from the log.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`connect timeout after ${this.connectTimeoutMs} ms`)),
+        this.connectTimeoutMs,
+      );
+    });
     try {
-      await client.connect();
+      await Promise.race([client.connect(), expired]);
     } catch (err) {
       client.end().catch(() => {});
-      throw new StorageUnavailableError("Postgres is unreachable", { cause: err });
+      throw new StorageUnavailableError(describePostgresFailure(err, this.connectionString), {
+        cause: err,
+      });
+    } finally {
+      clearTimeout(timer);
     }
     if (this.#closed) {
       await client.end().catch(() => {});

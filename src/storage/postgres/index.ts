@@ -87,6 +87,8 @@ export function openPostgres(connectionString: string, options: DatabaseOptions 
     oauthAccounts: surfaceUnavailable(repositories.oauthAccounts),
     twoFactor: surfaceUnavailable(repositories.twoFactor),
     counters: surfaceUnavailable(repositories.counters),
+    passkeys: surfaceUnavailable(repositories.passkeys),
+    passkeyChallenges: surfaceUnavailable(repositories.passkeyChallenges),
     async ping() {
       try {
         await db.execute(sql`select 1`);

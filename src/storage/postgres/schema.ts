@@ -1,4 +1,5 @@
 import {
+  bigint,
   boolean,
   index,
   integer,
@@ -172,3 +173,43 @@ export const legacySpentTokens = pgTable("legacy_spent_tokens", {
   userId: text("user_id").notNull(),
   spentAt: ts("spent_at").notNull(),
 });
+
+/** WebAuthn credentials (API.md "Passkeys"). The id is the credential id (base64url), unique worldwide. */
+export const passkeys = pgTable(
+  "passkeys",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** COSE public key, base64url. */
+    publicKey: text("public_key").notNull(),
+    /** The authenticator's signature counter: unsigned 32-bit, so bigint (integer would overflow at 2^31). */
+    counter: bigint("counter", { mode: "number" }).notNull(),
+    /** Comma-joined AuthenticatorTransport values, as the browser reported them. */
+    transports: text("transports").notNull().default(""),
+    deviceType: text("device_type", { enum: ["singleDevice", "multiDevice"] }).notNull(),
+    backedUp: boolean("backed_up").notNull(),
+    name: text("name").notNull(),
+    createdAt: ts("created_at").notNull(),
+    lastUsedAt: ts("last_used_at"),
+  },
+  (t) => [index("passkeys_user_idx").on(t.userId, t.createdAt)],
+);
+
+/**
+ * Outstanding WebAuthn challenges, stored as SHA-256 hashes. Registration challenges are bound to the
+ * user who asked; sign-in challenges (discoverable credentials) to nobody.
+ */
+export const passkeyChallenges = pgTable(
+  "passkey_challenges",
+  {
+    challengeHash: text("challenge_hash").primaryKey(),
+    purpose: text("purpose", { enum: ["registration", "authentication"] }).notNull(),
+    userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
+    createdAt: ts("created_at").notNull(),
+    expiresAt: ts("expires_at").notNull(),
+    consumedAt: ts("consumed_at"),
+  },
+  (t) => [index("passkey_challenges_expires_idx").on(t.expiresAt)],
+);

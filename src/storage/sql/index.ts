@@ -3,6 +3,7 @@ import { SqlAuditRepository } from "./audit";
 import { SqlCounterRepository } from "./counters";
 import type { Dialect } from "./dialect";
 import { SqlOAuthAccountRepository } from "./oauth-accounts";
+import { SqlPasskeyChallengeRepository, SqlPasskeyRepository } from "./passkeys";
 import type { SqlSessionRepository } from "./sessions";
 import { SqlTokenRepository } from "./tokens";
 import type { SqlTwoFactorRepository } from "./two-factor";
@@ -25,5 +26,7 @@ export function sqlRepositories(
     oauthAccounts: new SqlOAuthAccountRepository(dialect),
     twoFactor: own.twoFactor,
     counters: new SqlCounterRepository(dialect),
+    passkeys: new SqlPasskeyRepository(dialect),
+    passkeyChallenges: new SqlPasskeyChallengeRepository(dialect),
   };
 }

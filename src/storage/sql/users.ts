@@ -24,6 +24,7 @@ interface UserRow {
   totpSecretEnc: string | null;
   providers: string | null;
   sessionsRevokedAt: Date | null;
+  hasPasskey: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -41,6 +42,7 @@ function toUser(row: UserRow): User {
     twoFactorEnabled: row.totpSecretEnc !== null,
     oauthProviders: row.providers ? [...new Set(row.providers.split(","))].sort() : [],
     sessionsRevokedAt: row.sessionsRevokedAt,
+    hasPasskey: row.hasPasskey,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -65,6 +67,12 @@ export class SqlUserRepository implements UserRepository {
       providers: sql<
         string | null
       >`(select ${d.joinedText(oauthAccounts.provider)} from ${oauthAccounts} where ${oauthAccounts.userId} = ${users.id})`,
+      // exists() is 0/1 in SQLite and a boolean in Postgres. Names are written out qualified: drizzle renders
+      // columns unqualified here, and an unqualified "id" inside the subquery would be the passkey's.
+      hasPasskey:
+        sql<boolean>`exists (select 1 from "passkeys" as "pk" where "pk"."user_id" = "users"."id")`.mapWith(
+          Boolean,
+        ),
     };
   }
 

@@ -1,0 +1,88 @@
+// Postgres/Redis only: a store that accepts connections but never answers (a hung server, a firewall, the
+// wrong service on the port) must cost a request at most a deadline, never a hang; and the routes that
+// need no store keep answering. The silent listener is this run's own (test/pg-redis/fault-servers.ts).
+import { env } from "cloudflare:workers";
+import { describe, expect, inject, it } from "vitest";
+import { createApp } from "../../src/app";
+import { StorageUnavailableError } from "../../src/errors";
+import { openRedis } from "../../src/storage/redis";
+import { createVerifiedUser, testClient } from "../helpers";
+
+const BASE = "https://auth.example.test";
+const { silentRedisUrl, silentPostgresUrl } = inject("faults");
+
+function appWith(overrides: Record<string, string>) {
+  const app = createApp();
+  const bindings = { ...env, ...overrides };
+  return async (path: string, init: RequestInit = {}) => {
+    const started = Date.now();
+    const res = await app.request(`${BASE}${path}`, init, bindings);
+    return { res, ms: Date.now() - started };
+  };
+}
+
+const login = {
+  method: "POST",
+  headers: { "Content-Type": "application/json" },
+  body: JSON.stringify({ email: "nobody@example.com", password: "correct horse battery" }),
+};
+
+describe("Redis that accepts connections and never answers", () => {
+  it("a store call fails as storage-unavailable within the deadline", async () => {
+    const store = openRedis(silentRedisUrl);
+    const started = Date.now();
+    try {
+      await expect(store.getMany(["k"])).rejects.toBeInstanceOf(StorageUnavailableError);
+      await expect(store.ping()).rejects.toThrow(/timeout/);
+    } finally {
+      await store.close();
+    }
+    expect(Date.now() - started).toBeLessThan(5_000); // two calls, each under 2 s
+  });
+
+  it("/health is 503 within 2 s and names the store that is down", async () => {
+    const request = appWith({ REDIS_URL: silentRedisUrl });
+    const { res, ms } = await request("/health");
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({
+      status: "degraded",
+      storage: { database: { status: "ok" }, ephemeral: { kind: "redis", status: "down" } },
+    });
+    expect(ms).toBeLessThan(2_000);
+  });
+
+  it("a route that needs Redis answers 503 storage_unavailable within 2 s; the rest keep working", async () => {
+    // A real session, made while Redis answers; then Redis goes silent.
+    const user = await createVerifiedUser(testClient());
+    const request = appWith({ REDIS_URL: silentRedisUrl });
+    // /auth/me checks revocation in Redis: it must fail closed, and quickly.
+    const { res, ms } = await request("/auth/me", {
+      headers: { Authorization: `Bearer ${user.tokens.access_token}` },
+    });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ status: 503, code: "storage_unavailable" });
+    expect(ms).toBeLessThan(2_000);
+
+    for (const path of ["/openapi.json", "/.well-known/jwks.json", "/docs"]) {
+      const r = await request(path);
+      expect(r.res.status, path).toBe(200);
+      expect(r.ms, path).toBeLessThan(2_000);
+    }
+  });
+});
+
+describe("Postgres that accepts connections and never answers", () => {
+  it("/health and a database route answer 503 within the connect deadline", async () => {
+    const request = appWith({ DATABASE_URL: silentPostgresUrl });
+    const health = await request("/health");
+    expect(health.res.status).toBe(503);
+    expect(await health.res.json()).toMatchObject({
+      storage: { database: { kind: "postgres", status: "down" }, ephemeral: { status: "ok" } },
+    });
+    const { res, ms } = await request("/auth/login", login);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ code: "storage_unavailable" });
+    expect(ms).toBeLessThan(4_000); // the 3 s connect deadline, plus a busy machine's slack
+    expect((await request("/openapi.json")).res.status).toBe(200);
+  });
+});
