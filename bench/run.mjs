@@ -7,7 +7,8 @@
 //
 // Knobs (environment): BENCH_DURATION (s per load phase, 8), BENCH_WARMUP (s, 1.5), BENCH_CONNECTIONS
 // (32), BENCH_REFRESH_CONNECTIONS (8), BENCH_SLOW_CONNECTIONS (4, register), BENCH_LOGIN_COUNT (60),
-// BENCH_AUDIT_ROWS (1000000), BENCH_KEEP_STATE=1 keeps bench/.state for inspection.
+// BENCH_AUDIT_ROWS (1000000), BENCH_STARTUP_RUNS (5), BENCH_STORM_CONNECTIONS (4, login storm),
+// BENCH_STORM_READERS (8, /auth/me during the storm), BENCH_KEEP_STATE=1 keeps bench/.state for inspection.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -18,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { SoftwareAuthenticator } from "../test/passkeys/authenticator.ts";
 import { alternate, load, rotatingSequential, round, sequential } from "./lib/load.mjs";
 import { applyMigrations, benchVars, freePort, startWrangler, wranglerVersion } from "./lib/server.mjs";
+import { profileStartup } from "./lib/startup.mjs";
 
 if (Number(process.versions.node.split(".")[0]) < 22) {
   console.error(`bench: Node ${process.version}; wrangler needs Node 22+. Run it as \`npm run bench\`.`);
@@ -44,6 +46,9 @@ const S = {
   loginCount: num("BENCH_LOGIN_COUNT", 60),
   auditRows: num("BENCH_AUDIT_ROWS", 1_000_000),
   auditSmallRows: 1000,
+  startupRuns: num("BENCH_STARTUP_RUNS", 5),
+  stormConnections: num("BENCH_STORM_CONNECTIONS", 4),
+  stormReaders: num("BENCH_STORM_READERS", 8),
   pageCount: 30,
   pageLimit: 50,
 };
@@ -133,6 +138,104 @@ async function login(email) {
 }
 
 // ---------------------------------------------------------------- phases
+/**
+ * Cold start, before wrangler dev starts (so it does not compete): `wrangler check startup` on the
+ * production Worker (root wrangler.toml) and on the reference (bench/startup-reference.ts: a bare Hono
+ * app importing the same service lazily, i.e. the same bundle with nothing evaluated at start-up).
+ */
+function coldStart() {
+  progress(`startup: wrangler check startup, production and reference, ${S.startupRuns} runs each`);
+  const r = profileStartup(
+    root,
+    { app: "wrangler.toml", reference: join("bench", "startup-reference.toml") },
+    S.startupRuns,
+  );
+  raw.startup = r;
+  for (const [label, key] of [
+    ["fastest", "min_active_ms"],
+    ["median", "active_ms"],
+  ]) {
+    const ratio = r.app[key] / r.reference[key];
+    figure(
+      `startup CPU (${label} of ${S.startupRuns})`,
+      r.app[key],
+      "ms",
+      ratio,
+      "reference",
+      "goal ≤ 98 ms",
+    );
+    figure(`startup CPU reference (${label}; bare Hono, same bundle, lazy)`, r.reference[key], "ms");
+  }
+  const gzipOk = r.app.gzip_kib <= 450;
+  figure(
+    "bundle gzip",
+    r.app.gzip_kib,
+    "KiB",
+    undefined,
+    undefined,
+    `${r.app.bundle_kib} KiB raw; goal ≤ 450 KiB: ${gzipOk ? "met" : "NOT met"}`,
+  );
+}
+
+/**
+ * Login storm: /auth/me with BENCH_STORM_READERS connections alone, then the same while
+ * BENCH_STORM_CONNECTIONS connections sign in nonstop on the same isolate. The hash gate
+ * (src/auth/hash-gate.ts) must keep /auth/me p99 during the storm ≤ 2.5x its p99 alone.
+ */
+async function loginStorm(available, me) {
+  if (!available.login || !available.me) {
+    missing("/auth/me p99 during a login storm", "POST /auth/login or GET /auth/me not in this build");
+    return;
+  }
+  const { access_token } = await login(me.email);
+  const reads = {
+    url: `${base}/auth/me`,
+    connections: S.stormReaders,
+    headers: { Authorization: `Bearer ${access_token}` },
+    duration: S.duration,
+    warmup: S.warmup,
+  };
+  progress(`storm: GET /auth/me alone, ${S.stormReaders} connections`);
+  const alone = await load(reads);
+  progress(`  p99 ${alone.p99_ms} ms`);
+  progress(`storm: GET /auth/me during ${S.stormConnections} connections of POST /auth/login`);
+  const [during, storm] = await Promise.all([
+    load(reads),
+    load({
+      url: `${base}/auth/login`,
+      connections: S.stormConnections,
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: me.email, password: PASSWORD }),
+      duration: S.duration,
+      warmup: S.warmup,
+    }),
+  ]);
+  progress(`  p99 ${during.p99_ms} ms; logins ${storm.rps}/s, statuses ${JSON.stringify(storm.statuses)}`);
+  raw.storm_me_alone = alone;
+  raw.storm_me_during = during;
+  raw.storm_logins = storm;
+  const ratio = during.p99_ms / alone.p99_ms;
+  figure("/auth/me p99 alone", alone.p99_ms, "ms");
+  figure(
+    "/auth/me p99 during login storm",
+    during.p99_ms,
+    "ms",
+    ratio,
+    "alone",
+    `goal ≤ 2.5×: ${ratio <= 2.5 ? "met" : "NOT met"}; ${during.non_ok + during.errors} non-2xx/errors`,
+  );
+  const shed = storm.statuses["503"] ?? 0;
+  figure(
+    "logins during storm",
+    storm.rps,
+    "req/s",
+    undefined,
+    undefined,
+    `${storm.ok} ok, ${shed} shed (503 overloaded), ${storm.non_ok - shed} other non-2xx`,
+  );
+}
+
 async function audit(available, me, admin) {
   const adminToken = available.login && available.audit ? (await login(admin.email)).access_token : null;
   const sources = [{ name: "storage", path: "/__bench/audit", token: null }];
@@ -224,10 +327,14 @@ async function hotReads(available, me) {
   const common = { connections: S.connections };
   const loads = {
     bare: { ...common, url: `${base}/__bench/bare` },
-    reference: { ...common, url: `${base}/__bench/reference?id=${me.id}` },
+    // Without a session to read, the reference measures the same statement finding nothing.
+    reference: { ...common, url: `${base}/__bench/reference?sid=none` },
   };
   if (available.login && available.me) {
     const { access_token } = await login(me.email);
+    // The reference reads the same session (its id is the token's sid claim) as /auth/me does.
+    const { sid } = JSON.parse(Buffer.from(access_token.split(".")[1], "base64url").toString());
+    loads.reference = { ...common, url: `${base}/__bench/reference?sid=${sid}` };
     loads.me = { ...common, url: `${base}/auth/me`, headers: { Authorization: `Bearer ${access_token}` } };
   }
   progress(`load: ${Object.keys(loads).join(", ")} alternating, ${S.rounds} rounds`);
@@ -531,6 +638,8 @@ async function main() {
   const persistTo = join(stateDir, stamp);
   mkdirSync(persistTo, { recursive: true });
 
+  coldStart();
+
   progress(`applying D1 migrations into ${relative(root, persistTo)}`);
   applyMigrations(root, persistTo);
 
@@ -586,6 +695,7 @@ async function main() {
     );
 
     await hotReads(available, me);
+    await loginStorm(available, me);
     const hash = await loginCost(available, me);
     await passkeyLogin(available, me);
     await refresh(available, me);

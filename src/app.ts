@@ -63,9 +63,15 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
     bearerFormat: "JWT",
     description: "The access_token of a token response.",
   });
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: { title: "edge-auth", version: "1.0.0", description: API_DESCRIPTION },
+  // Built on the first request of /openapi.json, then kept: the routes do not change while the isolate
+  // lives, and generating the document walks every schema (too costly for start-up or every request).
+  let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;
+  app.get("/openapi.json", (c) => {
+    document ??= app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: { title: "edge-auth", version: "1.0.0", description: API_DESCRIPTION },
+    });
+    return c.json(document);
   });
   mountDocs(app);
 

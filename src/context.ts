@@ -10,6 +10,11 @@ export interface AuthContext {
   jti: string;
   /** Access-token expiry, seconds since the epoch. */
   exp: number;
+  /**
+   * The session's last proof of a credential, read from the session row on this request (not from the
+   * token's auth_time, so a reauthentication counts for tokens issued before it). Null: never recent.
+   */
+  authenticatedAt: Date | null;
 }
 
 export type AppEnv = {

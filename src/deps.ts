@@ -1,3 +1,4 @@
+import { gatedHasher, type HashGate, isolateHashGate } from "./auth/hash-gate";
 import { type PasswordHasher, scryptHasher } from "./auth/password";
 import type { Config } from "./config";
 import { createEmailSender, type EmailSender } from "./email";
@@ -15,6 +16,8 @@ export interface Deps {
   readonly email: EmailSender;
   readonly limiter: RateLimiter;
   readonly passwords: PasswordHasher;
+  /** The isolate's gate around hashing; authenticated reads report themselves to it (requireAuth). */
+  readonly hashGate: HashGate;
   /** Outbound HTTP (OAuth providers, email APIs); injectable so tests fake only the providers. */
   readonly fetch: typeof fetch;
   now(): Date;
@@ -32,6 +35,11 @@ export interface AppOptions {
    * from code that builds the app: no binding or config key selects it, so a deployment cannot.
    */
   passwords?: PasswordHasher;
+  /**
+   * The hash gate (default: the isolate's). The default scrypt hasher runs through it; a hasher passed
+   * in `passwords` does not, unless the caller wraps it with gatedHasher (the gate's own tests do).
+   */
+  hashGate?: HashGate;
 }
 
 /** Stores are opened lazily, so routes that touch no storage open no connection. */
@@ -42,6 +50,7 @@ export class RequestDeps implements Deps {
   #limiter?: RateLimiter;
   readonly fetch: typeof fetch;
   readonly passwords: PasswordHasher;
+  readonly hashGate: HashGate;
   readonly pending: Promise<unknown>[] = [];
 
   constructor(
@@ -51,7 +60,8 @@ export class RequestDeps implements Deps {
     private readonly waitUntil: ((p: Promise<unknown>) => void) | undefined,
   ) {
     this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
-    this.passwords = options.passwords ?? scryptHasher;
+    this.hashGate = options.hashGate ?? isolateHashGate;
+    this.passwords = options.passwords ?? gatedHasher(scryptHasher, this.hashGate);
   }
 
   get db(): Database {

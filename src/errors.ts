@@ -67,7 +67,8 @@ export const ErrorCode = {
   reauthentication_required: {
     status: 403,
     title: "Forbidden",
-    detail: "Confirm it is you: sign in again or POST /auth/reauthenticate.",
+    detail:
+      "Confirm it is you first: sign in again, or POST /auth/reauthenticate with your password or a code.",
   },
   // 404
   not_found: { status: 404, title: "Not Found", detail: "Not found." },
@@ -127,6 +128,11 @@ export const ErrorCode = {
     status: 502,
     title: "Bad Gateway",
     detail: "The sign-in provider could not be reached; try again shortly.",
+  },
+  overloaded: {
+    status: 503,
+    title: "Service Unavailable",
+    detail: "Too many sign-ins are being processed; try again shortly.",
   },
   storage_unavailable: {
     status: 503,

@@ -111,16 +111,6 @@ describe("bench routes", () => {
     expect(invalid.status).toBe(422);
     expect(await invalid.json()).toMatchObject({ code: "validation_error" });
 
-    const ref = await bench(`/__bench/reference?id=${user.id}`);
-    expect(ref.status).toBe(200);
-    // The same presenter as /auth/me: the reference serialises exactly what the route does.
-    expect(await ref.json()).toEqual(user);
-    expect((await bench("/__bench/reference?id=missing")).status).toBe(404);
-
-    await env.KV.put(`revoked:jti:${user.id}`, "1");
-    expect((await bench(`/__bench/reference?id=${user.id}`)).status).toBe(401);
-    await env.KV.delete(`revoked:jti:${user.id}`);
-
     const hashed = await bench("/__bench/hash", postJson({ password: "correct horse battery" }));
     expect(hashed.status).toBe(200);
 
@@ -133,6 +123,17 @@ describe("bench routes", () => {
       .bind(pair.access_token)
       .first<{ user_id: string; current_hash: string }>();
     expect(session).toEqual({ user_id: user.id, current_hash: pair.refresh_token });
+
+    // The /auth/me reference reads that session with its account; a revoked session is refused.
+    const ref = await bench(`/__bench/reference?sid=${pair.access_token}`);
+    expect(ref.status).toBe(200);
+    // The same presenter as /auth/me: the reference serialises exactly what the route does.
+    expect(await ref.json()).toEqual(user);
+    expect((await bench("/__bench/reference?sid=missing")).status).toBe(404);
+    await env.DB.prepare("UPDATE sessions SET revoked_at = ? WHERE id = ?")
+      .bind(Date.now(), pair.access_token)
+      .run();
+    expect((await bench(`/__bench/reference?sid=${pair.access_token}`)).status).toBe(401);
     const wrong = await bench(
       "/__bench/login-reference",
       postJson({ ...credentials, password: "wrong one" }),

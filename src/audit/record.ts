@@ -22,6 +22,7 @@ export const AUDIT_METADATA_KEYS = {
   password_reset_requested: [],
   password_reset: ["sessions"],
   password_changed: ["sessions"],
+  reauthenticated: ["method"],
   oauth_login: ["provider", "created"],
   oauth_linked: ["provider", "takeover"],
   "2fa_setup": [],

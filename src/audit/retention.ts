@@ -28,7 +28,9 @@ export async function applyRetention(db: Database, config: Config, now: Date): P
     auditEntries: await db.audit.deleteOlderThan(new Date(at - config.AUDIT_RETENTION_DAYS * DAY_MS)),
     sessions: await db.sessions.deleteEndedBefore(new Date(at - ENDED_SESSION_GRACE_MS)),
     oneTimeTokens: await db.tokens.deleteExpiredBefore(now),
-    counters: await db.counters.deleteExpiredBefore(now),
+    // The login throttle's rows are counters too (their window and lock both over).
+    counters:
+      (await db.counters.deleteExpiredBefore(now)) + (await db.loginThrottle.deleteExpiredBefore(now)),
     passkeyChallenges: await db.passkeyChallenges.deleteExpiredBefore(now),
   };
 }

@@ -15,7 +15,17 @@ import {
   verifyEmail,
 } from "./accounts";
 import { forgotForm, htmlPage, message, resetForm, verifyForm } from "./pages";
-import { ChangePasswordBody, EmailBody, RegisterBody, ResetBody, TokenBody, TokenSchema } from "./schemas";
+import { reauthenticate } from "./reauthenticate";
+import {
+  ChangePasswordBody,
+  EmailBody,
+  ReauthenticateBody,
+  ReauthenticatedSchema,
+  RegisterBody,
+  ResetBody,
+  TokenBody,
+  TokenSchema,
+} from "./schemas";
 
 const ACCEPTED = "If the address can be used, we sent an email with a link. Check your inbox.";
 const tags = ["account"];
@@ -36,7 +46,12 @@ const registerRoute = createRoute({
     "Answers 202 whether or not the email is already registered (an existing owner is emailed instead).",
   middleware: [rateLimit("register")] as const,
   request: { body: jsonBody(RegisterBody) },
-  responses: { 202: json(DetailSchema, "Accepted"), 422: problems[422], 429: problems[429] },
+  responses: {
+    202: json(DetailSchema, "Accepted"),
+    422: problems[422],
+    429: problems[429],
+    503: problems[503],
+  },
 });
 
 const verifyRoute = createRoute({
@@ -123,6 +138,7 @@ const resetRoute = createRoute({
     400: problems[400],
     422: problems[422],
     429: problems[429],
+    503: problems[503],
   },
 });
 
@@ -141,9 +157,42 @@ const changeRoute = createRoute({
   tags,
   summary: "Change the password; other sessions are revoked",
   security: BEARER,
+  description:
+    "A wrong current password is 401 `invalid_credentials` and counts as a failed sign-in toward the " +
+    "account throttle (429 with Retry-After once it is locked), like /auth/login.",
   middleware: [requireAuth] as const,
   request: { body: jsonBody(ChangePasswordBody) },
-  responses: { 200: json(DetailSchema, "Changed"), 401: problems[401], 422: problems[422] },
+  responses: {
+    200: json(DetailSchema, "Changed"),
+    401: problems[401],
+    422: problems[422],
+    429: problems[429],
+    503: problems[503],
+  },
+});
+
+const reauthenticateRoute = createRoute({
+  method: "post",
+  path: "/auth/reauthenticate",
+  tags,
+  summary: "Prove a credential again, so sensitive routes accept this session for a while",
+  description:
+    "Body `{password}`, or `{code}` (a TOTP or recovery code) for an account without a password. The " +
+    "session then counts as recently authenticated for `REAUTH_WINDOW_SECONDS` (default 600 s): routes " +
+    "marked [recent] (2FA setup, enable, disable and recovery codes, among others) answer 403 " +
+    "`reauthentication_required` otherwise. A sign-in counts as such a proof; a refresh does not. A wrong " +
+    "credential is 401 `invalid_credentials` and counts as a failed sign-in toward the account throttle " +
+    "(429 with Retry-After once it is locked).",
+  security: BEARER,
+  middleware: [requireAuth, rateLimit("login")] as const,
+  request: { body: jsonBody(ReauthenticateBody) },
+  responses: {
+    200: json(ReauthenticatedSchema, "Recently authenticated until"),
+    401: problems[401],
+    422: problems[422],
+    429: problems[429],
+    503: problems[503],
+  },
 });
 
 export function accountRoutes() {
@@ -257,6 +306,17 @@ export function accountRoutes() {
       requestMeta(c),
     );
     return c.json({ detail: "Password changed. Your other sessions were signed out." }, 200);
+  });
+
+  router.openapi(reauthenticateRoute, async (c) => {
+    const until = await reauthenticate(
+      c.var.deps,
+      c.var.auth,
+      c.var.currentUser,
+      c.req.valid("json"),
+      requestMeta(c),
+    );
+    return c.json({ reauthenticated_until: until.toISOString() }, 200);
   });
 
   return router;

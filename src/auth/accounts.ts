@@ -14,7 +14,7 @@ import type { TokenPurpose, User } from "../storage/types";
 import { markEmailVerified } from "../users/service";
 import { assertPasswordAcceptable } from "./password-policy";
 import { revokeAllSessions } from "./sessions";
-import { allowEmailTo, clearLoginThrottle } from "./throttle";
+import { admitPasswordAttempt, allowEmailTo, clearLoginThrottle, recordLoginFailure } from "./throttle";
 import { hashToken } from "./tokens";
 
 const VERIFICATION_TTL_MS = 24 * 3_600_000;
@@ -52,7 +52,7 @@ export interface RegisterInput {
  * gets "you already have an account" instead of a verification email.
  */
 export async function register(deps: Deps, input: RegisterInput, meta: RequestMeta): Promise<void> {
-  assertPasswordAcceptable(input.password, deps.config.PASSWORD_MIN_LENGTH, input.email);
+  await assertPasswordAcceptable(input.password, deps.config.PASSWORD_MIN_LENGTH, input.email);
   const passwordHash = await deps.passwords.hash(input.password);
   deps.defer(createAccount(deps, input, passwordHash, meta), "registration");
 }
@@ -149,7 +149,7 @@ export async function resetPassword(
   const pending = await deps.db.tokens.peek("password_reset", tokenHash, deps.now());
   const owner = pending?.userId ? await deps.db.users.findById(pending.userId) : null;
   if (!owner) throw new AppError("invalid_token");
-  assertPasswordAcceptable(newPassword, deps.config.PASSWORD_MIN_LENGTH, owner.email, "new_password");
+  await assertPasswordAcceptable(newPassword, deps.config.PASSWORD_MIN_LENGTH, owner.email, "new_password");
   const passwordHash = await deps.passwords.hash(newPassword);
   const consumed = await deps.db.tokens.consume("password_reset", tokenHash, deps.now());
   if (!consumed?.userId) throw new AppError("invalid_token");
@@ -173,9 +173,16 @@ export async function changePassword(
   newPassword: string,
   meta: RequestMeta,
 ): Promise<void> {
-  const check = await deps.passwords.verify(currentPassword, user.passwordHash ?? "");
-  if (!check.ok) throw new AppError("invalid_credentials", { detail: "The current password is incorrect." });
-  assertPasswordAcceptable(newPassword, deps.config.PASSWORD_MIN_LENGTH, user.email, "new_password");
+  // Guessing the current password with a stolen access token is guessing a password: the same account
+  // throttle as login counts the attempt before it is evaluated.
+  const attempt = await admitPasswordAttempt(deps, user.email);
+  const check = await deps.passwords.verify(currentPassword, user.passwordHash ?? deps.passwords.dummyHash);
+  if (!user.passwordHash || !check.ok) {
+    await recordLoginFailure(deps, meta, attempt, user);
+    throw new AppError("invalid_credentials", { detail: "The current password is incorrect." });
+  }
+  await clearLoginThrottle(deps, attempt);
+  await assertPasswordAcceptable(newPassword, deps.config.PASSWORD_MIN_LENGTH, user.email, "new_password");
   await deps.db.users.update(user.id, { passwordHash: await deps.passwords.hash(newPassword) }, deps.now());
   const sessions = await revokeAllSessions(deps, user.id, auth.sessionId);
   recordEvent(deps, meta, { action: "password_changed", userId: user.id, metadata: { sessions } });

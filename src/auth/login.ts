@@ -8,12 +8,7 @@ import { verifyTwoFactor } from "../twofactor/service";
 import { DUMMY_BCRYPT_HASH, isBcryptHash } from "./password";
 import { presentTokens } from "./present";
 import { completeSignIn, type MfaChallenge, type TokenResponse } from "./sign-in";
-import {
-  assertNotThrottled,
-  clearLoginThrottle,
-  readAccountAndThrottle,
-  recordLoginFailure,
-} from "./throttle";
+import { admitPasswordAttempt, clearLoginThrottle, recordLoginFailure } from "./throttle";
 
 /**
  * `identifier` is an email address when it contains `@`, else a username (README). A username is resolved
@@ -29,9 +24,12 @@ export async function passwordLogin(
   const email = isEmailIdentifier(identifier)
     ? identifier
     : ((await deps.db.users.findByUsername(identifier))?.email ?? identifier);
-  // A throttled address answers 429 before the password is looked at, known or not.
-  const { user, throttle } = await readAccountAndThrottle(deps, email);
-  assertNotThrottled(throttle, deps.now());
+  // The attempt is counted (or refused with 429) before the password is looked at, known address or
+  // not; the account is read at the same time, so both cost one round trip before the hash.
+  const [user, attempt] = await Promise.all([
+    deps.db.users.findByEmail(email),
+    admitPasswordAttempt(deps, email),
+  ]);
   // Unknown email (or an OAuth-only account) still costs one scrypt: timing reveals nothing.
   const stored = user?.passwordHash ?? deps.passwords.dummyHash;
   const check = await deps.passwords.verify(password, stored);
@@ -44,7 +42,7 @@ export async function passwordLogin(
     );
   }
   if (!user || !check.ok) {
-    await recordLoginFailure(deps, meta, email, user);
+    await recordLoginFailure(deps, meta, attempt, user);
     recordEvent(deps, meta, {
       action: "login_failed",
       userId: user?.id ?? null,
@@ -58,7 +56,10 @@ export async function passwordLogin(
     });
     throw new AppError("invalid_credentials");
   }
+  // The right password is not a guess: the episode ends (with the sign-in's write, not before it).
+  const cleared = clearLoginThrottle(deps, attempt);
   // Only now, after the right password, may the answer reveal the account's state.
+  if (!user.isActive || !user.isVerified) deps.defer(cleared, "throttle clear");
   if (!user.isActive) {
     recordEvent(deps, meta, { action: "login_failed", userId: user.id, metadata: { reason: "disabled" } });
     throw new AppError("account_disabled");
@@ -67,7 +68,6 @@ export async function passwordLogin(
     recordEvent(deps, meta, { action: "login_failed", userId: user.id, metadata: { reason: "unverified" } });
     throw new AppError("email_not_verified");
   }
-  if (throttle.failures > 0) await clearLoginThrottle(deps, email);
   if (check.needsRehash) {
     deps.defer(
       deps.passwords
@@ -76,7 +76,8 @@ export async function passwordLogin(
       "password rehash",
     );
   }
-  return completeSignIn(deps, user, "password", meta);
+  const [signedIn] = await Promise.all([completeSignIn(deps, user, "password", meta), cleared]);
+  return signedIn;
 }
 
 /**

@@ -50,6 +50,7 @@ const loginRoute = createRoute({
     403: problems[403],
     422: problems[422],
     429: problems[429],
+    503: problems[503],
   },
 });
 
@@ -179,7 +180,7 @@ export function authRoutes() {
   });
 
   router.openapi(meRoute, async (c) => {
-    // requireAuth already read the account (with the denylist, concurrently): no second query.
+    // requireAuth already read the account (with its session, in one statement): no second query.
     return c.json(presentUser(c.var.currentUser), 200);
   });
 

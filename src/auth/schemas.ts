@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { EmailSchema, isValidEmail, PasswordInputSchema } from "../lib/email-address";
 import { isEmailIdentifier, UsernameSchema } from "../lib/username";
+import { AuthenticationResponseSchema } from "../passkeys/schemas";
 
 export const TokenSchema = z
   .string()
@@ -101,6 +102,41 @@ export const ResetBody = z
 export const ChangePasswordBody = z
   .object({ current_password: PasswordInputSchema, new_password: PasswordInputSchema })
   .openapi("ChangePasswordRequest");
+
+/**
+ * One credential per request; a union so more kinds (a passkey assertion) can be added without breaking
+ * the existing shapes. Each variant is strict: a body naming two credentials is 422, never guessed at.
+ */
+export const ReauthenticateBody = z
+  .union([
+    z.object({ password: PasswordInputSchema }).strict(),
+    z
+      .object({
+        code: z
+          .string()
+          .trim()
+          .min(1)
+          .max(64)
+          .openapi({ description: "TOTP or recovery code (accounts without a password)", example: "123456" }),
+      })
+      .strict(),
+    z
+      .object({
+        passkey: AuthenticationResponseSchema.openapi({
+          description:
+            "An assertion of one of the caller's passkeys, for a challenge from /auth/passkeys/login/options",
+        }),
+      })
+      .strict(),
+  ])
+  .openapi("ReauthenticateRequest");
+export const ReauthenticatedSchema = z
+  .object({
+    reauthenticated_until: z
+      .string()
+      .openapi({ description: "Until when the session counts as recently authenticated (ISO 8601)" }),
+  })
+  .openapi("Reauthenticated");
 
 export const SessionSchema = z
   .object({

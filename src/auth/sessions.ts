@@ -6,7 +6,7 @@ import type { Session } from "../storage/types";
 import { legacyTokensAccepted, revokedSince, verifyLegacyToken } from "./legacy-tokens";
 import { TokenSchema } from "./schemas";
 import { type SessionTokens, startSession } from "./sign-in";
-import { denylistSessions, hashToken, issueAccessToken, successorRefreshToken } from "./tokens";
+import { hashToken, issueAccessToken, successorRefreshToken } from "./tokens";
 
 /** Two tabs refreshing at once: the just-rotated token stays good for this long (API.md). */
 export const REFRESH_GRACE_MS = 10_000;
@@ -48,7 +48,15 @@ export async function refreshSession(
     });
     throw new AppError("invalid_refresh_token");
   }
-  const access = await issueAccessToken(deps.config, result.session.userId, result.session.id, now);
+  // A refresh never renews the proof: the new token carries the session's last one (API.md).
+  const { session } = result;
+  const access = await issueAccessToken(
+    deps.config,
+    session.userId,
+    session.id,
+    session.authenticatedAt ?? session.createdAt,
+    now,
+  );
   if (result.kind === "grace") {
     recordEvent(deps, meta, {
       action: "token_refreshed",
@@ -91,11 +99,13 @@ async function exchangeLegacyRefreshToken(
   });
 }
 
-/** Revokes sessions in the store and denylists their access tokens in the ephemeral store. */
-export async function revokeSessions(deps: Deps, sessionIds: string[], jti?: string): Promise<void> {
+/**
+ * Revokes sessions in the relational store. Their access tokens die with them: authenticate reads the
+ * session row on every request, so nothing needs writing to KV (which could not decide anyway).
+ */
+export async function revokeSessions(deps: Deps, sessionIds: string[]): Promise<void> {
   const now = deps.now();
   await Promise.all(sessionIds.map((id) => deps.db.sessions.revoke(id, now)));
-  await denylistSessions(deps.config, deps.ephemeral, sessionIds, jti);
 }
 
 /** Revokes every live session of the user (but `exceptSessionId`); returns how many. */
@@ -105,12 +115,12 @@ export async function revokeAllSessions(
   exceptSessionId?: string,
 ): Promise<number> {
   const now = deps.now();
+  // One statement whatever the number of sessions (no per-session write anywhere else); legacy FastAPI
+  // tokens have no session row, so the account's date is what kills those issued before it.
   const [ids] = await Promise.all([
     deps.db.sessions.revokeAllForUser(userId, now, exceptSessionId),
-    // Legacy FastAPI tokens have no session row: this date is what kills those issued before it.
     deps.db.users.update(userId, { sessionsRevokedAt: now }, now),
   ]);
-  await denylistSessions(deps.config, deps.ephemeral, ids);
   return ids.length;
 }
 
@@ -132,7 +142,7 @@ export async function logout(
       ids.push(named.id);
     }
   }
-  await revokeSessions(deps, ids, auth.jti);
+  await revokeSessions(deps, ids);
   for (const id of ids) {
     recordEvent(deps, meta, { action: "logout", userId: auth.userId, metadata: { session_id: id } });
   }
@@ -140,7 +150,6 @@ export async function logout(
 
 export async function logoutAll(deps: Deps, auth: AuthContext, meta: RequestMeta): Promise<void> {
   const count = await revokeAllSessions(deps, auth.userId);
-  await denylistSessions(deps.config, deps.ephemeral, [auth.sessionId], auth.jti);
   recordEvent(deps, meta, { action: "logout_all", userId: auth.userId, metadata: { sessions: count } });
 }
 

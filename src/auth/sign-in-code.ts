@@ -12,7 +12,7 @@ const METHODS: readonly SignInMethod[] = ["password", "google", "facebook"];
 
 /**
  * Hands a finished first factor over to a browser through a redirect (RFC 9700: no tokens in URLs). The
- * code is single use, lives 60 s and is stored hashed; it carries only who signed in and how, so the
+ * code is single use, lives 60 s and is stored hashed; it carries only who signed in, how and when, so the
  * session (or the second-factor challenge) is created when it is exchanged, never stored. The OAuth
  * callbacks use it for redirect_to; the hosted login page can use it for its own redirect_to.
  */
@@ -23,7 +23,8 @@ export async function issueSignInCode(deps: Deps, user: User, method: SignInMeth
     tokenHash: await hashToken(code),
     purpose: "sign_in_code",
     userId: user.id,
-    data: { method },
+    // The first factor's time, so the session's auth_time is the proof's, not the exchange's.
+    data: { method, proved_at: now.getTime() },
     expiresAt: new Date(now.getTime() + SIGN_IN_CODE_TTL_SECONDS * 1000),
     now,
   });
@@ -53,5 +54,12 @@ export async function exchangeSignInCode(
   if (!user) throw new AppError("invalid_code");
   // Disabled between the callback and the exchange: the sign-in ends here.
   if (!user.isActive) throw new AppError("account_disabled");
-  return completeSignIn(deps, user, method, meta);
+  const provedAt = consumed.data?.proved_at;
+  return completeSignIn(
+    deps,
+    user,
+    method,
+    meta,
+    typeof provedAt === "number" && Number.isFinite(provedAt) ? new Date(provedAt) : undefined,
+  );
 }

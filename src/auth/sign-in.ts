@@ -42,8 +42,11 @@ export async function startSession(
   user: User,
   meta: RequestMeta,
   event: AuditEvent,
+  /** When the credential was proved (the session's auth_time); now when omitted. */
+  provedAt?: Date,
 ): Promise<SessionTokens> {
   const now = deps.now();
+  const authTime = provedAt ?? now;
   const sessionId = newId();
   const refreshToken = newRefreshToken();
   const refreshHash = await hashToken(refreshToken);
@@ -59,10 +62,11 @@ export async function startSession(
         ip: meta.ip,
         userAgent: meta.userAgent,
         now,
+        authenticatedAt: authTime,
       },
       auditEntry(deps, meta, event),
     ),
-    issueAccessToken(deps.config, user.id, sessionId, now),
+    issueAccessToken(deps.config, user.id, sessionId, authTime, now),
   ]);
   return { accessToken: access.token, refreshToken, expiresIn: access.expiresIn };
 }
@@ -70,13 +74,15 @@ export async function startSession(
 /**
  * The end of every first factor (password, Google, Facebook): a 2FA user gets a single-use, 5-minute
  * mfa_token bound to the user and the method (it is opaque, so no endpoint accepts it as a bearer token);
- * everyone else gets tokens.
+ * everyone else gets tokens, whose session dates its proof at `provedAt` (now when omitted; a sign-in code
+ * exchanged later passes the time of the first factor, so the exchange cannot extend the recent window).
  */
 export async function completeSignIn(
   deps: Deps,
   user: User,
   method: SignInMethod,
   meta: RequestMeta,
+  provedAt?: Date,
 ): Promise<TokenResponse | MfaChallenge> {
   if (user.twoFactorEnabled) {
     const now = deps.now();
@@ -92,10 +98,12 @@ export async function completeSignIn(
     return { mfa_required: true, mfa_token: mfaToken, expires_in: MFA_TOKEN_TTL_SECONDS };
   }
   return presentTokens(
-    await startSession(deps, user, meta, {
-      action: "login_succeeded",
-      userId: user.id,
-      metadata: { method },
-    }),
+    await startSession(
+      deps,
+      user,
+      meta,
+      { action: "login_succeeded", userId: user.id, metadata: { method } },
+      provedAt,
+    ),
   );
 }

@@ -12,8 +12,8 @@ import type { Config } from "../config";
 import type { AuthContext } from "../context";
 import { AppError } from "../errors";
 import { hmacBase64url, randomToken, sha256Hex } from "../lib/crypto";
-import type { EphemeralStore, User, UserRepository } from "../storage/types";
-import { type LegacyToken, revokedSince, verifyLegacyToken } from "./legacy-tokens";
+import type { User, UserRepository } from "../storage/types";
+import { revokedSince, verifyLegacyToken } from "./legacy-tokens";
 
 /** RFC 9068 access-token type: nothing else we sign or issue carries it. */
 const ACCESS_TOKEN_TYP = "at+jwt";
@@ -80,13 +80,15 @@ export async function issueAccessToken(
   config: Config,
   userId: string,
   sessionId: string,
+  /** The session's last proof of a credential (RFC 9068 §2.2.1 auth_time); a refresh carries it over. */
+  authTime: Date,
   now: Date,
 ): Promise<IssuedAccessToken> {
   const keys = await keysFor(config);
   const jti = crypto.randomUUID();
   const iat = Math.floor(now.getTime() / 1000);
   const expiresIn = config.ACCESS_TOKEN_EXPIRE_MINUTES * 60;
-  const token = await new SignJWT({ sid: sessionId })
+  const token = await new SignJWT({ sid: sessionId, auth_time: Math.floor(authTime.getTime() / 1000) })
     .setProtectedHeader({ alg: keys.alg, typ: ACCESS_TOKEN_TYP, ...(keys.kid ? { kid: keys.kid } : {}) })
     .setSubject(userId)
     .setIssuer(config.JWT_ISSUER)
@@ -99,12 +101,15 @@ export async function issueAccessToken(
   return { token, jti, expiresIn };
 }
 
+/** What a verified access token says, before the store has been asked about its session. */
+export type AccessClaims = Omit<AuthContext, "authenticatedAt">;
+
 /** Verifies signature (algorithm pinned), typ, iss, aud, exp and nbf; does not check revocation. */
 export async function verifyAccessTokenSignature(
   config: Config,
   token: string,
   now: Date,
-): Promise<AuthContext> {
+): Promise<AccessClaims> {
   const keys = await keysFor(config);
   let payload: JWTPayload;
   try {
@@ -132,53 +137,51 @@ export async function verifyAccessTokenSignature(
   return { userId: sub, sessionId: sid, jti, exp };
 }
 
-export const revokedSessionKey = (sid: string): string => `revoked:sid:${sid}`;
-export const revokedTokenKey = (jti: string): string => `revoked:jti:${jti}`;
-
 /**
- * Full verification: signature and claims, then the revocation denylist (fails closed if it can't run) and
- * the account, read together so an authenticated request costs one round trip to each store. A deleted or
- * deactivated account makes the token invalid at once, whatever KV says.
+ * Full verification: signature and claims, then the session and its account, read together in one
+ * statement from the relational store, which decides: a revoked or expired session, or a deleted or
+ * deactivated account, makes the token invalid at once in every location. (There is no KV denylist on
+ * this path any more: KV is eventually consistent, up to 60 s, so it could only ever have said "maybe".)
  */
 export async function authenticate(
   config: Config,
-  ephemeral: EphemeralStore,
   users: UserRepository,
   token: string,
   now: Date,
 ): Promise<{ auth: AuthContext; user: User }> {
-  let auth: AuthContext;
-  let legacy: LegacyToken | null = null;
+  let claims: Omit<AuthContext, "authenticatedAt">;
   try {
-    auth = await verifyAccessTokenSignature(config, token, now);
+    claims = await verifyAccessTokenSignature(config, token, now);
   } catch (err) {
-    // During the cut-over, an access token of the FastAPI service is good for the rest of its life.
-    legacy = await verifyLegacyToken(config, token, "access", now);
+    // During the cut-over, an access token of the FastAPI service is good for the rest of its life, unless
+    // its account is gone, inactive, or signed out everywhere since it was issued.
+    const legacy = await verifyLegacyToken(config, token, "access", now);
     if (!legacy) throw err;
-    // It has no session of ours: its jti stands for one, so signing out with it denylists it.
-    auth = { userId: legacy.userId, sessionId: `legacy:${legacy.jti}`, jti: legacy.jti, exp: legacy.exp };
+    const user = await users.findById(legacy.userId);
+    if (!user?.isActive || revokedSince(user.sessionsRevokedAt, legacy))
+      throw new AppError("invalid_access_token");
+    return {
+      auth: {
+        userId: legacy.userId,
+        sessionId: `legacy:${legacy.jti}`,
+        jti: legacy.jti,
+        exp: legacy.exp,
+        authenticatedAt: legacy.issuedAt,
+      },
+      user,
+    };
   }
-  const [[bySession, byToken], user] = await Promise.all([
-    ephemeral.getMany([revokedSessionKey(auth.sessionId), revokedTokenKey(auth.jti)]),
-    users.findById(auth.userId),
-  ]);
-  if (bySession !== null || byToken !== null || !user?.isActive) throw new AppError("invalid_access_token");
-  if (legacy && revokedSince(user.sessionsRevokedAt, legacy)) throw new AppError("invalid_access_token");
-  return { auth, user };
-}
-
-/** Denylists access tokens of revoked sessions for as long as any of them can still be valid. */
-export async function denylistSessions(
-  config: Config,
-  ephemeral: EphemeralStore,
-  sessionIds: string[],
-  jti?: string,
-): Promise<void> {
-  const ttl = config.ACCESS_TOKEN_EXPIRE_MINUTES * 60 + CLOCK_TOLERANCE_SECONDS;
-  await Promise.all([
-    ...sessionIds.map((sid) => ephemeral.set(revokedSessionKey(sid), "1", ttl)),
-    ...(jti ? [ephemeral.set(revokedTokenKey(jti), "1", ttl)] : []),
-  ]);
+  const found = await users.findBySession(claims.sessionId);
+  if (
+    !found ||
+    found.session.userId !== claims.userId ||
+    found.session.revokedAt !== null ||
+    found.session.expiresAt.getTime() <= now.getTime() ||
+    !found.user.isActive
+  ) {
+    throw new AppError("invalid_access_token");
+  }
+  return { auth: { ...claims, authenticatedAt: found.session.authenticatedAt }, user: found.user };
 }
 
 export async function publicJwks(config: Config): Promise<{ keys: JWK[] }> {

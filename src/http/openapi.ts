@@ -33,6 +33,7 @@ export const problems = {
   415: problem("Body is not JSON"),
   422: problem("Validation failed"),
   429: problem("Rate limited (see Retry-After)"),
+  503: problem("`overloaded`: too many password checks queued on this instance (see Retry-After)"),
 } as const;
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({

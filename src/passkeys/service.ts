@@ -14,10 +14,10 @@ import { type SessionTokens, startSession } from "../auth/sign-in";
 import { hashToken } from "../auth/tokens";
 import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
+import { sendSecurityNotice } from "../email/security-notice";
 import { AppError } from "../errors";
 import { randomBytes } from "../lib/crypto";
 import type { Passkey, PasskeyChallengePurpose, User } from "../storage/types";
-import { notifyPasskeyChange } from "./seams";
 
 /** API.md: challenges live 5 minutes; the browser's own timeout is a little shorter. */
 export const CHALLENGE_TTL_MS = 5 * 60_000;
@@ -152,7 +152,7 @@ export async function registerPasskey(
     userId: user.id,
     metadata: { passkey_id: passkey.id, device_type: passkey.deviceType, backed_up: passkey.backedUp },
   });
-  notifyPasskeyChange(deps, user, "passkey_added");
+  sendSecurityNotice(deps, user, "passkey_added");
   return passkey;
 }
 
@@ -171,7 +171,7 @@ export async function deletePasskey(deps: Deps, user: User, id: string, meta: Re
   if (result === "not_found") throw new AppError("not_found");
   if (result === "last_sign_in_method") throw new AppError("last_sign_in_method");
   recordEvent(deps, meta, { action: "passkey_removed", userId: user.id, metadata: { passkey_id: id } });
-  notifyPasskeyChange(deps, user, "passkey_removed");
+  sendSecurityNotice(deps, user, "passkey_removed");
 }
 
 export async function authenticationOptions(deps: Deps): Promise<PublicKeyCredentialRequestOptionsJSON> {

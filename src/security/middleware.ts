@@ -9,7 +9,7 @@ import type { RateBucket } from "./rate-limit";
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
 /**
- * Authenticates an access token (signature, claims, revocation, live account) and sets c.var.auth and
+ * Authenticates an access token (signature, claims, live session, active account) and sets c.var.auth and
  * c.var.currentUser. The role is read from the database here on every request, never from a token claim,
  * so a demoted admin loses access with the very next call.
  */
@@ -17,15 +17,32 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const match = BEARER.exec(c.req.header("Authorization") ?? "");
   if (!match) throw new AppError("unauthorized");
   const deps = c.var.deps;
-  const { auth, user } = await authenticate(
-    deps.config,
-    deps.ephemeral,
-    deps.db.users,
-    match[1]!,
-    deps.now(),
+  // Counted as a read in flight, so a queued password hash waits for it (load shedding, hash-gate.ts).
+  const { auth, user } = await deps.hashGate.read(() =>
+    authenticate(deps.config, deps.db.users, match[1]!, deps.now()),
   );
   c.set("auth", auth);
   c.set("currentUser", user);
+  await next();
+};
+
+/** Until when the caller's session counts as recently authenticated (its last proof + the window). */
+export function recentUntil(c: Context<AppEnv>): Date | null {
+  const proof = c.var.auth.authenticatedAt;
+  if (!proof) return null;
+  return new Date(proof.getTime() + c.var.deps.config.REAUTH_WINDOW_SECONDS * 1000);
+}
+
+/**
+ * For routes marked [recent] (API.md), after requireAuth: a stolen access token alone must not enrol an
+ * authenticator or change how the account signs in, so the session must have proved a credential within
+ * REAUTH_WINDOW_SECONDS (a sign-in or POST /auth/reauthenticate; a refresh does not count). The proof
+ * time comes from the session row authenticate just read, not from the token.
+ */
+export const requireRecentAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const until = recentUntil(c);
+  if (!until || until.getTime() <= c.var.deps.now().getTime())
+    throw new AppError("reauthentication_required");
   await next();
 };
 

@@ -66,11 +66,6 @@ export interface UserListQuery {
   emailPrefix?: string | null;
 }
 
-export interface UserWithCounters {
-  user: User | null;
-  counters: (CounterValue | null)[];
-}
-
 export interface UserRepository {
   /** Returns null when the (case-insensitive) email is taken. */
   create(user: NewUser): Promise<User | null>;
@@ -79,15 +74,11 @@ export interface UserRepository {
   /** Case-insensitive. */
   findByUsername(username: string): Promise<User | null>;
   /**
-   * The account of `email` (or null) together with the counters named by `counterKeys` (null where none is
-   * live): the one read login makes before its hash. D1 sends both statements in one batch (one round
-   * trip); both run whether or not the account exists, so the timing says nothing about it.
+   * The session `sessionId` and its account, read in one statement (a join): what every authenticated
+   * request needs to decide, in the relational store, that the session is live and the account active.
+   * Null when either row is missing; the caller judges revocation and expiry.
    */
-  findByEmailWithCounters(
-    email: string,
-    counterKeys: readonly string[],
-    now: Date,
-  ): Promise<UserWithCounters>;
+  findBySession(sessionId: string): Promise<{ user: User; session: Session } | null>;
   update(id: string, patch: UserPatch, now: Date): Promise<User | null>;
   /**
    * Marks the address verified (and makes the account admin when `promote`) only if it is not verified
@@ -109,6 +100,11 @@ export interface Session {
   lastUsedAt: Date;
   expiresAt: Date;
   revokedAt: Date | null;
+  /**
+   * The session's last proof of a credential: its sign-in, or a reauthentication. A refresh never moves
+   * it. Null only on sessions created before it was recorded (read as "not recent").
+   */
+  authenticatedAt: Date | null;
   ip: string | null;
   userAgent: string | null;
 }
@@ -121,6 +117,11 @@ export interface NewSession {
   ip: string | null;
   userAgent: string | null;
   now: Date;
+  /**
+   * When the credential behind the session was proved, if before `now` (a sign-in code exchanged after
+   * the provider's callback); `now` when omitted.
+   */
+  authenticatedAt?: Date;
 }
 
 export type RotateResult =
@@ -160,6 +161,11 @@ export interface SessionRepository {
   listActive(userId: string, now: Date): Promise<Session[]>;
   /** Returns false when the session was already revoked or does not exist. */
   revoke(id: string, now: Date): Promise<boolean>;
+  /**
+   * Records a fresh proof of a credential on a live session (reauthentication); one conditional UPDATE,
+   * false when the session is revoked, expired or missing.
+   */
+  markAuthenticated(id: string, now: Date): Promise<boolean>;
   /** Revokes every live session of the user except `exceptId`; returns the revoked ids. */
   revokeAllForUser(userId: string, now: Date, exceptId?: string): Promise<string[]>;
   /** Retention: drops sessions (and their token history) that ended before `cutoff`. */
@@ -362,6 +368,34 @@ export interface CounterRepository {
   deleteExpiredBefore(cutoff: Date): Promise<number>;
 }
 
+/**
+ * How the account throttle counts: attempts in a window that starts at the first one; the attempt that
+ * brings the count to `threshold` (and every later admitted one) sets a lock before it is evaluated.
+ */
+export interface ThrottlePolicy {
+  windowMs: number;
+  threshold: number;
+  /** Lock lengths for the attempts numbered threshold, threshold + 1, …; the last one repeats. */
+  locksMs: readonly number[];
+}
+
+export type ThrottleAdmission =
+  | { admitted: true; attempts: number; lockedUntil: Date | null }
+  | { admitted: false; lockedUntil: Date };
+
+/** The per-account sign-in throttle (relational store, strongly consistent). */
+export interface LoginThrottleRepository {
+  /**
+   * Counts one attempt unless the key is locked, in one conditional upsert: of any number of concurrent
+   * calls, at most `threshold` are admitted before the lock, then one per lock expiry.
+   */
+  admit(key: string, policy: ThrottlePolicy, now: Date): Promise<ThrottleAdmission>;
+  /** Ends the episode (a right password, a password reset). */
+  clear(key: string): Promise<void>;
+  /** Retention: rows whose window and lock both ended before `cutoff`. */
+  deleteExpiredBefore(cutoff: Date): Promise<number>;
+}
+
 export interface DatabaseOptions {
   /**
    * How long one statement may take before the store reports itself unavailable (Postgres; D1 has its
@@ -381,6 +415,7 @@ export interface Database {
   oauthAccounts: OAuthAccountRepository;
   twoFactor: TwoFactorRepository;
   counters: CounterRepository;
+  loginThrottle: LoginThrottleRepository;
   passkeys: PasskeyRepository;
   passkeyChallenges: PasskeyChallengeRepository;
   /** Throws when the store cannot be reached. */
@@ -389,7 +424,7 @@ export interface Database {
 }
 
 /**
- * Eventually consistent key/value store with TTLs (KV or Redis): revocation denylist, short-lived
+ * Eventually consistent key/value store with TTLs (KV or Redis): never decides revocation; short-lived
  * lookups, rate-limit hints. Nothing here may decide a single-use or compare-and-swap question.
  */
 export interface EphemeralStore {

@@ -5,7 +5,7 @@ import { TokenResponseSchema, TokenSchema } from "../auth/schemas";
 import { type AppEnv, requestMeta } from "../context";
 import { json, jsonBody, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
-import { rateLimit, requireAuth } from "../security/middleware";
+import { rateLimit, requireAuth, requireRecentAuth } from "../security/middleware";
 import { presentUser, UserSchema } from "../users/present";
 import {
   disableTwoFactor,
@@ -20,6 +20,9 @@ const tags = ["two-factor"];
 const TOTP_RULE =
   "TOTP codes follow RFC 6238 (SHA-1, 6 digits, 30-second steps); the current step and one step " +
   "before or after it are accepted to allow for clock drift, and each step is accepted at most once.";
+const RECENT_RULE =
+  "Needs a recently authenticated session (a sign-in or POST /auth/reauthenticate within " +
+  "REAUTH_WINDOW_SECONDS): otherwise 403 `reauthentication_required`.";
 const LOCKOUT_RULE =
   "After 5 wrong codes the account's code checks answer 429 (with Retry-After) for 15 minutes.";
 
@@ -75,10 +78,15 @@ const setupRoute = createRoute({
   description:
     "Returns the secret (base32), an otpauth:// URL and the same URL as an SVG QR code. The secret is " +
     "never shown again. Calling it again replaces a pending secret. " +
-    TOTP_RULE,
+    `${TOTP_RULE} ${RECENT_RULE}`,
   security: BEARER,
-  middleware: [requireAuth] as const,
-  responses: { 200: json(SetupSchema, "Pending secret"), 401: problems[401], 409: problems[409] },
+  middleware: [requireAuth, requireRecentAuth] as const,
+  responses: {
+    200: json(SetupSchema, "Pending secret"),
+    401: problems[401],
+    403: problems[403],
+    409: problems[409],
+  },
 });
 
 const enableRoute = createRoute({
@@ -88,14 +96,15 @@ const enableRoute = createRoute({
   summary: "Turn two-factor authentication on with a code from the pending secret",
   description:
     "Answers 10 recovery codes, shown only this once. Every other session of the user is revoked. " +
-    TOTP_RULE,
+    `${TOTP_RULE} ${RECENT_RULE}`,
   security: BEARER,
-  middleware: [requireAuth] as const,
+  middleware: [requireAuth, requireRecentAuth] as const,
   request: { body: jsonBody(TotpBody) },
   responses: {
     200: json(RecoveryCodesSchema, "Enabled"),
     400: problems[400],
     401: problems[401],
+    403: problems[403],
     409: problems[409],
     422: problems[422],
   },
@@ -106,14 +115,15 @@ const disableRoute = createRoute({
   path: "/auth/2fa/disable",
   tags,
   summary: "Turn two-factor authentication off (needs a TOTP or recovery code)",
-  description: `${TOTP_RULE} ${LOCKOUT_RULE}`,
+  description: `${TOTP_RULE} ${LOCKOUT_RULE} ${RECENT_RULE}`,
   security: BEARER,
-  middleware: [requireAuth] as const,
+  middleware: [requireAuth, requireRecentAuth] as const,
   request: { body: jsonBody(CodeBody) },
   responses: {
     200: json(UserSchema, "Disabled"),
     400: problems[400],
     401: problems[401],
+    403: problems[403],
     409: problems[409],
     422: problems[422],
     429: problems[429],
@@ -143,14 +153,15 @@ const recoveryCodesRoute = createRoute({
   path: "/auth/2fa/recovery-codes",
   tags,
   summary: "Replace the recovery codes (needs a TOTP or recovery code)",
-  description: `The previous codes stop working; the new ones are shown only this once. ${TOTP_RULE} ${LOCKOUT_RULE}`,
+  description: `The previous codes stop working; the new ones are shown only this once. ${TOTP_RULE} ${LOCKOUT_RULE} ${RECENT_RULE}`,
   security: BEARER,
-  middleware: [requireAuth] as const,
+  middleware: [requireAuth, requireRecentAuth] as const,
   request: { body: jsonBody(CodeBody) },
   responses: {
     200: json(RecoveryCodesSchema, "New recovery codes"),
     400: problems[400],
     401: problems[401],
+    403: problems[403],
     409: problems[409],
     422: problems[422],
     429: problems[429],

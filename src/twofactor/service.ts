@@ -143,7 +143,7 @@ export async function verifyTwoFactor(
  * under a per-user failure limit. The attempt is counted before the check, so a burst of parallel
  * guesses cannot all slip past the limit; a success clears the count.
  */
-async function requireSecondFactor(
+export async function requireSecondFactor(
   deps: Deps,
   userId: string,
   code: string,

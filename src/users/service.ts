@@ -100,7 +100,7 @@ export async function updateUser(
 
   const updated = await deps.db.users.update(targetId, patch, deps.now());
   if (!updated) throw new AppError("not_found", { detail: "No user with this id." });
-  // Deactivation ends every session now (refresh tokens in the store, access tokens via the denylist);
+  // Deactivation ends every session now (refresh and access tokens alike: authenticate reads the row);
   // login then answers account_disabled.
   if (patch.isActive === false) await revokeAllSessions(deps, targetId);
   recordEvent(deps, meta, {

@@ -56,8 +56,20 @@ describe("access tokens", () => {
     const payload = JSON.parse(
       atob(user.tokens.access_token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")),
     );
-    expect(Object.keys(payload).sort()).toEqual(["aud", "exp", "iat", "iss", "jti", "nbf", "sid", "sub"]);
+    expect(Object.keys(payload).sort()).toEqual([
+      "aud",
+      "auth_time",
+      "exp",
+      "iat",
+      "iss",
+      "jti",
+      "nbf",
+      "sid",
+      "sub",
+    ]);
     expect(payload.exp - payload.iat).toBe(1800);
+    // A password sign-in is a proof: auth_time is the sign-in itself (RFC 9068 §2.2.1).
+    expect(payload.auth_time).toBe(payload.iat);
     await withFakeClock(
       async (clock) => {
         expect((await client.call("GET", "/auth/me", { token: user.tokens.access_token })).status).toBe(200);

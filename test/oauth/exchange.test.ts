@@ -1,3 +1,4 @@
+import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { hashToken } from "../../src/auth/tokens";
 import { auditActions, database, testClient, uniqueEmail } from "../helpers";
@@ -74,6 +75,27 @@ describe("OAuth redirect_to hands over a one-time code", () => {
     const late = await exchange(harness, code);
     expect(late.status).toBe(400);
     expect(late.body.code).toBe("invalid_code");
+  });
+
+  it("dates the session's proof at the provider's callback, not at the later exchange", async () => {
+    let now = Date.now() - 120_000;
+    const fake = new FakeProviders();
+    const client = testClient({ fetch: fake.fetch, now: () => new Date(now) }, OAUTH_ENV);
+    const harness = { client, fake };
+    const provedAt = now;
+    const code = (await signInWithRedirect(harness)).searchParams.get("code")!;
+    now += 50_000;
+    const exchanged = await exchange(harness, code);
+    expect(exchanged.status).toBe(200);
+    const claims = decodeJwt(exchanged.body.access_token) as { sid: string; auth_time: number; iat: number };
+    expect(claims.auth_time).toBe(Math.floor(provedAt / 1000));
+    expect(claims.iat).toBe(Math.floor(now / 1000));
+    const db = database();
+    try {
+      expect((await db.sessions.findById(claims.sid))?.authenticatedAt).toEqual(new Date(provedAt));
+    } finally {
+      await db.close();
+    }
   });
 
   it("answers mfa_required for a 2FA account, with no tokens", async () => {

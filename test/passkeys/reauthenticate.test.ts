@@ -1,15 +1,8 @@
-// POST /auth/reauthenticate {passkey} is built on verifyPasskeyAssertion(…, expectedUserId); until that
-// route is merged, the rule it relies on is proven here at the service boundary.
-import { env } from "cloudflare:workers";
+// POST /auth/reauthenticate {passkey} (API.md "Recent authentication"): only the caller's own passkey
+// makes the session recent, the challenge is spent either way, and a failure counts like a bad password.
 import { describe, expect, it } from "vitest";
-import { getConfig } from "../../src/config";
-import { RequestDeps } from "../../src/deps";
-import { AppError } from "../../src/errors";
-import { verifyPasskeyAssertion } from "../../src/passkeys/service";
 import { auditEntries, BASE, createVerifiedUser, testClient } from "../helpers";
 import { SoftwareAuthenticator } from "./authenticator";
-
-const meta = { ip: null, userAgent: null, requestId: "test" };
 
 describe("passkey re-authentication", () => {
   it("accepts the caller's own passkey and refuses another account's, spending the challenge", async () => {
@@ -25,28 +18,39 @@ describe("passkey re-authentication", () => {
       json: { response: await auth.register(options.body) },
     });
     expect(registered.status).toBe(201);
+    const loginOptions = async () =>
+      (await client.call("POST", "/auth/passkeys/login/options", { json: {} })).body;
 
-    const deps = new RequestDeps(getConfig(env), env, {}, undefined);
-    try {
-      const loginOptions = async () =>
-        (await client.call("POST", "/auth/passkeys/login/options", { json: {} })).body;
-      const foreign = await auth.assert(await loginOptions());
-      const refused = await verifyPasskeyAssertion(deps, foreign, meta, caller.id).catch((e: unknown) => e);
-      expect(refused).toBeInstanceOf(AppError);
-      expect((refused as AppError).wireCode).toBe("invalid_passkey");
-      // The refused attempt spent its challenge: the same response cannot be used anywhere else.
-      expect(
-        (await client.call("POST", "/auth/passkeys/login", { json: { response: foreign } })).status,
-      ).toBe(401);
-
-      const own = await verifyPasskeyAssertion(deps, await auth.assert(await loginOptions()), meta, owner.id);
-      expect(own.user.id).toBe(owner.id);
-    } finally {
-      await deps.close();
-    }
+    // Another account's passkey does not re-authenticate the caller, and its challenge is spent.
+    const foreign = await auth.assert(await loginOptions());
+    const refused = await client.call("POST", "/auth/reauthenticate", {
+      token: caller.tokens.access_token,
+      json: { passkey: foreign },
+    });
+    expect(refused.status).toBe(401);
+    expect(refused.body.code).toBe("invalid_credentials");
+    expect((await client.call("POST", "/auth/passkeys/login", { json: { response: foreign } })).status).toBe(
+      401,
+    );
     const reasons = (await auditEntries(caller.id)).filter((e) => e.action === "passkey_failed");
     expect(reasons.map((e) => e.metadata)).toEqual([
       { reason: "unknown_credential", stage: "reauthenticate" },
     ]);
+
+    // The owner's own passkey does, and a replay of that same assertion does not.
+    const own = await auth.assert(await loginOptions());
+    const ok = await client.call("POST", "/auth/reauthenticate", {
+      token: owner.tokens.access_token,
+      json: { passkey: own },
+    });
+    expect(ok.status).toBe(200);
+    expect(typeof ok.body.reauthenticated_until).toBe("string");
+    const replay = await client.call("POST", "/auth/reauthenticate", {
+      token: owner.tokens.access_token,
+      json: { passkey: own },
+    });
+    expect(replay.status).toBe(401);
+    const reauth = (await auditEntries(owner.id)).filter((e) => e.action === "reauthenticated");
+    expect(reauth.map((e) => e.metadata)).toEqual([{ method: "passkey" }]);
   });
 });

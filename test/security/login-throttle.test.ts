@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   auditActions,
+  auditEntries,
   createVerifiedUser,
   PASSWORD,
   type TestClient,
@@ -129,5 +130,56 @@ describe("per-account login throttle", { timeout: 90_000 }, () => {
     expect(await fail(client, user.email, 9)).toEqual(Array(9).fill(401));
     expect((await login(client, user.email, PASSWORD)).status).toBe(200);
     expect(throttleMails(client, user.email)).toHaveLength(0);
+  });
+});
+
+describe("the account throttle counts each attempt before the password is looked at", {
+  timeout: 120_000,
+}, () => {
+  it("a parallel burst from 60 IPs gets at most 10 password evaluations, then 429", async () => {
+    const client = testClient();
+    const user = await createVerifiedUser(client);
+    const guesses = [...Array.from({ length: 59 }, (_, i) => `wrong-guess-${i}-xyz`), PASSWORD];
+
+    const answers = await Promise.all(
+      guesses.map((password, i) =>
+        client.call("POST", "/auth/login", {
+          json: { email: user.email, password },
+          headers: { "CF-Connecting-IP": `198.51.100.${i + 1}` },
+        }),
+      ),
+    );
+
+    const evaluated = answers.filter((a) => a.status !== 429);
+    expect(evaluated.length).toBeLessThanOrEqual(10);
+    const refused = answers.filter((a) => a.status === 429);
+    expect(refused.length).toBeGreaterThanOrEqual(50);
+    for (const r of refused) expect(Number(r.headers.get("Retry-After"))).toBeGreaterThan(0);
+    // Every evaluation is visible: a failed guess is a login_failed entry, the right one a session.
+    const entries = await auditEntries(user.id);
+    const failed = entries.filter((e) => e.action === "login_failed").length;
+    const right = answers[59]!;
+    expect(failed + (right.status === 200 ? 1 : 0)).toBe(evaluated.length);
+    expect([200, 429]).toContain(right.status);
+    if (right.status === 429) expect(right.text).not.toContain("access_token");
+  });
+
+  it("failures of POST /auth/password/change count toward the same throttle as login", async () => {
+    const client = testClient();
+    const user = await createVerifiedUser(client);
+    const change = (current_password: string) =>
+      client.call("POST", "/auth/password/change", {
+        token: user.tokens.access_token,
+        json: { current_password, new_password: "another-long-passphrase-7" },
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await change(`wrong-current-${i}`)).status);
+    expect(statuses).toEqual([...Array(10).fill(401), 429, 429]);
+    const right = await change(PASSWORD);
+    expect(right.status).toBe(429);
+    expect(Number(right.headers.get("Retry-After"))).toBeGreaterThan(0);
+    // The password did not change, and sign-in is throttled too.
+    expect((await login(client, user.email, PASSWORD)).status).toBe(429);
+    expect(await auditActions(user.id)).not.toContain("password_changed");
   });
 });

@@ -2,6 +2,7 @@ import { auditContract } from "./audit.contract";
 import { countersContract } from "./counters.contract";
 import { ephemeralContract } from "./ephemeral.contract";
 import type { DatabaseFactory, EphemeralFactory } from "./harness";
+import { loginThrottleContract } from "./login-throttle.contract";
 import { oauthAccountsContract } from "./oauth-accounts.contract";
 import { passkeysContract } from "./passkeys.contract";
 import { sessionsContract } from "./sessions.contract";
@@ -18,6 +19,7 @@ export function storageContracts(database: DatabaseFactory, ephemeral: Ephemeral
   oauthAccountsContract(database);
   twoFactorContract(database);
   countersContract(database);
+  loginThrottleContract(database);
   passkeysContract(database);
   ephemeralContract(ephemeral);
 }

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import type { Env } from "../../src/env";
+import { StorageUnavailableError } from "../../src/errors";
 import { openDatabase, openEphemeral } from "../../src/storage";
 
 const base = { ENVIRONMENT: "test", SECRET_KEY: "test-secret-key-that-is-at-least-32-bytes-long" };
@@ -29,5 +30,16 @@ describe("storage selection", () => {
     expect([viaBinding.db.kind, viaBinding.ephemeral.kind]).toEqual(["postgres", "kv"]);
     // Lazy: opening and closing without a query opens no connection, so this cannot fail.
     await Promise.all([viaUrl.db.close(), viaUrl.ephemeral.close(), viaBinding.db.close()]);
+  });
+
+  it("loads the Postgres driver on the first query, and an unreachable server is a StorageUnavailableError", async () => {
+    const { db } = open({ DATABASE_URL: unreachable });
+    try {
+      await expect(db.users.findById("00000000-0000-0000-0000-000000000000")).rejects.toBeInstanceOf(
+        StorageUnavailableError,
+      );
+    } finally {
+      await db.close();
+    }
   });
 });

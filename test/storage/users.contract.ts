@@ -56,32 +56,6 @@ export function usersContract(factory: DatabaseFactory): void {
       expect(await db().users.findById(user.id)).toMatchObject({ isVerified: true, role: "user" });
     });
 
-    it("reads an account by email together with counters, known account or not", async () => {
-      const T0 = at("2026-11-25T08:00:00.000Z");
-      const email = `Kay.${tag()}@Example.TEST`;
-      const user = await createUser(db(), { email });
-      const [live, expired, absent] = [`c-${tag()}`, `c-${tag()}`, `c-${tag()}`];
-      await db().counters.increment(live, 60_000, T0);
-      await db().counters.increment(live, 60_000, T0);
-      await db().counters.increment(expired, 1_000, T0);
-      const later = at("2026-11-25T08:00:30.000Z");
-
-      expect(
-        await db().users.findByEmailWithCounters(email.toUpperCase(), [absent, live, expired], later),
-      ).toEqual({
-        user,
-        counters: [null, { count: 2, resetAt: at("2026-11-25T08:01:00.000Z") }, null],
-      });
-      // An unknown address still gets its counters: the throttle applies to it too.
-      expect(await db().users.findByEmailWithCounters(`nobody-${tag()}@example.test`, [live], later)).toEqual(
-        {
-          user: null,
-          counters: [{ count: 2, resetAt: at("2026-11-25T08:01:00.000Z") }],
-        },
-      );
-      expect(await db().users.findByEmailWithCounters(email, [], later)).toEqual({ user, counters: [] });
-    });
-
     it("keeps emails unique by their lower-cased form, also under concurrent sign-ups", async () => {
       const local = `grace-${tag()}`;
       await createUser(db(), { email: `${local}@example.test` });

@@ -32,8 +32,6 @@ export function d1Dialect(binding: D1Database) {
     // with it, while the OR form scans from the newest row down (the last page of 1M audit rows took
     // ~100x the first; npm run bench, "audit ... last page").
     before: (createdAt, id, at) => sql`(${createdAt}, ${id}) < (${at.createdAt}, ${at.id})`,
-    // One batch: one round trip.
-    readTogether: async (a, b) => (await batch([a, b])) as [Awaited<typeof a>, Awaited<typeof b>],
   };
   return { db, dialect, batch };
 }

@@ -32,8 +32,6 @@ function pgDialect(db: NodePgDatabase): Dialect {
         or(lt(createdAt, at), and(eq(createdAt, at), sql`${byteOrder(id)} < ${position.id}`)) ?? sql`false`
       );
     },
-    // Two statements on the one connection (pg queues them).
-    readTogether: (a, b) => Promise.all([a, b]),
   };
 }
 
@@ -87,6 +85,7 @@ export function openPostgres(connectionString: string, options: DatabaseOptions 
     oauthAccounts: surfaceUnavailable(repositories.oauthAccounts),
     twoFactor: surfaceUnavailable(repositories.twoFactor),
     counters: surfaceUnavailable(repositories.counters),
+    loginThrottle: surfaceUnavailable(repositories.loginThrottle),
     passkeys: surfaceUnavailable(repositories.passkeys),
     passkeyChallenges: surfaceUnavailable(repositories.passkeyChallenges),
     async ping() {

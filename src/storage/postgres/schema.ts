@@ -67,6 +67,8 @@ export const sessions = pgTable(
     lastUsedAt: ts("last_used_at").notNull(),
     expiresAt: ts("expires_at").notNull(),
     revokedAt: ts("revoked_at"),
+    /** The session's last proof of a credential (sign-in or reauthentication); null on rows from before. */
+    authenticatedAt: ts("authenticated_at"),
     ip: text("ip"),
     userAgent: text("user_agent"),
   },
@@ -173,6 +175,22 @@ export const legacySpentTokens = pgTable("legacy_spent_tokens", {
   userId: text("user_id").notNull(),
   spentAt: ts("spent_at").notNull(),
 });
+
+/**
+ * The per-account sign-in throttle (keyed by an HMAC of the email): attempts counted in a window that
+ * starts at the first one, and the lock that the counting statement itself sets once the count reaches
+ * the threshold, so parallel guesses cannot all pass a check made before they are counted.
+ */
+export const loginThrottle = pgTable(
+  "login_throttle",
+  {
+    key: text("key").primaryKey(),
+    attempts: integer("attempts").notNull(),
+    windowEndsAt: ts("window_ends_at").notNull(),
+    lockedUntil: ts("locked_until"),
+  },
+  (t) => [index("login_throttle_window_idx").on(t.windowEndsAt)],
+);
 
 /** WebAuthn credentials (API.md "Passkeys"). The id is the credential id (base64url), unique worldwide. */
 export const passkeys = pgTable(

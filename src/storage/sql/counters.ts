@@ -2,35 +2,6 @@ import { inArray, lt, sql } from "drizzle-orm";
 import type { CounterRepository, CounterValue } from "../types";
 import type { Dialect } from "./dialect";
 
-interface CounterRow {
-  key: string;
-  count: number;
-  resetAt: Date;
-}
-
-/** The rows of the named counters, expired or not (liveCounters sorts that out); batchable on D1. */
-export function selectCounters(d: Dialect, keys: readonly string[]) {
-  const { counters } = d.t;
-  return d.db
-    .select({ key: counters.key, count: counters.count, resetAt: counters.resetAt })
-    .from(counters)
-    .where(inArray(counters.key, [...keys]));
-}
-
-/** Counter rows in the order of `keys`; null for a key without a row or whose window is over at `now`. */
-export function liveCounters(
-  keys: readonly string[],
-  rows: CounterRow[],
-  now: Date,
-): (CounterValue | null)[] {
-  const live = new Map(
-    rows
-      .filter((r) => r.resetAt.getTime() > now.getTime())
-      .map((r) => [r.key, { count: r.count, resetAt: r.resetAt }]),
-  );
-  return keys.map((k) => live.get(k) ?? null);
-}
-
 export class SqlCounterRepository implements CounterRepository {
   constructor(private readonly d: Dialect) {}
 

@@ -30,6 +30,4 @@ export interface Dialect {
   byteOrder(column: Column): SQL;
   /** Newest-first keyset condition: rows strictly before `position` in (createdAt, id) order. */
   before(createdAt: Column, id: Column, position: CursorPosition): SQL;
-  /** Runs read statements together: one round trip (D1 batch) or queued on one connection (Postgres). */
-  readTogether<A, B>(a: PromiseLike<A>, b: PromiseLike<B>): Promise<[A, B]>;
 }

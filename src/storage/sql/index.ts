@@ -2,6 +2,7 @@ import type { Database } from "../types";
 import { SqlAuditRepository } from "./audit";
 import { SqlCounterRepository } from "./counters";
 import type { Dialect } from "./dialect";
+import { SqlLoginThrottleRepository } from "./login-throttle";
 import { SqlOAuthAccountRepository } from "./oauth-accounts";
 import { SqlPasskeyChallengeRepository, SqlPasskeyRepository } from "./passkeys";
 import type { SqlSessionRepository } from "./sessions";
@@ -26,6 +27,7 @@ export function sqlRepositories(
     oauthAccounts: new SqlOAuthAccountRepository(dialect),
     twoFactor: own.twoFactor,
     counters: new SqlCounterRepository(dialect),
+    loginThrottle: new SqlLoginThrottleRepository(dialect),
     passkeys: new SqlPasskeyRepository(dialect),
     passkeyChallenges: new SqlPasskeyChallengeRepository(dialect),
   };

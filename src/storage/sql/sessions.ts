@@ -81,6 +81,16 @@ export abstract class SqlSessionRepository implements SessionRepository {
     return rows.length === 1;
   }
 
+  async markAuthenticated(id: string, now: Date): Promise<boolean> {
+    const { sessions } = this.d.t;
+    const rows = await this.d.db
+      .update(sessions)
+      .set({ authenticatedAt: now })
+      .where(and(eq(sessions.id, id), this.live(now)))
+      .returning({ id: sessions.id });
+    return rows.length === 1;
+  }
+
   async revokeAllForUser(userId: string, now: Date, exceptId?: string): Promise<string[]> {
     const { sessions } = this.d.t;
     const rows = await this.d.db
@@ -136,6 +146,7 @@ export abstract class SqlSessionRepository implements SessionRepository {
       lastUsedAt: s.now,
       expiresAt: s.expiresAt,
       revokedAt: null,
+      authenticatedAt: s.authenticatedAt ?? s.now,
       ip: s.ip,
       userAgent: s.userAgent,
     };

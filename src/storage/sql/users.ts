@@ -1,15 +1,6 @@
 import { and, desc, eq, getTableColumns, sql } from "drizzle-orm";
 import { decodeCursor, toPage } from "../cursor";
-import type {
-  NewUser,
-  Page,
-  User,
-  UserListQuery,
-  UserPatch,
-  UserRepository,
-  UserWithCounters,
-} from "../types";
-import { liveCounters, selectCounters } from "./counters";
+import type { NewUser, Page, Session, User, UserListQuery, UserPatch, UserRepository } from "../types";
 import type { Dialect } from "./dialect";
 
 interface UserRow {
@@ -123,18 +114,18 @@ export class SqlUserRepository implements UserRepository {
     return row ? toUser(row) : null;
   }
 
-  async findByEmailWithCounters(
-    email: string,
-    counterKeys: readonly string[],
-    now: Date,
-  ): Promise<UserWithCounters> {
-    // Both statements always run, known account or not, so the timing says nothing about it.
-    const [rows, counterRows] = await this.d.readTogether(
-      this.#byEmail(email),
-      selectCounters(this.d, counterKeys),
-    );
-    const row = rows[0];
-    return { user: row ? toUser(row) : null, counters: liveCounters(counterKeys, counterRows, now) };
+  async findBySession(sessionId: string): Promise<{ user: User; session: Session } | null> {
+    const { sessions, users } = this.d.t;
+    // One statement: the session decides revocation and expiry, the account its state, in the same read.
+    const [row] = await this.d.db
+      .select({ ...this.#selection, session: sessions })
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(eq(sessions.id, sessionId))
+      .limit(1);
+    if (!row) return null;
+    const { session, ...user } = row;
+    return { user: toUser(user), session };
   }
 
   async update(id: string, patch: UserPatch, now: Date): Promise<User | null> {
