@@ -90,6 +90,18 @@ const ConfigSchema = z
     RATE_LIMIT_REFRESH: int(60, 1, 100_000),
     RATE_LIMIT_DEFAULT: int(120, 1, 100_000),
     RATE_LIMIT_ENABLED: bool.default(true),
+    // While imported bcrypt hashes remain: every login also pays the other algorithm's dummy verify, so
+    // an unknown email, a migrated account and a not-yet-migrated one cost the same (README, migration).
+    LEGACY_BCRYPT: bool.default(false),
+    // The FastAPI service's SECRET_KEY: its tokens are honoured (README, migration) until the date.
+    LEGACY_JWT_SECRET: optionalString,
+    LEGACY_JWT_ALGORITHM: z.enum(["HS256", "HS384", "HS512"]).default("HS256"),
+    LEGACY_TOKENS_UNTIL: z
+      .string()
+      .trim()
+      .refine((v) => v === "" || !Number.isNaN(Date.parse(v)), { message: "must be an ISO 8601 date" })
+      .transform((v) => (v === "" ? undefined : new Date(v)))
+      .optional(),
     WEBAUTHN_RP_ID: optionalString,
     WEBAUTHN_ORIGINS: csv,
   })
@@ -125,6 +137,13 @@ const ConfigSchema = z
         code: "custom",
         path: ["JWT_PRIVATE_KEY"],
         message: `is required when ALGORITHM is ${cfg.ALGORITHM}`,
+      });
+    }
+    if (cfg.LEGACY_JWT_SECRET && !cfg.LEGACY_TOKENS_UNTIL) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["LEGACY_TOKENS_UNTIL"],
+        message: "is required with LEGACY_JWT_SECRET (old tokens are honoured until then, never forever)",
       });
     }
     if (cfg.EMAIL_TRANSPORT === "resend" && !cfg.RESEND_API_KEY) {

@@ -202,7 +202,12 @@ export function accountRoutes() {
     const body = c.req.valid("json");
     await register(
       c.var.deps,
-      { email: body.email, password: body.password, fullName: body.full_name ?? null },
+      {
+        email: body.email,
+        password: body.password,
+        fullName: body.full_name ?? null,
+        username: body.username ?? null,
+      },
       requestMeta(c),
     );
     return c.json({ detail: "Registration received. Check your inbox to verify your email address." }, 202);

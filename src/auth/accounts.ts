@@ -2,7 +2,12 @@ import { recordEvent } from "../audit/record";
 import type { AuthContext, RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { sendSecurityNotice } from "../email/security-notice";
-import { alreadyRegisteredEmail, passwordResetEmail, verificationEmail } from "../email/templates";
+import {
+  alreadyRegisteredEmail,
+  passwordResetEmail,
+  usernameTakenEmail,
+  verificationEmail,
+} from "../email/templates";
 import { AppError } from "../errors";
 import { newId, randomToken } from "../lib/crypto";
 import type { TokenPurpose, User } from "../storage/types";
@@ -37,6 +42,7 @@ export interface RegisterInput {
   email: string;
   password: string;
   fullName: string | null;
+  username?: string | null;
 }
 
 /**
@@ -62,6 +68,7 @@ async function createAccount(
     id: newId(),
     email: input.email,
     fullName: input.fullName,
+    username: input.username ?? null,
     passwordHash,
     role: "user",
     isVerified: false,
@@ -74,6 +81,13 @@ async function createAccount(
     return;
   }
   const existing = await deps.db.users.findByEmail(input.email);
+  if (!existing && input.username) {
+    // The address is free, so the username was the conflict: only the address's owner learns it.
+    if (await allowEmailTo(deps, input.email))
+      await deps.email.send(usernameTakenEmail(deps.config, input.email, input.username));
+    recordEvent(deps, meta, { action: "register", userId: null, metadata: { outcome: "username_taken" } });
+    return;
+  }
   if (existing && (await allowEmailTo(deps, existing.email)))
     await deps.email.send(alreadyRegisteredEmail(deps.config, existing.email));
   recordEvent(deps, meta, {

@@ -3,15 +3,27 @@ import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import { hmacBase64url } from "../lib/crypto";
+import { isEmailIdentifier } from "../lib/username";
+import { verifyTwoFactor } from "../twofactor/service";
+import { DUMMY_BCRYPT_HASH, isBcryptHash } from "./password";
+import { presentTokens } from "./present";
 import { completeSignIn, type MfaChallenge, type TokenResponse } from "./sign-in";
 import { admitPasswordAttempt, clearLoginThrottle, recordLoginFailure } from "./throttle";
 
+/**
+ * `identifier` is an email address when it contains `@`, else a username (README). A username is resolved
+ * to its account's address first, so both identifiers share one throttle; an unknown username is
+ * throttled under itself (it can never collide with an address) after the same two reads.
+ */
 export async function passwordLogin(
   deps: Deps,
-  email: string,
+  identifier: string,
   password: string,
   meta: RequestMeta,
 ): Promise<TokenResponse | MfaChallenge> {
+  const email = isEmailIdentifier(identifier)
+    ? identifier
+    : ((await deps.db.users.findByUsername(identifier))?.email ?? identifier);
   // The attempt is counted (or refused with 429) before the password is looked at, known address or
   // not; the account is read at the same time, so both cost one round trip before the hash.
   const [user, attempt] = await Promise.all([
@@ -19,7 +31,16 @@ export async function passwordLogin(
     admitPasswordAttempt(deps, email),
   ]);
   // Unknown email (or an OAuth-only account) still costs one scrypt: timing reveals nothing.
-  const check = await deps.passwords.verify(password, user?.passwordHash ?? deps.passwords.dummyHash);
+  const stored = user?.passwordHash ?? deps.passwords.dummyHash;
+  const check = await deps.passwords.verify(password, stored);
+  if (deps.config.LEGACY_BCRYPT) {
+    // Cut-over from the FastAPI service: bcrypt-12 and scrypt cost differently, so every login runs
+    // both, and the time does not say whether an account exists or has been migrated yet.
+    await deps.passwords.verify(
+      password,
+      isBcryptHash(stored) ? deps.passwords.dummyHash : DUMMY_BCRYPT_HASH,
+    );
+  }
   if (!user || !check.ok) {
     await recordLoginFailure(deps, meta, attempt, user);
     recordEvent(deps, meta, {
@@ -57,4 +78,21 @@ export async function passwordLogin(
   }
   const [signedIn] = await Promise.all([completeSignIn(deps, user, "password", meta), cleared]);
   return signedIn;
+}
+
+/**
+ * `POST /auth/login {email, password, otp}` as the FastAPI service's clients send it: the password step,
+ * then, for a 2FA account, the code step of /auth/2fa/verify on the challenge just issued (so the same
+ * TOTP replay rule and failure limit apply; a wrong code is 401 like there).
+ */
+export async function passwordLoginWithCode(
+  deps: Deps,
+  identifier: string,
+  password: string,
+  code: string | undefined,
+  meta: RequestMeta,
+): Promise<TokenResponse | MfaChallenge> {
+  const result = await passwordLogin(deps, identifier, password, meta);
+  if (code === undefined || !("mfa_required" in result)) return result;
+  return presentTokens(await verifyTwoFactor(deps, result.mfa_token, code, meta));
 }

@@ -1,5 +1,6 @@
 import { type ScryptOptions, scrypt, timingSafeEqual } from "node:crypto";
 import { decodeBase64, encodeBase64 } from "@oslojs/encoding";
+import bcrypt from "bcryptjs";
 import { randomBytes } from "../lib/crypto";
 
 /**
@@ -84,7 +85,32 @@ export interface PasswordHasher {
   readonly dummyHash: string;
 }
 
+/**
+ * Hashes imported from the FastAPI service (passlib bcrypt). `$2a$`/`$2b$`/`$2y$` differ only in how
+ * old implementations handled edge cases; bcryptjs verifies all three. Cost 4..14: higher would hold a
+ * Worker's CPU for seconds (pure JS), so such a row is treated as malformed, never verified.
+ */
+const BCRYPT_FORMAT = /^\$2[aby]\$(0[4-9]|1[0-4])\$[./A-Za-z0-9]{53}$/;
+
+export function isBcryptHash(stored: string): boolean {
+  return BCRYPT_FORMAT.test(stored);
+}
+
+/**
+ * A bcrypt hash at the old service's cost (12) of a random, unknown password: verified during the
+ * cut-over by every login that does not verify a bcrypt hash itself (see `verifyLegacyAware`).
+ */
+export const DUMMY_BCRYPT_HASH = "$2b$12$difrN.gNopbc7vJewDBbbOC9U4HlR2HgQCcCHRi0dS7KiQYXuGCua";
+
+async function verifyBcrypt(password: string, stored: string): Promise<VerifyResult> {
+  // bcrypt only reads the first 72 bytes; passlib did the same, so old passwords verify unchanged.
+  const ok = await bcrypt.compare(password, stored);
+  // Any bcrypt hash is replaced by scrypt on the first successful login.
+  return { ok, needsRehash: ok };
+}
+
 export async function verifyPassword(password: string, stored: string): Promise<VerifyResult> {
+  if (isBcryptHash(stored)) return verifyBcrypt(password, stored);
   const parsed = parse(stored) ?? parse(DUMMY_HASH)!;
   const key = await derive(password, parsed.salt, parsed.params, parsed.key.length);
   const ok = parse(stored) !== null && timingSafeEqual(key, parsed.key);

@@ -1,12 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requestMeta } from "../context";
+import { AppError } from "../errors";
 import { requestBodyType } from "../http/content-type";
-import { json, jsonBody, problems } from "../http/openapi";
+import { json, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
 import { rateLimit, requireAuth } from "../security/middleware";
 import { presentUser, UserSchema } from "../users/present";
 import { accountRoutes } from "./account-routes";
-import { passwordLogin } from "./login";
+import { passwordLoginWithCode } from "./login";
 import { presentSession, presentTokens } from "./present";
 import {
   LoginFormBody,
@@ -21,6 +22,7 @@ import { listSessions, logout, logoutAll, refreshSession, revokeOwnSession } fro
 import { publicJwks } from "./tokens";
 
 const tags = ["auth"];
+const BEARER_HEADER = /^Bearer ([^\s]+)$/i;
 
 const loginRoute = createRoute({
   method: "post",
@@ -29,7 +31,9 @@ const loginRoute = createRoute({
   summary: "Sign in with email and password",
   description:
     "JSON `{email, password}` or an OAuth2-style form `username=&password=`. A 2FA account answers " +
-    "`{mfa_required, mfa_token, expires_in}` instead of tokens. An unverified or disabled account is only " +
+    "`{mfa_required, mfa_token, expires_in}` instead of tokens, unless the JSON body carries `otp` (a valid " +
+    "code answers tokens directly; a wrong one is 401 `invalid_code`). The form's `username` is the email " +
+    "address when it contains `@`, else the username. An unverified or disabled account is only " +
     "reported after the right password.",
   middleware: [rateLimit("login")] as const,
   request: {
@@ -58,9 +62,13 @@ const refreshRoute = createRoute({
   description:
     "The presented token is rotated. Presented again within 10 seconds it yields the same new refresh token " +
     "(with a freshly signed access token); later, " +
-    "or any older token of the session, is treated as theft: 401 and the whole session is revoked.",
+    "or any older token of the session, is treated as theft: 401 and the whole session is revoked. The token " +
+    "may instead come as `Authorization: Bearer` with no body (the FastAPI service's clients); during the " +
+    "cut-over, a FastAPI refresh token is exchanged once for a new session.",
   middleware: [rateLimit("refresh")] as const,
-  request: { body: jsonBody(RefreshBody) },
+  security: [{}, ...BEARER],
+  // No body is how the FastAPI service's clients refresh: the refresh token comes as a bearer token.
+  request: { body: { required: false, content: { "application/json": { schema: RefreshBody } } } },
   responses: {
     200: json(TokenResponseSchema, "New tokens"),
     401: problems[401],
@@ -137,17 +145,25 @@ export function authRoutes() {
   const router = createRouter();
 
   router.openapi(loginRoute, async (c) => {
-    const { email, password } =
+    const { email, password, otp } =
       requestBodyType(c) === "form"
-        ? (({ username, password }) => ({ email: username, password }))(
+        ? (({ username, password }) => ({ email: username, password, otp: undefined }))(
             LoginFormBody.parse(c.req.valid("form")),
           )
         : LoginJsonBody.parse(c.req.valid("json"));
-    return c.json(await passwordLogin(c.var.deps, email, password, requestMeta(c)), 200);
+    return c.json(await passwordLoginWithCode(c.var.deps, email, password, otp, requestMeta(c)), 200);
   });
 
   router.openapi(refreshRoute, async (c) => {
-    const tokens = await refreshSession(c.var.deps, c.req.valid("json").refresh_token, requestMeta(c));
+    const body = c.req.valid("json") as { refresh_token?: string } | undefined;
+    const bearer = BEARER_HEADER.exec(c.req.header("Authorization") ?? "")?.[1];
+    const token = body?.refresh_token ?? bearer;
+    if (token === undefined) {
+      throw new AppError("validation_error", {
+        errors: [{ path: "refresh_token", message: "Required (in the body or as a bearer token)." }],
+      });
+    }
+    const tokens = await refreshSession(c.var.deps, token, requestMeta(c));
     return c.json(presentTokens(tokens), 200);
   });
 

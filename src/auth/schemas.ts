@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { EmailSchema, PasswordInputSchema } from "../lib/email-address";
+import { EmailSchema, isValidEmail, PasswordInputSchema } from "../lib/email-address";
+import { isEmailIdentifier, UsernameSchema } from "../lib/username";
 import { AuthenticationResponseSchema } from "../passkeys/schemas";
 
 export const TokenSchema = z
@@ -41,26 +42,57 @@ export const RegisterBody = z
       .max(100)
       .regex(/^[^\p{Cc}]*$/u, "Must not contain control characters")
       .nullish(),
+    // Optional; a taken one gets the same 202 as a free one (the outcome arrives by email).
+    username: UsernameSchema.nullish(),
   })
   .openapi("RegisterRequest");
 
 export const EmailBody = z.object({ email: EmailSchema }).openapi("EmailRequest");
 export const TokenBody = z.object({ token: TokenSchema }).openapi("TokenRequest");
 export const LoginJsonBody = z
-  .object({ email: EmailSchema, password: PasswordInputSchema })
+  .object({
+    email: EmailSchema,
+    password: PasswordInputSchema,
+    otp: z
+      .string()
+      .trim()
+      .min(1)
+      .max(64)
+      .optional()
+      .openapi({
+        description:
+          "The FastAPI service's shape: a TOTP or recovery code of a 2FA account answers tokens at once " +
+          "(same replay and failure limits as /auth/2fa/verify); ignored for an account without 2FA.",
+        example: "123456",
+      }),
+  })
   .openapi("LoginRequest");
+/**
+ * The OAuth2 form's `username`: an email address when it contains `@` (then it must be a valid one),
+ * otherwise a username, matched case-insensitively. Any username the account has is accepted, including
+ * imported ones that predate today's format, so the lookup is the only check.
+ */
+export const LoginIdentifierSchema = z
+  .string()
+  .max(320)
+  .transform((v) => v.normalize("NFC").trim())
+  .refine((v) => v.length > 0 && !/\p{Cc}/u.test(v), { message: "Enter your email address or username." })
+  .refine((v) => !isEmailIdentifier(v) || isValidEmail(v), { message: "Enter a valid email address." })
+  .openapi({ type: "string", example: "ada@example.com" });
 export const LoginFormBody = z
-  .object({ username: EmailSchema, password: PasswordInputSchema })
-  .openapi("LoginForm", { description: "OAuth2 password-grant style form (username is the email)." });
+  .object({ username: LoginIdentifierSchema, password: PasswordInputSchema })
+  .openapi("LoginForm", {
+    description:
+      "OAuth2 password-grant style form. `username` is the email address when it contains `@`, else the username.",
+  });
 // Any string is accepted here so that a token of the wrong kind (an access-token JWT, a truncated paste) is
 // the contract's 401 invalid_token from the service, not a 422: only a missing or empty field is 422.
 export const RefreshBody = z
   .object({
-    refresh_token: z
-      .string()
-      .min(1)
-      .max(4096)
-      .openapi({ description: "The refresh_token of a token response." }),
+    // Optional only because the FastAPI service's clients send it as `Authorization: Bearer` instead.
+    refresh_token: z.string().min(1).max(4096).optional().openapi({
+      description: "The refresh_token of a token response (or send it as a bearer token, without a body).",
+    }),
   })
   .openapi("RefreshRequest");
 export const LogoutBody = z.object({ refresh_token: TokenSchema.optional() }).openapi("LogoutRequest");

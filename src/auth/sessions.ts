@@ -3,8 +3,9 @@ import type { AuthContext, RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import type { Session } from "../storage/types";
+import { legacyTokensAccepted, revokedSince, verifyLegacyToken } from "./legacy-tokens";
 import { TokenSchema } from "./schemas";
-import type { SessionTokens } from "./sign-in";
+import { type SessionTokens, startSession } from "./sign-in";
 import { hashToken, issueAccessToken, successorRefreshToken } from "./tokens";
 
 /** Two tabs refreshing at once: the just-rotated token stays good for this long (API.md). */
@@ -15,6 +16,10 @@ export async function refreshSession(
   refreshToken: string,
   meta: RequestMeta,
 ): Promise<SessionTokens> {
+  // Ours are opaque base64url; a JWT (it has dots) can only be a FastAPI refresh token.
+  if (refreshToken.includes(".") && legacyTokensAccepted(deps.config, deps.now())) {
+    return exchangeLegacyRefreshToken(deps, refreshToken, meta);
+  }
   // Not shaped like any refresh token we issue: the same 401 as an unknown one, without a store lookup.
   if (!TokenSchema.safeParse(refreshToken).success) throw new AppError("invalid_refresh_token");
   const now = deps.now();
@@ -63,6 +68,38 @@ export async function refreshSession(
 }
 
 /**
+ * A FastAPI refresh token, exchanged once for a new session of ours. Its jti is recorded as spent by one
+ * conditional INSERT before the session opens: of two concurrent exchanges exactly one wins, the other
+ * (and any later use) is 401.
+ */
+async function exchangeLegacyRefreshToken(
+  deps: Deps,
+  refreshToken: string,
+  meta: RequestMeta,
+): Promise<SessionTokens> {
+  const now = deps.now();
+  const legacy = await verifyLegacyToken(deps.config, refreshToken, "refresh", now);
+  if (!legacy) throw new AppError("invalid_refresh_token");
+  const user = await deps.db.users.findById(legacy.userId);
+  if (!user?.isActive || revokedSince(user.sessionsRevokedAt, legacy)) {
+    throw new AppError("invalid_refresh_token");
+  }
+  if (!(await deps.db.tokens.spendLegacy(legacy.jti, user.id, now))) {
+    recordEvent(deps, meta, {
+      action: "refresh_token_reused",
+      userId: user.id,
+      metadata: { legacy: true },
+    });
+    throw new AppError("invalid_refresh_token");
+  }
+  return startSession(deps, user, meta, {
+    action: "token_refreshed",
+    userId: user.id,
+    metadata: { legacy: true },
+  });
+}
+
+/**
  * Revokes sessions in the relational store. Their access tokens die with them: authenticate reads the
  * session row on every request, so nothing needs writing to KV (which could not decide anyway).
  */
@@ -77,8 +114,13 @@ export async function revokeAllSessions(
   userId: string,
   exceptSessionId?: string,
 ): Promise<number> {
-  // One statement whatever the number of sessions (no per-session write anywhere else).
-  const ids = await deps.db.sessions.revokeAllForUser(userId, deps.now(), exceptSessionId);
+  const now = deps.now();
+  // One statement whatever the number of sessions (no per-session write anywhere else); legacy FastAPI
+  // tokens have no session row, so the account's date is what kills those issued before it.
+  const [ids] = await Promise.all([
+    deps.db.sessions.revokeAllForUser(userId, now, exceptSessionId),
+    deps.db.users.update(userId, { sessionsRevokedAt: now }, now),
+  ]);
   return ids.length;
 }
 

@@ -13,6 +13,7 @@ import type { AuthContext } from "../context";
 import { AppError } from "../errors";
 import { hmacBase64url, randomToken, sha256Hex } from "../lib/crypto";
 import type { User, UserRepository } from "../storage/types";
+import { revokedSince, verifyLegacyToken } from "./legacy-tokens";
 
 /** RFC 9068 access-token type: nothing else we sign or issue carries it. */
 const ACCESS_TOKEN_TYP = "at+jwt";
@@ -148,7 +149,28 @@ export async function authenticate(
   token: string,
   now: Date,
 ): Promise<{ auth: AuthContext; user: User }> {
-  const claims = await verifyAccessTokenSignature(config, token, now);
+  let claims: Omit<AuthContext, "authenticatedAt">;
+  try {
+    claims = await verifyAccessTokenSignature(config, token, now);
+  } catch (err) {
+    // During the cut-over, an access token of the FastAPI service is good for the rest of its life, unless
+    // its account is gone, inactive, or signed out everywhere since it was issued.
+    const legacy = await verifyLegacyToken(config, token, "access", now);
+    if (!legacy) throw err;
+    const user = await users.findById(legacy.userId);
+    if (!user?.isActive || revokedSince(user.sessionsRevokedAt, legacy))
+      throw new AppError("invalid_access_token");
+    return {
+      auth: {
+        userId: legacy.userId,
+        sessionId: `legacy:${legacy.jti}`,
+        jti: legacy.jti,
+        exp: legacy.exp,
+        authenticatedAt: legacy.issuedAt,
+      },
+      user,
+    };
+  }
   const found = await users.findBySession(claims.sessionId);
   if (
     !found ||

@@ -52,6 +52,19 @@ export function alreadyRegisteredEmail(config: Config, to: string): EmailMessage
   );
 }
 
+/** Registration with a free address but a taken username: nothing was created, the user picks another. */
+export function usernameTakenEmail(config: Config, to: string, username: string): EmailMessage {
+  return message(
+    to,
+    `Choose another ${config.APP_NAME} username`,
+    [
+      `Someone (hopefully you) tried to create an account with this email address and the username "${username}", which is already taken.`,
+      "No account was created. Sign up again with another username, or without one. If this wasn't you, ignore this email.",
+    ],
+    { url: `${config.APP_URL}/signup`, label: "Sign up" },
+  );
+}
+
 export function passwordResetEmail(config: Config, to: string, token: string): EmailMessage {
   return message(
     to,

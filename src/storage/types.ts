@@ -16,11 +16,15 @@ export interface User {
   /** As the user typed it (trimmed, NFC). */
   email: string;
   fullName: string | null;
+  /** As chosen (kept from the FastAPI service); unique case-insensitively. */
+  username: string | null;
   passwordHash: string | null;
   role: Role;
   isActive: boolean;
   isVerified: boolean;
   twoFactorEnabled: boolean;
+  /** When every session was last revoked at once; null if never. */
+  sessionsRevokedAt: Date | null;
   /** OAuth providers linked to the account ("google", "facebook"), sorted. */
   oauthProviders: string[];
   /** At least one passkey is registered. */
@@ -33,6 +37,7 @@ export interface NewUser {
   id: string;
   email: string;
   fullName: string | null;
+  username?: string | null;
   passwordHash: string | null;
   role: Role;
   isVerified: boolean;
@@ -45,6 +50,7 @@ export interface UserPatch {
   role?: Role;
   isActive?: boolean;
   isVerified?: boolean;
+  sessionsRevokedAt?: Date;
 }
 
 export interface Page<T> {
@@ -65,6 +71,8 @@ export interface UserRepository {
   create(user: NewUser): Promise<User | null>;
   findById(id: string): Promise<User | null>;
   findByEmail(email: string): Promise<User | null>;
+  /** Case-insensitive. */
+  findByUsername(username: string): Promise<User | null>;
   /**
    * The session `sessionId` and its account, read in one statement (a join): what every authenticated
    * request needs to decide, in the relational store, that the session is live and the account active.
@@ -196,6 +204,11 @@ export interface TokenRepository {
   /** Consumes every outstanding token of that purpose for the user (e.g. after a password reset). */
   invalidateForUser(userId: string, purpose: TokenPurpose, now: Date): Promise<void>;
   deleteExpiredBefore(cutoff: Date): Promise<number>;
+  /**
+   * Records a FastAPI refresh token's jti as exchanged: one conditional INSERT, true only for the single
+   * caller whose insert landed (the first use), false for every other one.
+   */
+  spendLegacy(jti: string, userId: string, now: Date): Promise<boolean>;
 }
 
 export interface NewAuditEntry {

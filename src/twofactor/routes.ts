@@ -27,14 +27,29 @@ const LOCKOUT_RULE =
   "After 5 wrong codes the account's code checks answer 429 (with Retry-After) for 15 minutes.";
 
 const CodeSchema = z.string().trim().min(1).max(64).openapi({ example: "123456" });
+/**
+ * `code`, or `otp` as the FastAPI service's clients name it: exactly one is needed, `code` wins when
+ * both are sent.
+ */
+const codeFields = (description: string) => ({
+  code: CodeSchema.optional().describe(description),
+  otp: CodeSchema.optional().describe("The same as `code` (the FastAPI service's name for it)"),
+});
+const CODE_REQUIRED = { message: "Required (`code` or `otp`).", path: ["code"] };
+const hasCode = (b: { code?: string; otp?: string }): boolean => b.code !== undefined || b.otp !== undefined;
+const codeOf = (body: { code?: string; otp?: string }): string => (body.code ?? body.otp)!;
+const RECOVERY_OR_TOTP = "A 6-digit TOTP code, or a recovery code (xxxx-xxxx-xxxx)";
 const CodeBody = z
-  .object({ code: CodeSchema.describe("A 6-digit TOTP code, or a recovery code (xxxx-xxxx-xxxx)") })
+  .object(codeFields(RECOVERY_OR_TOTP))
+  .refine(hasCode, CODE_REQUIRED)
   .openapi("TwoFactorCodeRequest");
 const TotpBody = z
-  .object({ code: CodeSchema.describe("A 6-digit code from the authenticator app") })
+  .object(codeFields("A 6-digit code from the authenticator app"))
+  .refine(hasCode, CODE_REQUIRED)
   .openapi("TwoFactorEnableRequest");
 const VerifyBody = z
-  .object({ mfa_token: TokenSchema, code: CodeBody.shape.code })
+  .object({ mfa_token: TokenSchema, ...codeFields(RECOVERY_OR_TOTP) })
+  .refine(hasCode, CODE_REQUIRED)
   .openapi("TwoFactorVerifyRequest");
 
 const SetupSchema = z
@@ -167,13 +182,13 @@ export function twoFactorRoutes(): OpenAPIHono<AppEnv> {
   });
 
   router.openapi(enableRoute, async (c) => {
-    const { code } = c.req.valid("json");
+    const code = codeOf(c.req.valid("json"));
     const codes = await enableTwoFactor(c.var.deps, c.var.auth, c.var.currentUser, code, requestMeta(c));
     return c.json({ recovery_codes: codes }, 200);
   });
 
   router.openapi(disableRoute, async (c) => {
-    const { code } = c.req.valid("json");
+    const code = codeOf(c.req.valid("json"));
     return c.json(
       presentUser(await disableTwoFactor(c.var.deps, c.var.auth, c.var.currentUser, code, requestMeta(c))),
       200,
@@ -181,12 +196,13 @@ export function twoFactorRoutes(): OpenAPIHono<AppEnv> {
   });
 
   router.openapi(verifyRoute, async (c) => {
-    const { mfa_token, code } = c.req.valid("json");
+    const body = c.req.valid("json");
+    const [mfa_token, code] = [body.mfa_token, codeOf(body)];
     return c.json(presentTokens(await verifyTwoFactor(c.var.deps, mfa_token, code, requestMeta(c))), 200);
   });
 
   router.openapi(recoveryCodesRoute, async (c) => {
-    const { code } = c.req.valid("json");
+    const code = codeOf(c.req.valid("json"));
     const codes = await regenerateRecoveryCodes(
       c.var.deps,
       c.var.auth,

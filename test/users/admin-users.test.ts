@@ -126,6 +126,7 @@ describe("GET /users", () => {
           id: admin.id,
           email: admin.email,
           full_name: "Test User",
+          username: null,
           role: "admin",
           is_active: true,
           is_verified: true,

@@ -110,6 +110,7 @@ export const auditAnchors = derive(pg.auditAnchors);
 export const oauthAccounts = derive(pg.oauthAccounts);
 export const recoveryCodes = derive(pg.recoveryCodes);
 export const counters = derive(pg.counters);
+export const legacySpentTokens = derive(pg.legacySpentTokens);
 export const loginThrottle = derive(pg.loginThrottle);
 export const passkeys = derive(pg.passkeys);
 export const passkeyChallenges = derive(pg.passkeyChallenges);

@@ -24,6 +24,10 @@ export const users = pgTable(
     email: text("email").notNull(),
     emailLower: text("email_lower").notNull(),
     fullName: text("full_name"),
+    // Kept from the FastAPI service (or chosen at registration); null for everyone else. Unique
+    // case-insensitively through username_lower, like email.
+    username: text("username"),
+    usernameLower: text("username_lower"),
     passwordHash: text("password_hash"),
     role: text("role", { enum: ["user", "admin"] })
       .notNull()
@@ -34,11 +38,15 @@ export const users = pgTable(
     totpPendingEnc: text("totp_pending_enc"),
     // TOTP steps are ~5.9e7 today; integer lasts until the year 4010.
     totpLastStep: integer("totp_last_step"),
+    // When every session was last revoked (sign-out everywhere, password change or reset): legacy
+    // FastAPI access tokens issued before it are refused, as they have no session of ours to revoke.
+    sessionsRevokedAt: ts("sessions_revoked_at"),
     createdAt: ts("created_at").notNull(),
     updatedAt: ts("updated_at").notNull(),
   },
   (t) => [
     uniqueIndex("users_email_lower_uq").on(t.emailLower),
+    uniqueIndex("users_username_lower_uq").on(t.usernameLower),
     index("users_created_id_idx").on(t.createdAt, t.id),
     // Prefix search (LIKE 'abc%') can use a text_pattern_ops index whatever the database collation.
     index("users_email_lower_pattern_idx").using("btree", t.emailLower.op("text_pattern_ops")),
@@ -177,6 +185,16 @@ export const counters = pgTable(
   },
   (t) => [index("counters_reset_idx").on(t.resetAt)],
 );
+
+/**
+ * Refresh tokens of the FastAPI service already exchanged for a session: the jti's primary key makes the
+ * exchange single-use (one conditional INSERT; of two concurrent exchanges one inserts, one is refused).
+ */
+export const legacySpentTokens = pgTable("legacy_spent_tokens", {
+  jti: text("jti").primaryKey(),
+  userId: text("user_id").notNull(),
+  spentAt: ts("spent_at").notNull(),
+});
 
 /**
  * The per-account sign-in throttle (keyed by an HMAC of the email): attempts counted in a window that

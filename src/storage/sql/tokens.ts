@@ -60,4 +60,14 @@ export class SqlTokenRepository implements TokenRepository {
     const rows = await this.d.db.delete(t).where(lt(t.expiresAt, cutoff)).returning({ h: t.tokenHash });
     return rows.length;
   }
+
+  async spendLegacy(jti: string, userId: string, now: Date): Promise<boolean> {
+    const { legacySpentTokens: t } = this.d.t;
+    const rows = await this.d.db
+      .insert(t)
+      .values({ jti, userId, spentAt: now })
+      .onConflictDoNothing()
+      .returning({ jti: t.jti });
+    return rows.length === 1;
+  }
 }

@@ -7,12 +7,14 @@ interface UserRow {
   id: string;
   email: string;
   fullName: string | null;
+  username: string | null;
   passwordHash: string | null;
   role: User["role"];
   isActive: boolean;
   isVerified: boolean;
   totpSecretEnc: string | null;
   providers: string | null;
+  sessionsRevokedAt: Date | null;
   hasPasskey: boolean;
   createdAt: Date;
   updatedAt: Date;
@@ -23,12 +25,14 @@ function toUser(row: UserRow): User {
     id: row.id,
     email: row.email,
     fullName: row.fullName,
+    username: row.username,
     passwordHash: row.passwordHash,
     role: row.role,
     isActive: row.isActive,
     isVerified: row.isVerified,
     twoFactorEnabled: row.totpSecretEnc !== null,
     oauthProviders: row.providers ? [...new Set(row.providers.split(","))].sort() : [],
+    sessionsRevokedAt: row.sessionsRevokedAt,
     hasPasskey: row.hasPasskey,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
@@ -41,7 +45,13 @@ export class SqlUserRepository implements UserRepository {
   constructor(private readonly d: Dialect) {
     const { users, oauthAccounts } = d.t;
     // The TOTP secrets stay in the row: only "is one set" leaves this repository.
-    const { totpPendingEnc: _p, totpLastStep: _l, ...columns } = getTableColumns(users);
+    const {
+      totpPendingEnc: _p,
+      totpLastStep: _l,
+      usernameLower: _u,
+      emailLower: _e,
+      ...columns
+    } = getTableColumns(users);
     this.#selection = {
       ...columns,
       // Correlated subquery rather than a join + group by: one row per user whatever the number of links.
@@ -70,13 +80,15 @@ export class SqlUserRepository implements UserRepository {
         email: user.email,
         emailLower: user.email.toLowerCase(),
         fullName: user.fullName,
+        username: user.username ?? null,
+        usernameLower: user.username ? user.username.toLowerCase() : null,
         passwordHash: user.passwordHash,
         role: user.role,
         isVerified: user.isVerified,
         createdAt: user.now,
         updatedAt: user.now,
       })
-      // The unique index on email_lower decides a race between two sign-ups with the same address.
+      // The unique indexes on email_lower and username_lower decide a race between two sign-ups.
       .onConflictDoNothing()
       .returning({ id: users.id });
     return rows.length === 1 ? this.findById(user.id) : null;
@@ -93,6 +105,12 @@ export class SqlUserRepository implements UserRepository {
 
   async findByEmail(email: string): Promise<User | null> {
     const [row] = await this.#byEmail(email);
+    return row ? toUser(row) : null;
+  }
+
+  async findByUsername(username: string): Promise<User | null> {
+    const { users } = this.d.t;
+    const [row] = await this.#select().where(eq(users.usernameLower, username.toLowerCase())).limit(1);
     return row ? toUser(row) : null;
   }
 
