@@ -19,6 +19,14 @@ describe("every link in every email opens a working page", () => {
     const fresh = uniqueEmail("links");
     await client.call("POST", "/auth/register", { json: { email: fresh, password: PASSWORD } });
     await client.call("POST", "/auth/register", { json: { email: fresh, password: PASSWORD } });
+    // A taken username: the same 202, and an email to the second address.
+    const named = `links_${Date.now().toString(36)}`;
+    await client.call("POST", "/auth/register", {
+      json: { email: uniqueEmail("named"), password: PASSWORD, username: named },
+    });
+    await client.call("POST", "/auth/register", {
+      json: { email: uniqueEmail("named2"), password: PASSWORD, username: named.toUpperCase() },
+    });
     // Password reset, password changed, password reset notice.
     const user = await createVerifiedUser(client);
     await client.call("POST", "/auth/password/forgot", { json: { email: user.email } });
@@ -41,6 +49,7 @@ describe("every link in every email opens a working page", () => {
       /Unusual sign-in attempts/,
       /password was changed/,
       /Two-factor authentication is on/,
+      /Choose another .* username/,
     ])
       expect(
         [...subjects].some((s) => expected.test(s)),
@@ -67,6 +76,7 @@ describe("every link in every email opens a working page", () => {
       "alreadyRegisteredEmail",
       "passwordResetEmail",
       "securityNoticeEmail",
+      "usernameTakenEmail",
       "verificationEmail",
     ]);
   });
