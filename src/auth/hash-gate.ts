@@ -57,12 +57,20 @@ export class HashGate {
     return this.#reads;
   }
 
+  /**
+   * Throws `overloaded` when a hash arriving now would be shed. Sign-ins call it before they count an
+   * attempt toward the account throttle, so a shed request never moves a user toward a lockout.
+   */
+  assertCapacity(): void {
+    if (this.#busy && this.#waiting.length >= this.#maxQueued) {
+      throw new AppError("overloaded", { headers: { "Retry-After": String(this.#retryAfterSeconds) } });
+    }
+  }
+
   /** Runs `hash` when the gate is free; throws `overloaded` (without running it) when the queue is full. */
   async run<T>(hash: () => Promise<T>): Promise<T> {
     if (this.#busy) {
-      if (this.#waiting.length >= this.#maxQueued) {
-        throw new AppError("overloaded", { headers: { "Retry-After": String(this.#retryAfterSeconds) } });
-      }
+      this.assertCapacity();
       // The slot is handed over by #release (the gate stays busy in between, so arrivals queue behind).
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     } else {

@@ -55,6 +55,8 @@ export interface PasswordAttempt {
  * from many IPs gets at most THROTTLE_AFTER evaluations, then 429 even for the right password.
  */
 export async function admitPasswordAttempt(deps: Deps, email: string): Promise<PasswordAttempt> {
+  // Shed first (503 overloaded): an attempt that will never be evaluated must not count.
+  deps.hashGate.assertCapacity();
   const key = await throttleKey(deps, email);
   const now = deps.now();
   const admission = await deps.db.loginThrottle.admit(key, POLICY, now);

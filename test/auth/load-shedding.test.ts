@@ -37,6 +37,37 @@ function holdableHasher() {
 }
 
 describe("load shedding", () => {
+  it("does not count a shed sign-in toward the account throttle", async () => {
+    const gate = new HashGate({ maxQueued: 0, retryAfterSeconds: 1 });
+    const slow = holdableHasher();
+    const client = testClient({ hashGate: gate, passwords: gatedHasher(slow.hasher, gate) });
+    const user = await createVerifiedUser(client);
+    const other = await createVerifiedUser(client);
+
+    // Another account's sign-in holds the gate; a dozen wrong guesses for `user` meanwhile are all shed.
+    slow.hold(true);
+    const running = client.call("POST", "/auth/login", {
+      json: { email: other.email, password: other.password },
+    });
+    for (let i = 0; i < 50 && slow.held() === 0; i++) await settle();
+    expect(slow.held()).toBe(1);
+    for (let i = 0; i < 12; i++) {
+      const shed = await client.call("POST", "/auth/login", {
+        json: { email: user.email, password: `wrong-${i}-password` },
+      });
+      expect(shed.status).toBe(503);
+    }
+    slow.hold(false);
+    slow.releaseOne();
+    expect((await running).status).toBe(200);
+
+    // Twelve shed attempts would have locked the account had they been counted (the lock comes at 10).
+    const right = await client.call("POST", "/auth/login", {
+      json: { email: user.email, password: user.password },
+    });
+    expect(right.status).toBe(200);
+  });
+
   it("sheds a sign-in beyond the queue with 503 overloaded + Retry-After; /auth/me still answers", async () => {
     const gate = new HashGate({ maxQueued: 1, retryAfterSeconds: 3 });
     const slow = holdableHasher();
