@@ -1,6 +1,9 @@
 // Load shedding (API.md "Load shedding"): password checks go one at a time through the isolate's hash
 // gate; when too many wait, a sign-in answers 503 `overloaded` with Retry-After, while authenticated reads
 // are never shed. The hasher is the cheap test hasher, held by the test while "hashing".
+// D1 only: the gate is per-isolate CPU scheduling, independent of the store. On the pg-redis project the
+// second test timed out intermittently (about 1 run in 3); that is under investigation (see issue 18's
+// note) and must not be papered over by a longer timeout.
 import { describe, expect, it } from "vitest";
 import { gatedHasher, HashGate } from "../../src/auth/hash-gate";
 import type { PasswordHasher } from "../../src/auth/password";
