@@ -60,6 +60,8 @@ export class BindingRateLimiter implements RateLimiter {
 export interface WindowCounter {
   /** Atomically adds one to `key`, setting its TTL on the first hit; returns the new count. */
   incrementWithTtl(key: string, ttlSeconds: number): Promise<number>;
+  /** True when Redis just timed out, so a bucket that has a fallback should not wait for it again. */
+  recentlyUnavailable?(): boolean;
   close(): Promise<void>;
 }
 
@@ -86,22 +88,32 @@ export class RedisRateLimiter implements RateLimiter {
   async check(bucket: RateBucket, key: string): Promise<void> {
     const nowSeconds = this.now().getTime() / 1000;
     const window = Math.floor(nowSeconds / WINDOW_SECONDS);
+    const canFallBack = !FAIL_CLOSED.has(bucket);
+    // Redis just timed out: waiting out another deadline would only add to the request's time (the
+    // /health ping behind us has its own). Fail-closed buckets still try, so a recovery is seen at once.
+    if (canFallBack && this.counter.recentlyUnavailable?.()) {
+      return this.fellBack(bucket, key, "Redis timed out moments ago (timeout)");
+    }
     let count: number;
     try {
       count = await this.counter.incrementWithTtl(`rl:${bucket}:${key}:${window}`, WINDOW_SECONDS);
     } catch (err) {
-      if (!(err instanceof StorageUnavailableError) || FAIL_CLOSED.has(bucket)) throw err;
+      if (!(err instanceof StorageUnavailableError) || !canFallBack) throw err;
       // The message is the connection layer's secret-free cause (never the URL).
-      console.warn(
-        JSON.stringify({
-          level: "warn",
-          msg: `rate limiter: Redis unavailable, "${bucket}" bucket uses the fallback limiter`,
-          error: err.message,
-        }),
-      );
-      return this.fallback.check(bucket, key);
+      return this.fellBack(bucket, key, err.message);
     }
     if (count > this.limits[bucket]) throw limited((window + 1) * WINDOW_SECONDS - nowSeconds);
+  }
+
+  private fellBack(bucket: RateBucket, key: string, error: string): Promise<void> {
+    console.warn(
+      JSON.stringify({
+        level: "warn",
+        msg: `rate limiter: Redis unavailable, "${bucket}" bucket uses the fallback limiter`,
+        error,
+      }),
+    );
+    return this.fallback.check(bucket, key);
   }
 
   close(): Promise<void> {

@@ -88,3 +88,32 @@ describe.each([
     expect(await auditActions(user.id)).toEqual(before);
   });
 });
+
+describe("rate limits on, Redis silent, repeated requests", () => {
+  it("after the first request (which may pay one 1.5 s deadline), /health, /docs and a storage route answer within 2 s", async () => {
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const request = appWith(silentRedisUrl);
+    // The first request learns that Redis is silent: it may wait out one deadline.
+    const first = await request("/health");
+    expect(first.res.status).toBe(503);
+    for (let i = 0; i < 3; i++) {
+      const health = await request("/health");
+      expect(health.res.status).toBe(503);
+      expect(await health.res.json()).toMatchObject({
+        storage: { database: { status: "ok" }, ephemeral: { kind: "redis", status: "down" } },
+      });
+      expect(health.ms).toBeLessThan(2_000);
+      const docs = await request("/docs");
+      expect(docs.res.status).toBe(200);
+      expect(docs.ms).toBeLessThan(2_000);
+      // Sign-in still asks Redis (so a recovery is seen at once): one deadline, then 503.
+      const login = await request("/auth/login", {
+        json: { email: "nobody@example.com", password: "wrong-guess-123" },
+      });
+      expect(login.res.status).toBe(503);
+      expect(await login.res.json()).toMatchObject({ code: "storage_unavailable" });
+      expect(login.ms).toBeLessThan(2_000);
+    }
+  });
+});

@@ -33,11 +33,15 @@ describe("Redis that accepts connections and never answers", () => {
     const started = Date.now();
     try {
       await expect(store.getMany(["k"])).rejects.toBeInstanceOf(StorageUnavailableError);
+      // The isolate remembers the timeout: the health probe says "down" without a second deadline.
+      const pinged = Date.now();
       await expect(store.ping()).rejects.toThrow(/timeout/);
+      expect(Date.now() - pinged).toBeLessThan(500);
     } finally {
       await store.close();
     }
-    expect(Date.now() - started).toBeLessThan(5_000); // two calls, each under 2 s
+    // One deadline (plus the first load of the driver on a busy machine), then an answer at once.
+    expect(Date.now() - started).toBeLessThan(4_000);
   });
 
   it("/health is 503 within 2 s and names the store that is down", async () => {

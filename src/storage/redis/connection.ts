@@ -8,6 +8,36 @@ const CONNECT_TIMEOUT_MS = 1_500;
 const COMMAND_TIMEOUT_MS = 1_500;
 
 /**
+ * How long this isolate remembers that a Redis URL timed out. Without the memory, a request that touches
+ * Redis twice (the per-IP "default" limiter, then the /health ping) waits out two deadlines (~3 s) while
+ * Redis is silent. Callers that may skip Redis (the limiter's fallback-capable bucket, the health probe)
+ * ask recentlyTimedOut() and answer at once; sign-in buckets and store calls still try, so a recovery
+ * is seen on the next such call, and any success clears the memory.
+ */
+const TIMEOUT_MEMORY_MS = 2_000;
+/** Redis URL → when the memory of its last timeout ends (ms since epoch). The URL is only a key, never logged. */
+const timedOutUntil = new Map<string, number>();
+
+function rememberTimeout(url: string): void {
+  timedOutUntil.set(url, Date.now() + TIMEOUT_MEMORY_MS);
+}
+
+function recentlyTimedOut(url: string): boolean {
+  const until = timedOutUntil.get(url);
+  if (until === undefined) return false;
+  if (Date.now() < until) return true;
+  timedOutUntil.delete(url);
+  return false;
+}
+
+/** Refusals and auth errors are fast, so only a timeout (the costly failure) is remembered. */
+function isTimeout(err: unknown): boolean {
+  return (
+    (err instanceof StorageUnavailableError && /\(timeout\)$/.test(err.message)) || causeOf(err) === "timeout"
+  );
+}
+
+/**
  * Rejects with StorageUnavailableError when `work` has not settled after `ms`. Our own timer on top of
  * the driver's: a listener that accepts the TCP connection but never answers (a stopped server, a
  * firewall, the wrong service on that port) would otherwise park the request until the Worker is killed.
@@ -62,6 +92,8 @@ export interface RedisConnection {
    * deadline. Any failure is a StorageUnavailableError with a secret-free cause, and drops the link.
    */
   run<T>(what: string, command: (c: RedisClient) => Promise<T>): Promise<T>;
+  /** True while this isolate remembers a timeout of this URL (see TIMEOUT_MEMORY_MS): callers may skip Redis. */
+  recentlyTimedOut(): boolean;
   close(): Promise<void>;
 }
 
@@ -88,6 +120,7 @@ export function redisConnection(url: string, options: RedisOptions = {}): RedisC
       await deadline(c.connect(), connectTimeout, "connect", () => c.destroy());
     } catch (err) {
       c.destroy();
+      if (isTimeout(err)) rememberTimeout(url);
       if (err instanceof StorageUnavailableError) throw err;
       throw new StorageUnavailableError(`Redis is unreachable (${causeOf(err)})`, { cause: err });
     }
@@ -120,9 +153,12 @@ export function redisConnection(url: string, options: RedisOptions = {}): RedisC
       c.destroy();
     };
     try {
-      return await deadline(command(c), commandTimeout, what, drop);
+      const result = await deadline(command(c), commandTimeout, what, drop);
+      timedOutUntil.delete(url);
+      return result;
     } catch (err) {
       drop();
+      if (isTimeout(err)) rememberTimeout(url);
       if (err instanceof StorageUnavailableError) throw err;
       throw new StorageUnavailableError(`Redis ${what} failed (${causeOf(err)})`, { cause: err });
     }
@@ -130,6 +166,7 @@ export function redisConnection(url: string, options: RedisOptions = {}): RedisC
 
   return {
     run,
+    recentlyTimedOut: () => recentlyTimedOut(url),
     async close() {
       closed = true;
       const pending = connecting;

@@ -1,3 +1,4 @@
+import { StorageUnavailableError } from "../../errors";
 import type { EphemeralStore } from "../types";
 import { type RedisOptions, redisConnection } from "./connection";
 
@@ -9,7 +10,7 @@ export type { RedisOptions } from "./connection";
  * callers fail closed: a revocation check that cannot run must reject the token.
  */
 export function openRedis(url: string, options: RedisOptions = {}): EphemeralStore {
-  const { run, close } = redisConnection(url, options);
+  const { run, recentlyTimedOut, close } = redisConnection(url, options);
   return {
     kind: "redis",
     async getMany(keys) {
@@ -22,6 +23,9 @@ export function openRedis(url: string, options: RedisOptions = {}): EphemeralSto
       await run("SET", (c) => c.set(key, value, { expiration: { type: "EX", value: ttl } }));
     },
     async ping() {
+      // /health reports "down" at once instead of waiting out a second deadline in the same request.
+      if (recentlyTimedOut())
+        throw new StorageUnavailableError("Redis PING: skipped, it timed out moments ago (timeout)");
       await run("PING", (c) => c.ping());
     },
     close,

@@ -9,13 +9,14 @@ import { type RedisOptions, redisConnection } from "./connection";
  * lazily: a deployment without REDIS_URL never loads it.
  */
 export function redisWindowCounter(url: string, options: RedisOptions = {}): WindowCounter {
-  const { run, close } = redisConnection(url, options);
+  const { run, recentlyTimedOut, close } = redisConnection(url, options);
   return {
     async incrementWithTtl(key, ttlSeconds) {
       // One round trip; EXPIRE NX sets the TTL only on the window's first hit, so the window never slides.
       const [count] = await run("INCR", (c) => c.multi().incr(key).expire(key, ttlSeconds, "NX").exec());
       return Number(count);
     },
+    recentlyUnavailable: recentlyTimedOut,
     close,
   };
 }
