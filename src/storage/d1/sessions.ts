@@ -2,7 +2,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { type ChainedFields, chainAfter, chainOf } from "../../audit/chain";
 import { type Dialect, SqlSessionRepository } from "../sql";
 import { readChainTail, retryOnChainConflict } from "../sql/audit-chain";
-import type { NewAuditEntry, NewSession, RotationAudit, Session } from "../types";
+import type { NewAuditEntry, NewSession, Session } from "../types";
 import type { D1Batch } from ".";
 
 /** Session writes that span tables, each one D1 batch: one round trip and one transaction. */
@@ -35,23 +35,7 @@ export class D1SessionRepository extends SqlSessionRepository {
     return row;
   }
 
-  protected async swapAndRecord(
-    presentedHash: string,
-    nextHash: string,
-    now: Date,
-    audit?: RotationAudit,
-  ): Promise<Session | undefined> {
-    return retryOnChainConflict(async () =>
-      this.swapOnce(
-        presentedHash,
-        nextHash,
-        now,
-        audit ? await this.chainedRotationAudit(presentedHash, audit) : undefined,
-      ),
-    );
-  }
-
-  private async swapOnce(
+  protected async swapOnce(
     presentedHash: string,
     nextHash: string,
     now: Date,

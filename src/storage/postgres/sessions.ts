@@ -3,7 +3,7 @@ import type { NodePgDatabase } from "drizzle-orm/node-postgres";
 import { type ChainedFields, chainAfter, chainOf } from "../../audit/chain";
 import { type Dialect, SqlSessionRepository } from "../sql";
 import { readChainTail, retryOnChainConflict } from "../sql/audit-chain";
-import type { NewAuditEntry, NewSession, RotationAudit, Session } from "../types";
+import type { NewAuditEntry, NewSession, Session } from "../types";
 import { auditLog, refreshTokens, sessions } from "./schema";
 
 /**
@@ -46,23 +46,7 @@ export class PgSessionRepository extends SqlSessionRepository {
       );
   }
 
-  protected async swapAndRecord(
-    presentedHash: string,
-    nextHash: string,
-    now: Date,
-    audit?: RotationAudit,
-  ): Promise<Session | undefined> {
-    return retryOnChainConflict(async () =>
-      this.swapOnce(
-        presentedHash,
-        nextHash,
-        now,
-        audit ? await this.chainedRotationAudit(presentedHash, audit) : undefined,
-      ),
-    );
-  }
-
-  private async swapOnce(
+  protected async swapOnce(
     presentedHash: string,
     nextHash: string,
     now: Date,

@@ -8,7 +8,7 @@ import type {
   Session,
   SessionRepository,
 } from "../types";
-import { asTail } from "./audit-chain";
+import { asTail, retryOnChainConflict } from "./audit-chain";
 import type { Dialect } from "./dialect";
 import { classifyUnswapped } from "./rotation";
 
@@ -23,16 +23,32 @@ export abstract class SqlSessionRepository implements SessionRepository {
   abstract create(session: NewSession, audit?: NewAuditEntry): Promise<Session>;
   abstract deleteEndedBefore(cutoff: Date): Promise<number>;
   /**
-   * The swap (see `swap`) with what must happen only if it won, atomically: the new hash into the token
-   * history and, when given, the audit entry (its user is the session's). Returns the rotated session,
-   * or undefined when the swap did not match.
+   * One attempt at the swap with what must happen only if it won, atomically: the new hash into the token
+   * history and, when given, the (already chained) audit entry. Returns the rotated session, or undefined
+   * when the swap did not match. A chain conflict throws, and `rotate` retries from the new tail.
    */
-  protected abstract swapAndRecord(
+  protected abstract swapOnce(
+    presentedHash: string,
+    nextHash: string,
+    now: Date,
+    audit: (NewAuditEntry & ChainedFields) | undefined,
+  ): Promise<Session | undefined>;
+
+  async #swapAndRecord(
     presentedHash: string,
     nextHash: string,
     now: Date,
     audit?: RotationAudit,
-  ): Promise<Session | undefined>;
+  ): Promise<Session | undefined> {
+    return retryOnChainConflict(async () =>
+      this.swapOnce(
+        presentedHash,
+        nextHash,
+        now,
+        audit ? await this.chainedRotationAudit(presentedHash, audit) : undefined,
+      ),
+    );
+  }
 
   async rotate(
     presentedHash: string,
@@ -41,7 +57,7 @@ export abstract class SqlSessionRepository implements SessionRepository {
     graceMs: number,
     audit?: RotationAudit,
   ): Promise<RotateResult> {
-    const rotated = await this.swapAndRecord(presentedHash, nextHash, now, audit);
+    const rotated = await this.#swapAndRecord(presentedHash, nextHash, now, audit);
     if (rotated) return { kind: "rotated", session: rotated };
     // No swap: find out why (only the grace, reuse and invalid answers pay for this second read).
     return classifyUnswapped(await this.findByRefreshHash(presentedHash), presentedHash, now, graceMs);
