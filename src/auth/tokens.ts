@@ -166,7 +166,9 @@ export async function authenticate(
         sessionId: `legacy:${legacy.jti}`,
         jti: legacy.jti,
         exp: legacy.exp,
-        authenticatedAt: legacy.issuedAt,
+        // An old token proves no credential to this service (its issue time is only inferred from exp),
+        // so it never counts as recent authentication: [recent] routes need a new sign-in.
+        authenticatedAt: null,
       },
       user,
     };

@@ -51,6 +51,24 @@ describe("legacy access tokens", () => {
     expect(me.body).toMatchObject({ id: user.id, email: user.email, username: `old_${user.id}` });
   });
 
+  it("never count as recent authentication: a stolen old token cannot enrol 2FA or a passkey", async () => {
+    const user = await importedUser();
+    // Minted a minute ago, as far as its exp tells: still no proof of a credential to this service.
+    const token = await oldToken(user.id, "access", { expIn: 1740 });
+    const client = testClient({}, legacyEnv);
+    for (const path of ["/auth/2fa/setup", "/auth/passkeys/register/options"]) {
+      const res = await client.call("POST", path, { token });
+      expect(res.status, path).toBe(403);
+      expect(res.body.code, path).toBe("reauthentication_required");
+    }
+    const db = database();
+    try {
+      expect(await db.twoFactor.get(user.id)).toMatchObject({ pendingSecretEnc: null });
+    } finally {
+      await db.close();
+    }
+  });
+
   it("are ordinary invalid tokens without the secret, after LEGACY_TOKENS_UNTIL, or with another secret", async () => {
     const user = await importedUser();
     const token = await oldToken(user.id, "access");
