@@ -54,7 +54,7 @@ export async function refreshSession(
     deps.config,
     session.userId,
     session.id,
-    session.authenticatedAt ?? session.createdAt,
+    session.authenticatedAt,
     now,
   );
   if (result.kind === "grace") {
@@ -92,11 +92,14 @@ async function exchangeLegacyRefreshToken(
     });
     throw new AppError("invalid_refresh_token");
   }
-  return startSession(deps, user, meta, {
-    action: "token_refreshed",
-    userId: user.id,
-    metadata: { legacy: true },
-  });
+  // An exchanged refresh token proves no credential: the new session is never recently authenticated.
+  return startSession(
+    deps,
+    user,
+    meta,
+    { action: "token_refreshed", userId: user.id, metadata: { legacy: true } },
+    null,
+  );
 }
 
 /**

@@ -42,11 +42,11 @@ export async function startSession(
   user: User,
   meta: RequestMeta,
   event: AuditEvent,
-  /** When the credential was proved (the session's auth_time); now when omitted. */
-  provedAt?: Date,
+  /** When the credential was proved (the session's auth_time); now when omitted; null when none was. */
+  provedAt?: Date | null,
 ): Promise<SessionTokens> {
   const now = deps.now();
-  const authTime = provedAt ?? now;
+  const authTime = provedAt === undefined ? now : provedAt;
   const sessionId = newId();
   const refreshToken = newRefreshToken();
   const refreshHash = await hashToken(refreshToken);

@@ -80,15 +80,19 @@ export async function issueAccessToken(
   config: Config,
   userId: string,
   sessionId: string,
-  /** The session's last proof of a credential (RFC 9068 §2.2.1 auth_time); a refresh carries it over. */
-  authTime: Date,
+  /**
+   * The session's last proof of a credential (RFC 9068 §2.2.1 auth_time); a refresh carries it over. Null
+   * when the session proved none (no auth_time claim rather than a made-up one).
+   */
+  authTime: Date | null,
   now: Date,
 ): Promise<IssuedAccessToken> {
   const keys = await keysFor(config);
   const jti = crypto.randomUUID();
   const iat = Math.floor(now.getTime() / 1000);
   const expiresIn = config.ACCESS_TOKEN_EXPIRE_MINUTES * 60;
-  const token = await new SignJWT({ sid: sessionId, auth_time: Math.floor(authTime.getTime() / 1000) })
+  const claims = authTime ? { auth_time: Math.floor(authTime.getTime() / 1000) } : {};
+  const token = await new SignJWT({ sid: sessionId, ...claims })
     .setProtectedHeader({ alg: keys.alg, typ: ACCESS_TOKEN_TYP, ...(keys.kid ? { kid: keys.kid } : {}) })
     .setSubject(userId)
     .setIssuer(config.JWT_ISSUER)

@@ -119,9 +119,10 @@ export interface NewSession {
   now: Date;
   /**
    * When the credential behind the session was proved, if before `now` (a sign-in code exchanged after
-   * the provider's callback); `now` when omitted.
+   * the provider's callback); `now` when omitted; null when the session proves no credential (a FastAPI
+   * refresh token exchanged during the cut-over), so it is never recently authenticated.
    */
-  authenticatedAt?: Date;
+  authenticatedAt?: Date | null;
 }
 
 export type RotateResult =

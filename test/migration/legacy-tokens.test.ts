@@ -109,6 +109,29 @@ describe("legacy access tokens", () => {
 });
 
 describe("legacy refresh tokens", () => {
+  it("give a session that is not recently authenticated, and whose tokens claim no auth_time", async () => {
+    const client = testClient({}, legacyEnv);
+    const user = await importedUser();
+    const exchanged = await client.call("POST", "/auth/refresh", {
+      token: await oldToken(user.id, "refresh"),
+    });
+    expect(exchanged.status).toBe(200);
+    const access = exchanged.body.access_token as string;
+    const claims = JSON.parse(atob(access.split(".")[1]!.replaceAll("-", "+").replaceAll("_", "/")));
+    expect(claims.auth_time).toBeUndefined();
+    const setup = await client.call("POST", "/auth/2fa/setup", { token: access });
+    expect(setup.status).toBe(403);
+    expect(setup.body.code).toBe("reauthentication_required");
+    // A refresh of that session does not make it recent either.
+    const refreshed = await client.call("POST", "/auth/refresh", {
+      json: { refresh_token: exchanged.body.refresh_token },
+    });
+    expect(refreshed.status).toBe(200);
+    expect(
+      (await client.call("POST", "/auth/2fa/setup", { token: refreshed.body.access_token })).status,
+    ).toBe(403);
+  });
+
   it("are exchanged once (body or bearer) for a new session; a second use is 401", async () => {
     const client = testClient({}, legacyEnv);
     for (const how of ["body", "bearer"] as const) {

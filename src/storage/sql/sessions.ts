@@ -188,7 +188,7 @@ export abstract class SqlSessionRepository implements SessionRepository {
       lastUsedAt: s.now,
       expiresAt: s.expiresAt,
       revokedAt: null,
-      authenticatedAt: s.authenticatedAt ?? s.now,
+      authenticatedAt: s.authenticatedAt === undefined ? s.now : s.authenticatedAt,
       ip: s.ip,
       userAgent: s.userAgent,
     };
