@@ -4,6 +4,7 @@ import { authRoutes } from "./auth/routes";
 import type { AppEnv } from "./context";
 import type { AppOptions } from "./deps";
 import { mountDocs } from "./docs";
+import { emailLoginRoutes } from "./email-login/routes";
 import { AppError, onError, problemResponse } from "./errors";
 import { healthRoutes } from "./health";
 import { metaRoutes } from "./meta";
@@ -54,6 +55,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   app.route("/", twoFactorRoutes());
   app.route("/", oauthRoutes());
   app.route("/", passkeyRoutes());
+  app.route("/", emailLoginRoutes());
   app.route("/", userRoutes());
   app.route("/", auditRoutes());
 

@@ -79,6 +79,11 @@ const ConfigSchema = z
     RESEND_API_KEY: optionalString,
     VERIFY_URL: url.optional(),
     RESET_URL: url.optional(),
+    // Email sign-in (link or code): on by default; SIGNUP lets an unknown address create an account;
+    // EMAIL_LOGIN_URL is a frontend page that receives ?token= instead of ${APP_URL}/auth/email-login.
+    EMAIL_LOGIN: bool.default(true),
+    EMAIL_LOGIN_SIGNUP: bool.default(true),
+    EMAIL_LOGIN_URL: url.optional(),
     PASSWORD_MIN_LENGTH: int(8, 8, 128),
     ENCRYPTION_KEY: optionalString,
     CORS_ORIGINS: csv,

@@ -38,6 +38,8 @@ export const AUDIT_METADATA_KEYS = {
   passkey_removed: ["passkey_id"],
   passkey_login: ["passkey_id"],
   passkey_failed: ["reason", "passkey_id", "stage"],
+  email_login_requested: ["outcome"],
+  email_login: ["via", "created", "takeover", "mfa_required"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type AuditAction = keyof typeof AUDIT_METADATA_KEYS;

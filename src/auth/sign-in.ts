@@ -6,7 +6,7 @@ import type { User } from "../storage/types";
 import { presentTokens } from "./present";
 import { hashToken, issueAccessToken, newRefreshToken } from "./tokens";
 
-export type SignInMethod = "password" | "google" | "facebook";
+export type SignInMethod = "password" | "google" | "facebook" | "email_login";
 
 /** A session's token pair as the services hand it to the routes (presented by auth/present.ts). */
 export interface SessionTokens {

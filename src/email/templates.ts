@@ -77,6 +77,24 @@ export function passwordResetEmail(config: Config, to: string, token: string): E
   );
 }
 
+export function emailLoginLink(config: Config, token: string): string {
+  return `${config.EMAIL_LOGIN_URL ?? `${config.APP_URL}/auth/email-login`}?token=${encodeURIComponent(token)}`;
+}
+
+/** One email, two ways in: the link for this device, the code for another one (both spend each other). */
+export function emailLoginEmail(config: Config, to: string, token: string, code: string): EmailMessage {
+  return message(
+    to,
+    `Sign in to ${config.APP_NAME}`,
+    [
+      `Someone (hopefully you) asked to sign in to ${config.APP_NAME} with this email address.`,
+      `Your sign-in code is ${code}. Or use the link below. Both work once and for 10 minutes.`,
+      "If this wasn't you, ignore this email: nobody can sign in without it.",
+    ],
+    { url: emailLoginLink(config, token), label: "Sign in" },
+  );
+}
+
 export function accountThrottledEmail(config: Config, to: string, token: string): EmailMessage {
   return message(
     to,

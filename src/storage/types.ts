@@ -179,7 +179,9 @@ export type TokenPurpose =
   | "mfa"
   | "oauth_state"
   /** The one-time code a browser brings back from a redirect_to hand-over (OAuth, hosted login). */
-  | "sign_in_code";
+  | "sign_in_code"
+  /** A pending email sign-in: the link token is the row's hash, the 6-digit code's hash is in its data. */
+  | "email_login";
 
 export interface NewOneTimeToken {
   tokenHash: string;
@@ -187,8 +189,19 @@ export interface NewOneTimeToken {
   userId: string | null;
   /** Non-secret context bound to the token (JSON-serialisable). */
   data?: Record<string, unknown> | null;
+  /** The lower-cased address the token was mailed to, when it was mailed (email sign-in). */
+  emailLower?: string | null;
   expiresAt: Date;
   now: Date;
+}
+
+/** A live token whose code guess was just counted (see TokenRepository.admitCodeAttempt). */
+export interface CodeAttempt {
+  tokenHash: string;
+  userId: string | null;
+  data: Record<string, unknown> | null;
+  /** Guesses counted so far, this one included. */
+  attempts: number;
 }
 
 export interface ConsumedToken {
@@ -204,6 +217,29 @@ export interface TokenRepository {
   peek(purpose: TokenPurpose, tokenHash: string, now: Date): Promise<ConsumedToken | null>;
   /** Consumes every outstanding token of that purpose for the user (e.g. after a password reset). */
   invalidateForUser(userId: string, purpose: TokenPurpose, now: Date): Promise<void>;
+  /**
+   * Consumes every outstanding token of that purpose mailed to `emailLower`, except `keepHash`, that was
+   * created no later than `createdAt`: a new request replaces the pending ones in one statement, and of
+   * two racing requests the older row never outlives the newer one.
+   */
+  supersedeForEmail(
+    purpose: TokenPurpose,
+    emailLower: string,
+    keepHash: string,
+    createdAt: Date,
+    now: Date,
+  ): Promise<void>;
+  /**
+   * Counts one code guess against every live token of that purpose mailed to `emailLower` that has had
+   * fewer than `maxAttempts` guesses, in one conditional UPDATE, and returns those tokens: the guess is
+   * counted BEFORE it is checked, so parallel guesses cannot exceed the limit.
+   */
+  admitCodeAttempt(
+    purpose: TokenPurpose,
+    emailLower: string,
+    maxAttempts: number,
+    now: Date,
+  ): Promise<CodeAttempt[]>;
   deleteExpiredBefore(cutoff: Date): Promise<number>;
   /**
    * Records a FastAPI refresh token's jti as exchanged: one conditional INSERT, true only for the single

@@ -6,7 +6,7 @@ import { AppError } from "../errors";
 import type { OAuthProviderName, Page, Role, User, UserPatch } from "../storage/types";
 
 /** How an address was proven; kept on the `email_verified` audit entry. */
-export type VerifiedBy = "link" | "password_reset" | OAuthProviderName;
+export type VerifiedBy = "link" | "password_reset" | "email_login" | OAuthProviderName;
 
 export function isAdminEmail(deps: Deps, email: string): boolean {
   return deps.config.ADMIN_EMAILS.includes(email.toLowerCase());

@@ -101,10 +101,16 @@ export const oneTimeTokens = pgTable(
     createdAt: ts("created_at").notNull(),
     expiresAt: ts("expires_at").notNull(),
     consumedAt: ts("consumed_at"),
+    // The lower-cased address a token was sent to (email sign-in: the account may not exist yet, so
+    // userId can be null). Lets "every pending token of this address" be found and killed in one statement.
+    emailLower: text("email_lower"),
+    // Wrong guesses of a short code bound to the token (email sign-in): counted before each check.
+    attempts: integer("attempts").notNull().default(0),
   },
   (t) => [
     index("one_time_tokens_user_idx").on(t.userId, t.purpose),
     index("one_time_tokens_expires_idx").on(t.expiresAt),
+    index("one_time_tokens_email_idx").on(t.emailLower, t.purpose),
   ],
 );
 

@@ -1,5 +1,5 @@
-import { and, eq, gt, isNull, lt } from "drizzle-orm";
-import type { ConsumedToken, NewOneTimeToken, TokenPurpose, TokenRepository } from "../types";
+import { and, eq, gt, isNull, lt, lte, ne, sql } from "drizzle-orm";
+import type { CodeAttempt, ConsumedToken, NewOneTimeToken, TokenPurpose, TokenRepository } from "../types";
 import type { Dialect } from "./dialect";
 
 export class SqlTokenRepository implements TokenRepository {
@@ -22,6 +22,7 @@ export class SqlTokenRepository implements TokenRepository {
       purpose: token.purpose,
       userId: token.userId,
       data: token.data ?? null,
+      emailLower: token.emailLower ?? null,
       createdAt: token.now,
       expiresAt: token.expiresAt,
     });
@@ -53,6 +54,51 @@ export class SqlTokenRepository implements TokenRepository {
       .update(t)
       .set({ consumedAt: now })
       .where(and(eq(t.userId, userId), eq(t.purpose, purpose), isNull(t.consumedAt)));
+  }
+
+  async supersedeForEmail(
+    purpose: TokenPurpose,
+    emailLower: string,
+    keepHash: string,
+    createdAt: Date,
+    now: Date,
+  ): Promise<void> {
+    const { oneTimeTokens: t } = this.d.t;
+    await this.d.db
+      .update(t)
+      .set({ consumedAt: now })
+      .where(
+        and(
+          eq(t.emailLower, emailLower),
+          eq(t.purpose, purpose),
+          isNull(t.consumedAt),
+          ne(t.tokenHash, keepHash),
+          lte(t.createdAt, createdAt),
+        ),
+      );
+  }
+
+  async admitCodeAttempt(
+    purpose: TokenPurpose,
+    emailLower: string,
+    maxAttempts: number,
+    now: Date,
+  ): Promise<CodeAttempt[]> {
+    const { oneTimeTokens: t } = this.d.t;
+    const rows = await this.d.db
+      .update(t)
+      .set({ attempts: sql`${t.attempts} + 1` })
+      .where(
+        and(
+          eq(t.emailLower, emailLower),
+          eq(t.purpose, purpose),
+          isNull(t.consumedAt),
+          gt(t.expiresAt, now),
+          lt(t.attempts, maxAttempts),
+        ),
+      )
+      .returning({ tokenHash: t.tokenHash, userId: t.userId, data: t.data, attempts: t.attempts });
+    return rows.map((r) => ({ ...r, data: r.data ?? null }));
   }
 
   async deleteExpiredBefore(cutoff: Date): Promise<number> {
