@@ -76,8 +76,8 @@ const verifyRoute = createRoute({
     `\`account_disabled\`, told only after the proof.${OFF}`,
   middleware: [enabled, rateLimit("login")] as const,
   request: {
+    // Not `required`: with two media types that makes each validator run on the other's requests.
     body: {
-      required: true,
       content: {
         "application/json": { schema: EmailLoginVerifyBody },
         "application/x-www-form-urlencoded": { schema: EmailLoginVerifyBody },
