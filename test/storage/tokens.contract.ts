@@ -82,6 +82,70 @@ export function tokensContract(factory: DatabaseFactory): void {
       expect(await db().tokens.consume("email_verification", other, plus(T0, 2))).not.toBeNull();
     });
 
+    const mailed = async (emailLower: string, now = T0, data: Record<string, unknown> = { c: 1 }) => {
+      const tokenHash = `m-${tag()}-${tag()}`;
+      await db().tokens.create({
+        tokenHash,
+        purpose: "email_login",
+        userId: null,
+        emailLower,
+        data,
+        expiresAt: plus(now, 600_000),
+        now,
+      });
+      return tokenHash;
+    };
+
+    it("supersedes an address's older tokens of the purpose, keeping the new one", async () => {
+      const email = `a-${tag()}@example.com`;
+      const older = await mailed(email, T0);
+      const otherAddress = await mailed(`b-${tag()}@example.com`, T0);
+      const newer = await mailed(email, plus(T0, 5));
+      await db().tokens.supersedeForEmail("email_login", email, newer, plus(T0, 5), plus(T0, 6));
+      expect(await db().tokens.consume("email_login", older, plus(T0, 7))).toBeNull();
+      expect(await db().tokens.consume("email_login", otherAddress, plus(T0, 7))).not.toBeNull();
+      expect(await db().tokens.consume("email_login", newer, plus(T0, 7))).not.toBeNull();
+    });
+
+    it("supersede never kills a token created after the superseding one", async () => {
+      const email = `c-${tag()}@example.com`;
+      const first = await mailed(email, T0);
+      const later = await mailed(email, plus(T0, 10));
+      // The first request's supersede runs late, after the second request's row landed.
+      await db().tokens.supersedeForEmail("email_login", email, first, T0, plus(T0, 11));
+      expect(await db().tokens.consume("email_login", later, plus(T0, 12))).not.toBeNull();
+    });
+
+    it("counts code guesses before they are checked, up to the limit, on live tokens only", async () => {
+      const email = `d-${tag()}@example.com`;
+      const hash = await mailed(email, T0, { code_hash: "h" });
+      for (let i = 1; i <= 3; i++) {
+        const admitted = await db().tokens.admitCodeAttempt("email_login", email, 3, plus(T0, i));
+        expect(admitted).toEqual([{ tokenHash: hash, userId: null, data: { code_hash: "h" }, attempts: i }]);
+      }
+      expect(await db().tokens.admitCodeAttempt("email_login", email, 3, plus(T0, 4))).toEqual([]);
+      expect(await db().tokens.admitCodeAttempt("email_login", `x-${email}`, 3, plus(T0, 4))).toEqual([]);
+      expect(await db().tokens.admitCodeAttempt("mfa", email, 3, plus(T0, 4))).toEqual([]);
+      // Expired or consumed: nothing to guess at.
+      const expired = `e-${tag()}@example.com`;
+      await mailed(expired, T0);
+      expect(await db().tokens.admitCodeAttempt("email_login", expired, 3, plus(T0, 600_000))).toEqual([]);
+      const consumed = `f-${tag()}@example.com`;
+      const spent = await mailed(consumed, T0);
+      await db().tokens.consume("email_login", spent, plus(T0, 1));
+      expect(await db().tokens.admitCodeAttempt("email_login", consumed, 3, plus(T0, 2))).toEqual([]);
+    });
+
+    it("admits exactly the limit of many concurrent guesses", async () => {
+      const email = `g-${tag()}@example.com`;
+      await mailed(email, T0);
+      const results = await withHandles(factory, 5, (handles) =>
+        race(handles, 30, (h) => h.tokens.admitCodeAttempt("email_login", email, 5, plus(T0, 1))),
+      );
+      const admitted = results.filter((r) => r.length === 1).map((r) => r[0]!.attempts);
+      expect(admitted.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5]);
+    });
+
     it("deletes tokens that expired before the cutoff", async () => {
       const old = at("1971-01-01T00:00:00.000Z");
       const gone = `t-${tag()}`;
