@@ -117,7 +117,13 @@ describe("no enumeration by time", () => {
     for (const email of r.known_emails) expect(r.mailbox.last(email).subject).toMatch(/already have/);
   });
 
-  it.each(["/auth/password/forgot", "/auth/verify/resend", "/auth/register"])(
+  it("POST /auth/email-login", async () => {
+    const r = await compare("/auth/email-login", (email) => ({ email }));
+    expectIndistinguishable(r);
+    for (const email of r.known_emails) expect(r.mailbox.last(email).subject).toMatch(/Sign in to/);
+  });
+
+  it.each(["/auth/password/forgot", "/auth/verify/resend", "/auth/register", "/auth/email-login"])(
     "%s answers before the work: a known address's email is sent only after the 202",
     async (path) => {
       let release!: () => void;
@@ -160,6 +166,7 @@ describe("no enumeration by time", () => {
         "/auth/password/forgot": "password_reset_requested",
         "/auth/verify/resend": "verification_resent",
         "/auth/register": null,
+        "/auth/email-login": "email_login_requested",
       };
       const action = expected[path];
       if (action) {

@@ -39,6 +39,8 @@ describe("every link in every email opens a working page", () => {
       await client.call("POST", "/auth/login", { json: { email: user.email, password: `wrong-${i}-pass` } });
     // 2FA on (a notice).
     await createTwoFactorUser(client);
+    // Email sign-in: a link and a code.
+    await client.call("POST", "/auth/email-login", { json: { email: uniqueEmail("emaillogin") } });
 
     const sent = client.mailbox.sent;
     const subjects = new Set(sent.map((m) => m.subject));
@@ -50,6 +52,7 @@ describe("every link in every email opens a working page", () => {
       /password was changed/,
       /Two-factor authentication is on/,
       /Choose another .* username/,
+      /Sign in to/,
     ])
       expect(
         [...subjects].some((s) => expected.test(s)),
@@ -74,6 +77,7 @@ describe("every link in every email opens a working page", () => {
     expect(names).toEqual([
       "accountThrottledEmail",
       "alreadyRegisteredEmail",
+      "emailLoginEmail",
       "passwordResetEmail",
       "securityNoticeEmail",
       "usernameTakenEmail",
