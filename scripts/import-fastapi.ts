@@ -1,10 +1,10 @@
-// `npm run import:fastapi -- --from <postgres-url> [--to local|<postgres-url>] [--persist-to DIR] [--batch N]`
+// `npm run import:fastapi -- --from <postgres-url> [--to local|remote|<postgres-url>] [--persist-to DIR] [--batch N]`
 // Copies the FastAPI service's users and activity logs into this service's database (README, "Migrating
 // from the FastAPI service"). Idempotent: users are inserted with ON CONFLICT DO NOTHING, activity logs under
 // ids derived from the old ones are skipped when present, so a second run inserts nothing and says so.
 // Imported activity logs join their user's audit hash chain, so `GET /audit/verify` still passes.
 // Runs with Node's type stripping.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeBase32IgnorePadding } from "@oslojs/encoding";
@@ -19,7 +19,7 @@ const parseDevVars = parseDevVarsUntyped as (text: string) => Record<string, str
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const USAGE =
-  "usage: npm run import:fastapi -- --from <postgres-url> [--to local|<postgres-url>] [--persist-to DIR] [--batch N]";
+  "usage: npm run import:fastapi -- --from <postgres-url> [--to local|remote|<postgres-url>] [--persist-to DIR] [--batch N]";
 
 /** One clear message and exit code for everything that stops the import before it writes. */
 class Stop extends Error {
@@ -50,14 +50,8 @@ export function parseArgs(argv: string[]): Options {
   const from = values.get("--from");
   if (!from) throw new Stop(`--from is required\n${USAGE}`, 2);
   const to = values.get("--to") ?? "local";
-  if (to === "remote") {
-    throw new Stop(
-      "--to remote is not supported yet: import --to local, then `wrangler d1 export` and execute it remotely",
-      2,
-    );
-  }
-  if (to !== "local" && !/^postgres(ql)?:\/\//.test(to))
-    throw new Stop(`--to must be local or a postgres:// URL\n${USAGE}`, 2);
+  if (to !== "local" && to !== "remote" && !/^postgres(ql)?:\/\//.test(to))
+    throw new Stop(`--to must be local, remote or a postgres:// URL\n${USAGE}`, 2);
   if (values.has("--persist-to") && to !== "local")
     throw new Stop("--persist-to only applies to --to local", 2);
   const batch = Number(values.get("--batch") ?? 1000);
@@ -235,16 +229,64 @@ async function localD1Target(persistTo: string | undefined): Promise<Target> {
   return d1Target(proxy.env.DB, () => proxy.dispose());
 }
 
+/**
+ * The deployed D1 ([env.production]'s, as `npm run deploy` migrates it) through wrangler's remote
+ * bindings: the same statements as locally, bound values and batches included, sent to Cloudflare's API
+ * under the account `wrangler login` (or CLOUDFLARE_API_TOKEN) gives.
+ */
+async function remoteD1Target(): Promise<Target> {
+  const { getPlatformProxy, unstable_readConfig } = await import("wrangler");
+  const config = unstable_readConfig({ config: join(root, "wrangler.toml"), env: "production" });
+  const databases = config.d1_databases as {
+    binding: string;
+    database_name?: string;
+    database_id?: string;
+  }[];
+  const binding = databases.find((d) => d.binding === "DB");
+  if (!binding?.database_id || /^0{8}-0{4}-0{4}-0{4}-0{12}$/.test(binding.database_id)) {
+    throw new Stop(
+      "remote D1: set database_id of [[env.production.d1_databases]] in wrangler.toml (npx wrangler d1 create edge-auth prints it)",
+    );
+  }
+  // A throwaway config holding only that binding, marked remote (wrangler.toml itself stays local-first).
+  const dir = join(root, ".wrangler", "import-remote");
+  mkdirSync(dir, { recursive: true });
+  const configPath = join(dir, "wrangler.json");
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      name: config.name,
+      compatibility_date: config.compatibility_date,
+      d1_databases: [
+        {
+          binding: "DB",
+          database_name: binding.database_name,
+          database_id: binding.database_id,
+          remote: true,
+        },
+      ],
+    }),
+  );
+  const proxy = await getPlatformProxy<{ DB: D1Database }>({
+    configPath,
+    remoteBindings: true,
+    persist: false,
+  });
+  return d1Target(proxy.env.DB, () => proxy.dispose(), "remote D1");
+}
+
 /** A D1 database as the import's target: the local one through wrangler, or a binding (the tests). */
 export async function d1Target(
   db: D1Database,
   dispose: () => Promise<void> = async () => {},
+  where = "local D1",
 ): Promise<Target> {
   try {
     await db.prepare("select username_lower from users limit 0").all();
   } catch (err) {
     await dispose();
-    throw new Stop(`local D1: ${(err as Error).message} (is it migrated? npm run db:migrate:local)`);
+    const migrate = where === "remote D1" ? "npm run db:migrate:remote" : "npm run db:migrate:local";
+    throw new Stop(`${where}: ${(err as Error).message} (is it migrated? ${migrate})`);
   }
   // D1 binds at most 100 values per statement; it stores booleans as 0/1 and times as epoch ms.
   const value = (v: unknown) =>
@@ -322,7 +364,11 @@ export async function runImport(
   log: (line: string) => void = console.log,
   // The target named by options.to, unless the caller brings one (the tests bring the Worker's D1).
   openTarget: () => Promise<Target> = () =>
-    options.to === "local" ? localD1Target(options.persistTo) : postgresTarget(options.to),
+    options.to === "local"
+      ? localD1Target(options.persistTo)
+      : options.to === "remote"
+        ? remoteD1Target()
+        : postgresTarget(options.to),
 ): Promise<Report> {
   const source = new pg.Client({ connectionString: options.from, connectionTimeoutMillis: 10_000 });
   source.on("error", () => {});
