@@ -31,7 +31,8 @@ const requestRoute = createRoute({
   description:
     "202 at once, the same for every address, known or not: the lookup, the writes and the email happen " +
     "after the answer, so neither the answer nor its timing tells whether the address is registered. The " +
-    "email holds a link (`${APP_URL}/auth/email-login?token=`, or `EMAIL_LOGIN_URL?token=` for a frontend) " +
+    "email holds a link (`/auth/email-login?token=` under `APP_URL`, or `EMAIL_LOGIN_URL?token=` for a " +
+    "frontend) " +
     "and a 6-digit code; both are valid for 10 minutes and single use, and using one spends the other. A " +
     "new request replaces the address's pending one. At most 5 emails an hour per address (further " +
     "requests still answer 202). An unknown address gets an email only when `EMAIL_LOGIN_SIGNUP` is on." +
