@@ -117,7 +117,10 @@ export function emailLoginRoutes() {
   router.openapi(verifyRoute, async (c) => {
     // The page's form and a JSON client get the same token response (no cookies here: a frontend that
     // wants the browser signed in sets EMAIL_LOGIN_URL and posts the token itself).
-    const body = requestBodyType(c) === "form" ? c.req.valid("form") : c.req.valid("json");
+    // Parsed again: with two media types and no `required`, a body of neither kind skips both validators.
+    const body = EmailLoginVerifyBody.parse(
+      requestBodyType(c) === "form" ? c.req.valid("form") : c.req.valid("json"),
+    );
     const result = await verifyEmailLogin(c.var.deps, proofOf(body), requestMeta(c));
     return c.json(result, 200);
   });

@@ -178,6 +178,12 @@ describe("email sign-in under attack", () => {
       expect(res.status, JSON.stringify(json)).toBe(422);
       expect(res.headers.get("Content-Type")).toMatch(/problem\+json/);
     }
+    // No body at all (found by the fuzz suite: it once reached the service as a 500).
+    const empty = await client.call("POST", "/auth/email-login/verify");
+    expect(empty.status).toBe(422);
+    expect(empty.headers.get("Content-Type")).toMatch(/problem\+json/);
+    const emptyForm = await client.call("POST", "/auth/email-login/verify", { form: {} });
+    expect(emptyForm.status).toBe(422);
     // Well-formed but wrong: 400, and a malformed code never costs the owner an attempt.
     expect((await verifyLink(client, "a".repeat(43))).body.code).toBe("invalid_token");
     const user = await createVerifiedUser(client);
