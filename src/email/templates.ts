@@ -77,6 +77,23 @@ export function passwordResetEmail(config: Config, to: string, token: string): E
   );
 }
 
+export function emailChangeLink(config: Config, token: string): string {
+  return `${config.APP_URL}/auth/email/change/confirm?token=${encodeURIComponent(token)}`;
+}
+
+/** Sent to the NEW address: following the link proves it, and only then does the account move to it. */
+export function emailChangeEmail(config: Config, to: string, token: string): EmailMessage {
+  return message(
+    to,
+    `Confirm your new email address for ${config.APP_NAME}`,
+    [
+      `Someone (hopefully you) asked to use this address for their ${config.APP_NAME} account.`,
+      "The link is valid for 1 hour. If this wasn't you, ignore this email: nothing changes.",
+    ],
+    { url: emailChangeLink(config, token), label: "Use this email address" },
+  );
+}
+
 export function accountThrottledEmail(config: Config, to: string, token: string): EmailMessage {
   return message(
     to,
