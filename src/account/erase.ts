@@ -14,7 +14,11 @@ export async function deleteAccount(deps: Deps, user: User, meta: RequestMeta): 
   const now = deps.now();
   // The final entry is pseudonymous like the ones before it: no IP, no user agent, no address.
   const audit = {
-    ...auditEntry(deps, { ...meta, ip: null, userAgent: null }, { action: "account_deleted", userId: user.id }),
+    ...auditEntry(
+      deps,
+      { ...meta, ip: null, userAgent: null },
+      { action: "account_deleted", userId: user.id },
+    ),
     createdAt: now,
   };
   const erased = await deps.db.accounts.erase({

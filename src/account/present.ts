@@ -64,7 +64,10 @@ export function presentExport(data: AccountExport, currentSessionId: string, at:
       created_at: p.createdAt.toISOString(),
       last_used_at: p.lastUsedAt ? p.lastUsedAt.toISOString() : null,
     })),
-    two_factor: { enabled: data.user.twoFactorEnabled, recovery_codes_remaining: data.recoveryCodesRemaining },
+    two_factor: {
+      enabled: data.user.twoFactorEnabled,
+      recovery_codes_remaining: data.recoveryCodesRemaining,
+    },
     audit: { entries: data.audit.map(presentAuditEntry), truncated: data.auditTruncated },
   };
 }

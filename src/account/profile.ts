@@ -5,7 +5,12 @@ import { AppError } from "../errors";
 import type { OAuthProviderName, ProfilePatch, User } from "../storage/types";
 
 /** PATCH /auth/me: full name and username; unchanged fields are not written. */
-export async function updateProfile(deps: Deps, user: User, patch: ProfilePatch, meta: RequestMeta): Promise<User> {
+export async function updateProfile(
+  deps: Deps,
+  user: User,
+  patch: ProfilePatch,
+  meta: RequestMeta,
+): Promise<User> {
   const changes: ProfilePatch = {};
   if (patch.fullName !== undefined && patch.fullName !== user.fullName) changes.fullName = patch.fullName;
   // A change of case only is a change too (the username is shown as chosen).
@@ -36,7 +41,8 @@ export async function unlinkProvider(
   meta: RequestMeta,
 ): Promise<void> {
   const result = await deps.db.accounts.unlinkProvider(user.id, provider);
-  if (result === "not_found") throw new AppError("not_found", { detail: `No ${provider} sign-in is linked.` });
+  if (result === "not_found")
+    throw new AppError("not_found", { detail: `No ${provider} sign-in is linked.` });
   if (result === "last_sign_in_method") throw new AppError("last_sign_in_method");
   recordEvent(deps, meta, { action: "oauth_unlinked", userId: user.id, metadata: { provider } });
 }

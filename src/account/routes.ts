@@ -130,7 +130,9 @@ const exportRoute = createRoute({
     200: {
       ...json(AccountExportSchema, "The export, as an attachment"),
       headers: z.object({
-        "Content-Disposition": z.string().openapi({ example: 'attachment; filename="edge-auth-export.json"' }),
+        "Content-Disposition": z
+          .string()
+          .openapi({ example: 'attachment; filename="edge-auth-export.json"' }),
       }),
     },
     401: problems[401],
@@ -234,7 +236,10 @@ export function lifecycleRoutes() {
     const data = await exportAccount(deps, c.var.auth, c.var.currentUser, requestMeta(c));
     const at = deps.now();
     const day = at.toISOString().slice(0, 10);
-    c.header("Content-Disposition", `attachment; filename="${deps.config.APP_NAME.replace(/[^\w.-]/g, "_")}-export-${day}.json"`);
+    c.header(
+      "Content-Disposition",
+      `attachment; filename="${deps.config.APP_NAME.replace(/[^\w.-]/g, "_")}-export-${day}.json"`,
+    );
     c.header("Cache-Control", "no-store");
     return c.json(presentExport(data, c.var.auth.sessionId, at), 200);
   });

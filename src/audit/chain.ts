@@ -97,7 +97,8 @@ export interface ChainedFields {
 export function chainAfter(tail: ChainTail, entry: NewAuditEntry): ChainedFields {
   const seq = tail.seq + 1;
   const link = { chain: chainOf(entry.userId), seq, prevHash: tail.hash };
-  if (entry.ip === null && entry.userAgent === null) return { ...link, hash: entryHash(tail.hash, entry, seq) };
+  if (entry.ip === null && entry.userAgent === null)
+    return { ...link, hash: entryHash(tail.hash, entry, seq) };
   const personalSalt = encodeHexLowerCase(crypto.getRandomValues(new Uint8Array(16)));
   const digest = personalDigest(personalSalt, entry.ip, entry.userAgent);
   const hash = entryHash(tail.hash, { ...entry, personalDigest: digest }, seq);
@@ -108,9 +109,7 @@ export function chainAfter(tail: ChainTail, entry: NewAuditEntry): ChainedFields
  * Whether a stored entry's personal fields agree with its digest: while the salt is kept they must hash
  * to it; once erased (salt gone) they must be empty. Entries without a digest hash them in clear.
  */
-export function personalFieldsIntact(
-  entry: HashedEntry & { personalSalt?: string | null },
-): boolean {
+export function personalFieldsIntact(entry: HashedEntry & { personalSalt?: string | null }): boolean {
   if (!entry.personalDigest) return true;
   if (!entry.personalSalt) return entry.ip === null && entry.userAgent === null;
   return personalDigest(entry.personalSalt, entry.ip, entry.userAgent) === entry.personalDigest;

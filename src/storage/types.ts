@@ -448,7 +448,10 @@ export interface ProfilePatch {
   username?: string | null;
 }
 
-export type ProfileUpdateResult = { kind: "updated"; user: User } | { kind: "username_taken" } | { kind: "not_found" };
+export type ProfileUpdateResult =
+  | { kind: "updated"; user: User }
+  | { kind: "username_taken" }
+  | { kind: "not_found" };
 
 export type EmailChangeResult =
   | { kind: "changed"; user: User; previousEmail: string }

@@ -61,7 +61,8 @@ async function leftovers(userId: string): Promise<Record<string, number>> {
   return out;
 }
 
-const deleteMe = (client: TestClient, token: string) => client.call("DELETE", "/auth/me", { token, headers: FROM });
+const deleteMe = (client: TestClient, token: string) =>
+  client.call("DELETE", "/auth/me", { token, headers: FROM });
 
 describe("deleting the account", () => {
   it("erases the account and everything personal in one go; audit entries stay, without IP or user agent, and the chain verifies", async () => {
@@ -69,7 +70,10 @@ describe("deleting the account", () => {
     const admin = await createAdmin(client);
     const enrolled = await createTwoFactorUser(client);
     // A sign-in from a known IP and browser, so the log has something to erase.
-    await client.call("POST", "/auth/login", { json: { email: enrolled.email, password: "wrong-password-1" }, headers: FROM });
+    await client.call("POST", "/auth/login", {
+      json: { email: enrolled.email, password: "wrong-password-1" },
+      headers: FROM,
+    });
     const user = enrolled;
     await registerPasskey(client, user, await SoftwareAuthenticator.create(BASE));
     await client.call("POST", "/auth/passkeys/register/options", { token: user.tokens.access_token });
@@ -78,7 +82,13 @@ describe("deleting the account", () => {
     const pendingLogin = await hashToken(`pending-${newId()}`);
     const now = new Date();
     await withDb(async (db) => {
-      await db.oauthAccounts.link({ provider: "google", providerUserId: `g-${newId()}`, userId: user.id, email: user.email, createdAt: now });
+      await db.oauthAccounts.link({
+        provider: "google",
+        providerUserId: `g-${newId()}`,
+        userId: user.id,
+        email: user.email,
+        createdAt: now,
+      });
       await db.tokens.create({
         tokenHash: pendingLogin,
         purpose: "email_login" as never,
@@ -89,7 +99,16 @@ describe("deleting the account", () => {
       });
     });
     const before = await leftovers(user.id);
-    for (const table of ["users", "sessions", "refresh_tokens", "one_time_tokens", "oauth_accounts", "recovery_codes", "passkeys", "passkey_challenges"])
+    for (const table of [
+      "users",
+      "sessions",
+      "refresh_tokens",
+      "one_time_tokens",
+      "oauth_accounts",
+      "recovery_codes",
+      "passkeys",
+      "passkey_challenges",
+    ])
       expect(before[table], table).toBeGreaterThan(0);
     // The throttle row (a failed sign-in) and the email flood counter (the reset email) of the address.
     const [throttleKey, counterKey] = await personKeys({ config: getConfig(env) } as Deps, user.email);
@@ -113,13 +132,26 @@ describe("deleting the account", () => {
       passkeys: 0,
       passkey_challenges: 0,
     });
-    expect(await rawSql("select token_hash from one_time_tokens where token_hash = ?", [pendingLogin])).toEqual([]);
+    expect(
+      await rawSql("select token_hash from one_time_tokens where token_hash = ?", [pendingLogin]),
+    ).toEqual([]);
     expect(await keyed()).toEqual([0, 0]);
     // Every token of the account is dead at once, and the address is free again.
     expect((await client.call("GET", "/auth/me", { token: user.tokens.access_token })).status).toBe(401);
-    expect((await client.call("POST", "/auth/refresh", { json: { refresh_token: user.tokens.refresh_token } })).status).toBe(401);
-    expect((await client.call("POST", "/auth/password/reset", { json: { token: reset, new_password: `${PASSWORD}-x` } })).status).toBe(400);
-    expect((await client.call("POST", "/auth/login", { json: { email: user.email, password: PASSWORD } })).status).toBe(401);
+    expect(
+      (await client.call("POST", "/auth/refresh", { json: { refresh_token: user.tokens.refresh_token } }))
+        .status,
+    ).toBe(401);
+    expect(
+      (
+        await client.call("POST", "/auth/password/reset", {
+          json: { token: reset, new_password: `${PASSWORD}-x` },
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (await client.call("POST", "/auth/login", { json: { email: user.email, password: PASSWORD } })).status,
+    ).toBe(401);
     expect(await withDb((db) => db.users.findByEmail(user.email))).toBeNull();
 
     const entries = await auditEntries(user.id);
@@ -134,7 +166,9 @@ describe("deleting the account", () => {
     for (const secret of [user.email, user.email.toLowerCase(), IP, UA, reset, user.tokens.refresh_token])
       expect(dump).not.toContain(secret);
 
-    const verified = await client.call("GET", `/audit/verify?user_id=${user.id}`, { token: admin.tokens.access_token });
+    const verified = await client.call("GET", `/audit/verify?user_id=${user.id}`, {
+      token: admin.tokens.access_token,
+    });
     expect(verified.body).toEqual({ ok: true, checked: entries.length });
     const all = await client.call("GET", "/audit/verify", { token: admin.tokens.access_token });
     expect(all.body.ok).toBe(true);
@@ -144,11 +178,19 @@ describe("deleting the account", () => {
     const client = testClient();
     const admin = await createAdmin(client);
     const user = await createVerifiedUser(client);
-    await client.call("POST", "/auth/login", { json: { email: user.email, password: PASSWORD }, headers: FROM });
+    await client.call("POST", "/auth/login", {
+      json: { email: user.email, password: PASSWORD },
+      headers: FROM,
+    });
     expect((await deleteMe(client, user.tokens.access_token)).status).toBe(204);
-    const [victim] = await rawSql("select id from audit_log where user_id = ? and action = 'login_succeeded' order by seq desc", [user.id]);
+    const [victim] = await rawSql(
+      "select id from audit_log where user_id = ? and action = 'login_succeeded' order by seq desc",
+      [user.id],
+    );
     await rawSql("update audit_log set ip = ? where id = ?", ["198.51.100.1", victim!.id]);
-    const res = await client.call("GET", `/audit/verify?user_id=${user.id}`, { token: admin.tokens.access_token });
+    const res = await client.call("GET", `/audit/verify?user_id=${user.id}`, {
+      token: admin.tokens.access_token,
+    });
     expect(res.body).toMatchObject({ ok: false, first_bad_id: victim!.id });
   });
 
@@ -156,35 +198,55 @@ describe("deleting the account", () => {
     const client = testClient();
     const admin = await createAdmin(client);
     const user = await createVerifiedUser(client);
-    await client.call("POST", "/auth/login", { json: { email: user.email, password: PASSWORD }, headers: FROM });
-    const [row] = await rawSql("select id, personal_salt, personal_digest from audit_log where user_id = ? and ip = ?", [user.id, IP]);
+    await client.call("POST", "/auth/login", {
+      json: { email: user.email, password: PASSWORD },
+      headers: FROM,
+    });
+    const [row] = await rawSql(
+      "select id, personal_salt, personal_digest from audit_log where user_id = ? and ip = ?",
+      [user.id, IP],
+    );
     expect(row?.personal_salt).toMatch(/^[0-9a-f]{32}$/);
     expect(row?.personal_digest).toMatch(/^[0-9a-f]{64}$/);
     await rawSql("update audit_log set ip = ? where id = ?", ["198.51.100.1", row!.id]);
-    const res = await client.call("GET", `/audit/verify?user_id=${user.id}`, { token: admin.tokens.access_token });
+    const res = await client.call("GET", `/audit/verify?user_id=${user.id}`, {
+      token: admin.tokens.access_token,
+    });
     expect(res.body).toMatchObject({ ok: false, first_bad_id: row!.id });
   });
 
   it("a stolen access token, and every other session's, stop working with the deletion; other accounts are untouched", async () => {
     const client = testClient();
     const user = await createVerifiedUser(client);
-    const otherSession = await client.call("POST", "/auth/login", { json: { email: user.email, password: PASSWORD } });
+    const otherSession = await client.call("POST", "/auth/login", {
+      json: { email: user.email, password: PASSWORD },
+    });
     const bystander = await createVerifiedUser(client);
-    expect((await client.call("GET", "/auth/me", { token: otherSession.body.access_token })).status).toBe(200);
+    expect((await client.call("GET", "/auth/me", { token: otherSession.body.access_token })).status).toBe(
+      200,
+    );
     expect((await deleteMe(client, user.tokens.access_token)).status).toBe(204);
     for (const token of [user.tokens.access_token, otherSession.body.access_token]) {
       const res = await client.call("GET", "/auth/sessions", { token });
       expect(res.status).toBe(401);
     }
     expect((await client.call("GET", "/auth/me", { token: bystander.tokens.access_token })).status).toBe(200);
-    expect((await client.call("POST", "/auth/refresh", { json: { refresh_token: bystander.tokens.refresh_token } })).status).toBe(200);
+    expect(
+      (
+        await client.call("POST", "/auth/refresh", {
+          json: { refresh_token: bystander.tokens.refresh_token },
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it("a deletion racing refreshes: no 500, and afterwards no token of the account works", async () => {
     const client = testClient();
     const user = await createVerifiedUser(client);
     const sessions = await Promise.all(
-      Array.from({ length: 4 }, () => client.call("POST", "/auth/login", { json: { email: user.email, password: PASSWORD } })),
+      Array.from({ length: 4 }, () =>
+        client.call("POST", "/auth/login", { json: { email: user.email, password: PASSWORD } }),
+      ),
     );
     const refreshTokens = [user.tokens.refresh_token, ...sessions.map((s) => s.body.refresh_token as string)];
     const results = await Promise.all([
@@ -196,10 +258,14 @@ describe("deleting the account", () => {
     ]);
     for (const r of results) expect([200, 204, 401]).toContain(r.status);
     expect(results[results.length - 1]!.status).toBe(204);
-    const issued = results.filter((r) => r.status === 200).map((r) => r.body as { access_token: string; refresh_token: string });
+    const issued = results
+      .filter((r) => r.status === 200)
+      .map((r) => r.body as { access_token: string; refresh_token: string });
     for (const t of issued) {
       expect((await client.call("GET", "/auth/me", { token: t.access_token })).status).toBe(401);
-      expect((await client.call("POST", "/auth/refresh", { json: { refresh_token: t.refresh_token } })).status).toBe(401);
+      expect(
+        (await client.call("POST", "/auth/refresh", { json: { refresh_token: t.refresh_token } })).status,
+      ).toBe(401);
     }
     for (const t of refreshTokens)
       expect((await client.call("POST", "/auth/refresh", { json: { refresh_token: t } })).status).toBe(401);
@@ -209,7 +275,9 @@ describe("deleting the account", () => {
   it("two deletions at once: one 204, one entry account_deleted", async () => {
     const client = testClient();
     const user = await createVerifiedUser(client);
-    const results = await Promise.all(Array.from({ length: 5 }, () => deleteMe(client, user.tokens.access_token)));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => deleteMe(client, user.tokens.access_token)),
+    );
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 204)).toHaveLength(1);
     expect(statuses.filter((s) => s !== 204).every((s) => s === 401)).toBe(true);

@@ -26,10 +26,14 @@ describe("changing the email address", () => {
     const mail = client.mailbox.last(next);
     expect(mail.text).toContain("https://auth.example.test/auth/email/change/confirm?token=");
     // Nothing moved yet, and only the hash is stored.
-    expect((await client.call("GET", "/auth/me", { token: user.tokens.access_token })).body.email).toBe(user.email);
+    expect((await client.call("GET", "/auth/me", { token: user.tokens.access_token })).body.email).toBe(
+      user.email,
+    );
     const stored = await withDb((db) => db.tokens.peek("email_change", token, new Date()));
     expect(stored).toBeNull();
-    expect(await withDb(async (db) => db.tokens.peek("email_change", await hashToken(token), new Date()))).toEqual({
+    expect(
+      await withDb(async (db) => db.tokens.peek("email_change", await hashToken(token), new Date())),
+    ).toEqual({
       userId: user.id,
       data: { email: next },
     });
@@ -39,8 +43,13 @@ describe("changing the email address", () => {
     expect(done.body).toMatchObject({ id: user.id, email: next, is_verified: true });
     expect(client.mailbox.last(user.email).subject).toBe("edge-auth: Your email address was changed");
     // Sign-in follows the address (any case); the old one no longer signs in.
-    expect((await client.call("POST", "/auth/login", { json: { email: next.toLowerCase(), password: PASSWORD } })).status).toBe(200);
-    expect((await client.call("POST", "/auth/login", { json: { email: user.email, password: PASSWORD } })).status).toBe(401);
+    expect(
+      (await client.call("POST", "/auth/login", { json: { email: next.toLowerCase(), password: PASSWORD } }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await client.call("POST", "/auth/login", { json: { email: user.email, password: PASSWORD } })).status,
+    ).toBe(401);
     // Single use.
     expect((await confirm(client, token)).status).toBe(400);
     const entries = await auditEntries(user.id);
@@ -129,9 +138,7 @@ describe("changing the email address", () => {
     // Two links to one address: the second request's email is the last one, so read both in order.
     const tokens: string[] = [];
     for (const u of users) tokens.push(await requestChange(client, u, target));
-    const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => confirm(client, tokens[i % 2]!)),
-    );
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => confirm(client, tokens[i % 2]!)));
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.every((s) => s === 200 || s === 409 || s === 400)).toBe(true);
@@ -169,11 +176,21 @@ describe("changing the email address", () => {
     const client = testClient({ now: time.now });
     const user = await createVerifiedUser(client);
     for (const bad of [{}, { new_email: "not-an-address" }, { new_email: "a@b" }, { new_email: 42 }]) {
-      const res = await client.call("POST", "/auth/email/change", { token: user.tokens.access_token, json: bad });
+      const res = await client.call("POST", "/auth/email/change", {
+        token: user.tokens.access_token,
+        json: bad,
+      });
       expect(res.status, JSON.stringify(bad)).toBe(422);
     }
-    expect((await client.call("POST", "/auth/email/change", { json: { new_email: uniqueEmail() } })).status).toBe(401);
-    for (const bad of [{}, { token: "short" }, { token: "x".repeat(600) }, { token: "a b c d e f g h i j k l" }]) {
+    expect(
+      (await client.call("POST", "/auth/email/change", { json: { new_email: uniqueEmail() } })).status,
+    ).toBe(401);
+    for (const bad of [
+      {},
+      { token: "short" },
+      { token: "x".repeat(600) },
+      { token: "a b c d e f g h i j k l" },
+    ]) {
       const res = await client.call("POST", "/auth/email/change/confirm", { json: bad });
       expect(res.status, JSON.stringify(bad)).toBe(422);
     }
@@ -188,7 +205,9 @@ describe("changing the email address", () => {
     expect((await withDb((db) => db.users.findById(user.id)))?.email).toBe(user.email);
 
     // Past the reauthentication window (a refresh does not renew it): 403.
-    const refreshed = await client.call("POST", "/auth/refresh", { json: { refresh_token: user.tokens.refresh_token } });
+    const refreshed = await client.call("POST", "/auth/refresh", {
+      json: { refresh_token: user.tokens.refresh_token },
+    });
     const stale = await client.call("POST", "/auth/email/change", {
       token: refreshed.body.access_token,
       json: { new_email: uniqueEmail() },

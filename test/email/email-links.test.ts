@@ -39,6 +39,13 @@ describe("every link in every email opens a working page", () => {
       await client.call("POST", "/auth/login", { json: { email: user.email, password: `wrong-${i}-pass` } });
     // 2FA on (a notice).
     await createTwoFactorUser(client);
+    // An email change: the link to the new address, then the notice to the old one.
+    const mover = await createVerifiedUser(client);
+    const moved = uniqueEmail("moved");
+    await client.call("POST", "/auth/email/change", {
+      token: mover.tokens.access_token,
+      json: { new_email: moved },
+    });
 
     const sent = client.mailbox.sent;
     const subjects = new Set(sent.map((m) => m.subject));
@@ -50,6 +57,7 @@ describe("every link in every email opens a working page", () => {
       /password was changed/,
       /Two-factor authentication is on/,
       /Choose another .* username/,
+      /Confirm your new email address/,
     ])
       expect(
         [...subjects].some((s) => expected.test(s)),
@@ -74,6 +82,7 @@ describe("every link in every email opens a working page", () => {
     expect(names).toEqual([
       "accountThrottledEmail",
       "alreadyRegisteredEmail",
+      "emailChangeEmail",
       "passwordResetEmail",
       "securityNoticeEmail",
       "usernameTakenEmail",

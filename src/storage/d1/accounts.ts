@@ -60,7 +60,11 @@ export class D1AccountRepository extends SqlAccountRepository {
             .update(t.oneTimeTokens)
             .set({ consumedAt: now })
             .where(
-              and(this.outstandingTokens(token.userId, fromLower, killPurposes), this.excluding(tokenHash), moved),
+              and(
+                this.outstandingTokens(token.userId, fromLower, killPurposes),
+                this.excluding(tokenHash),
+                moved,
+              ),
             ),
         ]);
       } catch (err) {

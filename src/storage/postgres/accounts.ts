@@ -72,7 +72,8 @@ export class PgAccountRepository extends SqlAccountRepository {
           // fails once the first commits. The whole transaction (the token's spending too) rolls back.
           await this.moveEmail(tx, token.userId, fromLower, to, now);
         } catch (err) {
-          if (isUniqueViolation(err, "users_email_lower_uq", "users.email_lower")) throw new EmailTakenError();
+          if (isUniqueViolation(err, "users_email_lower_uq", "users.email_lower"))
+            throw new EmailTakenError();
           throw err;
         }
         await tx
@@ -82,7 +83,10 @@ export class PgAccountRepository extends SqlAccountRepository {
         return { userId: token.userId, previousEmail: before.email };
       });
     } catch (err) {
-      if (err instanceof EmailTakenError || isUniqueViolation(err, "users_email_lower_uq", "users.email_lower"))
+      if (
+        err instanceof EmailTakenError ||
+        isUniqueViolation(err, "users_email_lower_uq", "users.email_lower")
+      )
         return { kind: "taken" };
       throw err;
     }

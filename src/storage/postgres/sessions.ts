@@ -96,7 +96,9 @@ export class PgSessionRepository extends SqlSessionRepository {
                   prevHash: sql<string>`${audit.prevHash}::text`.as("prev_hash"),
                   hash: sql<string>`${audit.hash}::text`.as("hash"),
                   personalSalt: sql<string | null>`${audit.personalSalt ?? null}::text`.as("personal_salt"),
-                  personalDigest: sql<string | null>`${audit.personalDigest ?? null}::text`.as("personal_digest"),
+                  personalDigest: sql<string | null>`${audit.personalDigest ?? null}::text`.as(
+                    "personal_digest",
+                  ),
                 })
                 .from(swapped),
             )

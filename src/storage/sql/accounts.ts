@@ -56,7 +56,11 @@ export abstract class SqlAccountRepository implements AccountRepository {
       set.usernameLower = patch.username === null ? null : patch.username.toLowerCase();
     }
     try {
-      const rows = await this.d.db.update(users).set(set).where(eq(users.id, userId)).returning({ id: users.id });
+      const rows = await this.d.db
+        .update(users)
+        .set(set)
+        .where(eq(users.id, userId))
+        .returning({ id: users.id });
       if (rows.length === 0) return { kind: "not_found" };
     } catch (err) {
       // The unique index decides a race between two accounts taking one username: one UPDATE lands.
@@ -77,7 +81,11 @@ export abstract class SqlAccountRepository implements AccountRepository {
    * One conditional DELETE: the links go only while another way to sign in remains (a password, a
    * passkey, a link to another provider). Email sign-in does not count (API.md: it may be turned off).
    */
-  protected async unlinkUnlessLast(db: SqlDb, userId: string, provider: OAuthProviderName): Promise<UnlinkResult> {
+  protected async unlinkUnlessLast(
+    db: SqlDb,
+    userId: string,
+    provider: OAuthProviderName,
+  ): Promise<UnlinkResult> {
     const { oauthAccounts: o, users: u, passkeys: p } = this.d.t;
     const rows = await db
       .delete(o)
@@ -120,7 +128,10 @@ export abstract class SqlAccountRepository implements AccountRepository {
   protected erasureStatements(db: SqlDb, scope: ErasureScope) {
     const t = this.d.t;
     const { userId } = scope;
-    const ownSessions = db.select({ id: t.sessions.id }).from(t.sessions).where(eq(t.sessions.userId, userId));
+    const ownSessions = db
+      .select({ id: t.sessions.id })
+      .from(t.sessions)
+      .where(eq(t.sessions.userId, userId));
     const keys = scope.personKeys.length > 0 ? scope.personKeys : ["\u0000"];
     return [
       // The IP and user agent leave the account's audit entries; their salted digest keeps each hash
