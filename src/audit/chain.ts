@@ -89,7 +89,7 @@ export interface ChainedFields {
   seq: number;
   prevHash: string;
   hash: string;
-  /** Set only when the entry has an IP or a user agent (see personalDigest). */
+  /** Set only when the entry has an IP (see personalDigest and chainAfter). */
   personalSalt?: string;
   personalDigest?: string;
 }
@@ -97,8 +97,9 @@ export interface ChainedFields {
 export function chainAfter(tail: ChainTail, entry: NewAuditEntry): ChainedFields {
   const seq = tail.seq + 1;
   const link = { chain: chainOf(entry.userId), seq, prevHash: tail.hash };
-  if (entry.ip === null && entry.userAgent === null)
-    return { ...link, hash: entryHash(tail.hash, entry, seq) };
+  // Sealed when the entry has an IP: every entry of a request through Cloudflare (CF-Connecting-IP).
+  // Entries without one (the admin CLI's constant user agent, local requests) hash their fields in clear.
+  if (entry.ip === null) return { ...link, hash: entryHash(tail.hash, entry, seq) };
   const personalSalt = encodeHexLowerCase(crypto.getRandomValues(new Uint8Array(16)));
   const digest = personalDigest(personalSalt, entry.ip, entry.userAgent);
   const hash = entryHash(tail.hash, { ...entry, personalDigest: digest }, seq);

@@ -132,7 +132,7 @@ export abstract class SqlAccountRepository implements AccountRepository {
       .select({ id: t.sessions.id })
       .from(t.sessions)
       .where(eq(t.sessions.userId, userId));
-    const keys = scope.personKeys.length > 0 ? scope.personKeys : ["\u0000"];
+    const keys = scope.personKeys;
     return [
       // The IP and user agent leave the account's audit entries; their salted digest keeps each hash
       // (src/audit/chain.ts). Entries hashed before the digest existed keep theirs (see README).
@@ -154,8 +154,12 @@ export abstract class SqlAccountRepository implements AccountRepository {
       db.delete(t.passkeys).where(eq(t.passkeys.userId, userId)),
       db.delete(t.recoveryCodes).where(eq(t.recoveryCodes.userId, userId)),
       db.delete(t.oauthAccounts).where(eq(t.oauthAccounts.userId, userId)),
-      db.delete(t.counters).where(inArray(t.counters.key, keys)),
-      db.delete(t.loginThrottle).where(inArray(t.loginThrottle.key, keys)),
+      ...(keys.length > 0
+        ? [
+            db.delete(t.counters).where(inArray(t.counters.key, keys)),
+            db.delete(t.loginThrottle).where(inArray(t.loginThrottle.key, keys)),
+          ]
+        : []),
     ];
   }
 
