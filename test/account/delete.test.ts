@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { personKeys } from "../../src/auth/throttle";
 import { hashToken } from "../../src/auth/tokens";
@@ -14,9 +15,11 @@ import {
   type TestUser,
   testClient,
   tokenFromEmail,
+  uniqueEmail,
 } from "../helpers";
 import { SoftwareAuthenticator } from "../passkeys/authenticator";
 import { rawSql } from "../support/raw-sql";
+import { testHasher } from "../support/test-hasher";
 import { createTwoFactorUser } from "../twofactor/support";
 import { createAdmin } from "../users/admin-helpers";
 import { withDb } from "./support";
@@ -238,6 +241,40 @@ describe("deleting the account", () => {
         })
       ).status,
     ).toBe(200);
+  });
+
+  it("a FastAPI access token of the account (cut-over) stops working too", async () => {
+    const secret = "the-fastapi-service-secret-key-0123456789";
+    const legacyEnv = {
+      LEGACY_JWT_SECRET: secret,
+      LEGACY_TOKENS_UNTIL: new Date(Date.now() + 86_400_000).toISOString(),
+    };
+    const client = testClient({}, legacyEnv);
+    // An imported account keeps its numeric FastAPI id; it signs in here with its (migrated) password.
+    const id = String(Math.floor(Math.random() * 1e15));
+    const email = uniqueEmail("imported");
+    const passwordHash = await testHasher.hash(PASSWORD);
+    await withDb((db) =>
+      db.users.create({
+        id,
+        email,
+        fullName: null,
+        passwordHash,
+        role: "user",
+        isVerified: true,
+        now: new Date(),
+      }),
+    );
+    const login = await client.call("POST", "/auth/login", { json: { email, password: PASSWORD } });
+    expect(login.status).toBe(200);
+    const user = { id, tokens: login.body as { access_token: string } };
+    const old = await new SignJWT({ sub: user.id, role: "user", type: "access", jti: crypto.randomUUID() })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 1800)
+      .sign(new TextEncoder().encode(secret));
+    expect((await client.call("GET", "/auth/me", { token: old })).status).toBe(200);
+    expect((await deleteMe(client, user.tokens.access_token)).status).toBe(204);
+    expect((await client.call("GET", "/auth/me", { token: old })).status).toBe(401);
   });
 
   it("a deletion racing refreshes: no 500, and afterwards no token of the account works", async () => {

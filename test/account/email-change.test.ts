@@ -150,6 +150,22 @@ describe("changing the email address", () => {
     expect((await withDb((db) => db.users.findById(loser.id)))?.email).toBe(loser.email);
   });
 
+  it("tokens are purpose-bound: a reset link does not confirm an address, an email-change link does not reset", async () => {
+    const client = testClient();
+    const user = await createVerifiedUser(client);
+    await client.call("POST", "/auth/password/forgot", { json: { email: user.email } });
+    const reset = tokenFromEmail(client.mailbox.last(user.email));
+    const change = await requestChange(client, user, uniqueEmail("purpose"));
+    expect((await confirm(client, reset)).status).toBe(400);
+    const asReset = await client.call("POST", "/auth/password/reset", {
+      json: { token: change, new_password: `${PASSWORD}-new` },
+    });
+    expect(asReset.status).toBe(400);
+    expect((await client.call("POST", "/auth/verify", { json: { token: change } })).status).toBe(400);
+    // Neither attempt spent the other link.
+    expect((await confirm(client, change)).status).toBe(200);
+  });
+
   it("the GET page spends nothing; its form post confirms and answers with a page", async () => {
     const client = testClient();
     const user = await createVerifiedUser(client);
