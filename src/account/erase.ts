@@ -4,6 +4,7 @@ import type { AuthContext, RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import type { AuditEntry, User } from "../storage/types";
+import { failureKey as twoFactorFailureKey } from "../twofactor/service";
 
 /**
  * DELETE /auth/me: the account and everything keyed by the person go in one transaction
@@ -24,7 +25,7 @@ export async function deleteAccount(deps: Deps, user: User, meta: RequestMeta): 
   const erased = await deps.db.accounts.erase({
     userId: user.id,
     email: user.email,
-    personKeys: await personKeys(deps, user.email),
+    personKeys: [...(await personKeys(deps, user.email)), twoFactorFailureKey(user.id)],
     audit,
     now,
   });

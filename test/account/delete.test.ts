@@ -20,7 +20,7 @@ import {
 import { SoftwareAuthenticator } from "../passkeys/authenticator";
 import { rawSql } from "../support/raw-sql";
 import { testHasher } from "../support/test-hasher";
-import { createTwoFactorUser } from "../twofactor/support";
+import { createTwoFactorUser, passwordStep, verify } from "../twofactor/support";
 import { createAdmin } from "../users/admin-helpers";
 import { withDb } from "./support";
 
@@ -71,13 +71,14 @@ describe("deleting the account", () => {
   it("erases the account and everything personal in one go; audit entries stay, without IP or user agent, and the chain verifies", async () => {
     const client = testClient();
     const admin = await createAdmin(client);
-    const enrolled = await createTwoFactorUser(client);
-    // A sign-in from a known IP and browser, so the log has something to erase.
+    const user = await createTwoFactorUser(client);
+    // A wrong second factor: the per-account 2FA failure counter.
+    expect((await verify(client, await passwordStep(client, user.email), "000000")).status).toBe(401);
+    // A failed sign-in from a known IP and browser: a throttle row, and something in the log to erase.
     await client.call("POST", "/auth/login", {
-      json: { email: enrolled.email, password: "wrong-password-1" },
+      json: { email: user.email, password: "wrong-password-1" },
       headers: FROM,
     });
-    const user = enrolled;
     await registerPasskey(client, user, await SoftwareAuthenticator.create(BASE));
     await client.call("POST", "/auth/passkeys/register/options", { token: user.tokens.access_token });
     await client.call("POST", "/auth/password/forgot", { json: { email: user.email }, headers: FROM });
@@ -118,8 +119,9 @@ describe("deleting the account", () => {
     const keyed = async () => [
       (await rawSql("select key from login_throttle where key = ?", [throttleKey])).length,
       (await rawSql("select key from counters where key = ?", [counterKey])).length,
+      (await rawSql("select key from counters where key = ?", [`2fa-fail:${user.id}`])).length,
     ];
-    expect(await keyed()).toEqual([1, 1]);
+    expect(await keyed()).toEqual([1, 1, 1]);
     expect((await auditEntries(user.id)).some((e) => e.ip === IP)).toBe(true);
 
     const res = await deleteMe(client, user.tokens.access_token);
@@ -138,7 +140,7 @@ describe("deleting the account", () => {
     expect(
       await rawSql("select token_hash from one_time_tokens where token_hash = ?", [pendingLogin]),
     ).toEqual([]);
-    expect(await keyed()).toEqual([0, 0]);
+    expect(await keyed()).toEqual([0, 0, 0]);
     // Every token of the account is dead at once, and the address is free again.
     expect((await client.call("GET", "/auth/me", { token: user.tokens.access_token })).status).toBe(401);
     expect(
