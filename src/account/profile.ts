@@ -1,6 +1,7 @@
 import { recordEvent } from "../audit/record";
 import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
+import { sendSecurityNotice } from "../email/security-notice";
 import { AppError } from "../errors";
 import type { OAuthProviderName, ProfilePatch, User } from "../storage/types";
 
@@ -45,4 +46,6 @@ export async function unlinkProvider(
     throw new AppError("not_found", { detail: `No ${provider} sign-in is linked.` });
   if (result === "last_sign_in_method") throw new AppError("last_sign_in_method");
   recordEvent(deps, meta, { action: "oauth_unlinked", userId: user.id, metadata: { provider } });
+  // Changing how the account signs in is worth a line to its address, as linking is.
+  sendSecurityNotice(deps, user, `${provider}_unlinked`);
 }

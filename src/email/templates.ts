@@ -116,7 +116,9 @@ export type SecurityNoticeKind =
   | "passkey_removed"
   | "email_changed"
   | "google_linked"
-  | "facebook_linked";
+  | "facebook_linked"
+  | "google_unlinked"
+  | "facebook_unlinked";
 
 const NOTICES: Record<SecurityNoticeKind, { subject: string; line: string }> = {
   password_changed: {
@@ -148,6 +150,14 @@ const NOTICES: Record<SecurityNoticeKind, { subject: string; line: string }> = {
   facebook_linked: {
     subject: "Facebook sign-in was linked",
     line: "A Facebook account can now sign in to your account.",
+  },
+  google_unlinked: {
+    subject: "Google sign-in was unlinked",
+    line: "Your Google account can no longer sign in to your account.",
+  },
+  facebook_unlinked: {
+    subject: "Facebook sign-in was unlinked",
+    line: "Your Facebook account can no longer sign in to your account.",
   },
 };
 

@@ -98,6 +98,9 @@ describe("unlinking a provider", () => {
     expect(res.status).toBe(204);
     expect((await harness.client.call("GET", "/auth/me", { token })).body.providers).toEqual(["password"]);
     expect(await withDb((db) => db.oauthAccounts.find("google", sub))).toBeNull();
+    const notice = harness.client.mailbox.last(user.email);
+    expect(notice.subject).toBe("edge-auth: Google sign-in was unlinked");
+    expect(notice.text).not.toMatch(/https?:\/\/|token/i);
     const entry = (await auditEntries(user.id)).find((e) => e.action === "oauth_unlinked");
     expect(entry?.metadata).toEqual({ provider: "google" });
     const again = await harness.client.call("DELETE", "/auth/providers/google", { token });
