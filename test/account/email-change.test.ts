@@ -166,6 +166,21 @@ describe("changing the email address", () => {
     expect((await confirm(client, change)).status).toBe(200);
   });
 
+  it("60 parallel confirmations of one link: exactly one moves the account", async () => {
+    const client = testClient();
+    const user = await createVerifiedUser(client);
+    const next = uniqueEmail("sixty");
+    const token = await requestChange(client, user, next);
+    const results = await Promise.all(Array.from({ length: 60 }, () => confirm(client, token)));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 400)).toHaveLength(59);
+    expect((await auditEntries(user.id)).filter((e) => e.action === "email_changed")).toHaveLength(1);
+    expect(
+      client.mailbox.to(user.email).filter((m) => /email address was changed/.test(m.subject)),
+    ).toHaveLength(1);
+  });
+
   it("the GET page spends nothing; its form post confirms and answers with a page", async () => {
     const client = testClient();
     const user = await createVerifiedUser(client);
