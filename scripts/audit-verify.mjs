@@ -79,6 +79,8 @@ const toEntry = (r) => ({
   seq: r.seq === null ? null : Number(r.seq),
   prevHash: r.prev_hash,
   hash: r.hash,
+  personalSalt: r.personal_salt ?? null,
+  personalDigest: r.personal_digest ?? null,
 });
 
 // The reads verification needs (the AuditRepository's chains/chainPage/anchor/findUnchained).

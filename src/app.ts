@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { lifecycleRoutes } from "./account/routes";
 import { auditRoutes } from "./audit/routes";
 import { authRoutes } from "./auth/routes";
 import type { AppEnv } from "./context";
@@ -52,6 +53,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   app.route("/", healthRoutes());
   app.route("/", metaRoutes());
   app.route("/", authRoutes());
+  app.route("/", lifecycleRoutes());
   app.route("/", twoFactorRoutes());
   app.route("/", oauthRoutes());
   app.route("/", passkeyRoutes());

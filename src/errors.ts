@@ -102,6 +102,12 @@ export const ErrorCode = {
     title: "Conflict",
     detail: "This is the account's last way to sign in; add a password, passkey or provider first.",
   },
+  email_taken: {
+    status: 409,
+    title: "Conflict",
+    detail: "Another account uses this email address now; the change was not made.",
+  },
+  username_taken: { status: 409, title: "Conflict", detail: "This username is taken; choose another." },
   payload_too_large: {
     status: 413,
     title: "Payload Too Large",

@@ -45,21 +45,40 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
 }
 
-/** What is hashed of an entry: every stored field, its place in the chain included. */
-export function hashedFields(entry: NewAuditEntry, seq: number): Record<string, unknown> {
-  return {
+/**
+ * An entry's personal fields (IP, user agent) as the hash sees them: SHA-256 over a random 128-bit salt
+ * and their canonical JSON. The hash covers this digest, not the values, so erasing an account can clear
+ * the IP, the user agent and the salt and every link still verifies; without the salt the digest cannot
+ * be brute-forced back to an IP (2^32 guesses would be enough against an unsalted one).
+ */
+export function personalDigest(salt: string, ip: string | null, userAgent: string | null): string {
+  const bytes = new TextEncoder().encode(salt + canonicalJson({ ip, user_agent: userAgent }));
+  return encodeHexLowerCase(sha256(bytes));
+}
+
+/** An entry as hashed: with its personal digest when it has one (see personalDigest). */
+export type HashedEntry = NewAuditEntry & { personalDigest?: string | null };
+
+/**
+ * What is hashed of an entry: every stored field, its place in the chain included. The IP and user
+ * agent enter through their salted digest when the entry has one; entries without one (written before
+ * it existed, or with neither field, like the admin CLI's) hash them in clear.
+ */
+export function hashedFields(entry: HashedEntry, seq: number): Record<string, unknown> {
+  const common = {
     id: entry.id,
     user_id: entry.userId,
     action: entry.action,
-    ip: entry.ip,
-    user_agent: entry.userAgent,
     created_at: entry.createdAt.toISOString(),
     metadata: entry.metadata,
     seq,
   };
+  return entry.personalDigest
+    ? { ...common, personal: entry.personalDigest }
+    : { ...common, ip: entry.ip, user_agent: entry.userAgent };
 }
 
-export function entryHash(prevHash: string, entry: NewAuditEntry, seq: number): string {
+export function entryHash(prevHash: string, entry: HashedEntry, seq: number): string {
   const bytes = new TextEncoder().encode(prevHash + canonicalJson(hashedFields(entry, seq)));
   return encodeHexLowerCase(sha256(bytes));
 }
@@ -70,9 +89,29 @@ export interface ChainedFields {
   seq: number;
   prevHash: string;
   hash: string;
+  /** Set only when the entry has an IP (see personalDigest and chainAfter). */
+  personalSalt?: string;
+  personalDigest?: string;
 }
 
 export function chainAfter(tail: ChainTail, entry: NewAuditEntry): ChainedFields {
   const seq = tail.seq + 1;
-  return { chain: chainOf(entry.userId), seq, prevHash: tail.hash, hash: entryHash(tail.hash, entry, seq) };
+  const link = { chain: chainOf(entry.userId), seq, prevHash: tail.hash };
+  // Sealed when the entry has an IP: every entry of a request through Cloudflare (CF-Connecting-IP).
+  // Entries without one (the admin CLI's constant user agent, local requests) hash their fields in clear.
+  if (entry.ip === null) return { ...link, hash: entryHash(tail.hash, entry, seq) };
+  const personalSalt = encodeHexLowerCase(crypto.getRandomValues(new Uint8Array(16)));
+  const digest = personalDigest(personalSalt, entry.ip, entry.userAgent);
+  const hash = entryHash(tail.hash, { ...entry, personalDigest: digest }, seq);
+  return { ...link, hash, personalSalt, personalDigest: digest };
+}
+
+/**
+ * Whether a stored entry's personal fields agree with its digest: while the salt is kept they must hash
+ * to it; once erased (salt gone) they must be empty. Entries without a digest hash them in clear.
+ */
+export function personalFieldsIntact(entry: HashedEntry & { personalSalt?: string | null }): boolean {
+  if (!entry.personalDigest) return true;
+  if (!entry.personalSalt) return entry.ip === null && entry.userAgent === null;
+  return personalDigest(entry.personalSalt, entry.ip, entry.userAgent) === entry.personalDigest;
 }

@@ -40,6 +40,13 @@ export const AUDIT_METADATA_KEYS = {
   passkey_failed: ["reason", "passkey_id", "stage"],
   email_login_requested: ["outcome"],
   email_login: ["via", "created", "takeover", "mfa_required"],
+  // Account lifecycle: never an address or a name (entries outlive an erasure, src/account/erase.ts).
+  email_change_requested: [],
+  email_changed: [],
+  account_deleted: [],
+  account_exported: [],
+  oauth_unlinked: ["provider"],
+  profile_updated: ["fields"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type AuditAction = keyof typeof AUDIT_METADATA_KEYS;

@@ -1,6 +1,6 @@
 import type { AuditRepository } from "../storage/types";
 // With its extension: `npm run audit:verify` (scripts/audit-verify.mjs) runs this file in Node directly.
-import { type ChainTail, chainOf, EMPTY_TAIL, entryHash } from "./chain.ts";
+import { type ChainTail, chainOf, EMPTY_TAIL, entryHash, personalFieldsIntact } from "./chain.ts";
 
 export interface VerifyResult {
   ok: boolean;
@@ -43,7 +43,8 @@ export async function verifyAuditLog(
           row.seq === prev.seq + 1 &&
           row.prevHash === prev.hash &&
           row.chain === chainOf(row.userId) &&
-          row.hash === entryHash(prev.hash, row, row.seq);
+          row.hash === entryHash(prev.hash, row, row.seq) &&
+          personalFieldsIntact(row);
         if (!good) return row.id;
         checked++;
         prev = { seq: prev.seq + 1, hash: row.hash! };

@@ -106,9 +106,18 @@ export async function clearLoginThrottle(deps: Deps, email: string | PasswordAtt
   await deps.db.loginThrottle.clear(key);
 }
 
+async function emailCounterKey(email: string): Promise<string> {
+  return `email:${await hashToken(email.toLowerCase())}`;
+}
+
+/** The counter and throttle keys derived from an address: erased with its account. */
+export async function personKeys(deps: Deps, email: string): Promise<string[]> {
+  return [await throttleKey(deps, email), await emailCounterKey(email)];
+}
+
 /** At most 3 verification/reset emails per address per hour; silent (callers still answer 202). */
 export async function allowEmailTo(deps: Deps, email: string): Promise<boolean> {
-  const key = `email:${await hashToken(email.toLowerCase())}`;
+  const key = await emailCounterKey(email);
   const { count } = await deps.db.counters.increment(key, 3_600_000, deps.now());
   return count <= 3;
 }

@@ -95,6 +95,23 @@ export function emailLoginEmail(config: Config, to: string, token: string, code:
   );
 }
 
+export function emailChangeLink(config: Config, token: string): string {
+  return `${config.APP_URL}/auth/email/change/confirm?token=${encodeURIComponent(token)}`;
+}
+
+/** Sent to the NEW address: following the link proves it, and only then does the account move to it. */
+export function emailChangeEmail(config: Config, to: string, token: string): EmailMessage {
+  return message(
+    to,
+    `Confirm your new email address for ${config.APP_NAME}`,
+    [
+      `Someone (hopefully you) asked to use this address for their ${config.APP_NAME} account.`,
+      "The link is valid for 1 hour. If this wasn't you, ignore this email: nothing changes.",
+    ],
+    { url: emailChangeLink(config, token), label: "Use this email address" },
+  );
+}
+
 export function accountThrottledEmail(config: Config, to: string, token: string): EmailMessage {
   return message(
     to,
@@ -117,7 +134,9 @@ export type SecurityNoticeKind =
   | "passkey_removed"
   | "email_changed"
   | "google_linked"
-  | "facebook_linked";
+  | "facebook_linked"
+  | "google_unlinked"
+  | "facebook_unlinked";
 
 const NOTICES: Record<SecurityNoticeKind, { subject: string; line: string }> = {
   password_changed: {
@@ -149,6 +168,14 @@ const NOTICES: Record<SecurityNoticeKind, { subject: string; line: string }> = {
   facebook_linked: {
     subject: "Facebook sign-in was linked",
     line: "A Facebook account can now sign in to your account.",
+  },
+  google_unlinked: {
+    subject: "Google sign-in was unlinked",
+    line: "Your Google account can no longer sign in to your account.",
+  },
+  facebook_unlinked: {
+    subject: "Facebook sign-in was unlinked",
+    line: "Your Facebook account can no longer sign in to your account.",
   },
 };
 

@@ -181,7 +181,9 @@ export type TokenPurpose =
   /** The one-time code a browser brings back from a redirect_to hand-over (OAuth, hosted login). */
   | "sign_in_code"
   /** A pending email sign-in: the link token is the row's hash, the 6-digit code's hash is in its data. */
-  | "email_login";
+  | "email_login"
+  /** The link sent to a new address; `data.email` is that address. */
+  | "email_change";
 
 export interface NewOneTimeToken {
   tokenHash: string;
@@ -266,6 +268,9 @@ export interface AuditEntry extends NewAuditEntry {
   seq: number | null;
   prevHash: string | null;
   hash: string | null;
+  /** See src/audit/chain.ts personalDigest: the salt is erased with the account, the digest stays. */
+  personalSalt: string | null;
+  personalDigest: string | null;
 }
 
 /** A chain's start after retention: the seq and hash of the last entry it deleted. */
@@ -323,6 +328,8 @@ export interface OAuthAccountRepository {
   find(provider: OAuthProviderName, providerUserId: string): Promise<OAuthAccount | null>;
   /** Returns false when that provider account is already linked. */
   link(account: OAuthAccount): Promise<boolean>;
+  /** The user's links, oldest first. */
+  listForUser(userId: string): Promise<OAuthAccount[]>;
 }
 
 export interface TwoFactorState {
@@ -474,6 +481,65 @@ export interface DatabaseOptions {
   queryTimeoutMs?: number;
 }
 
+export interface ProfilePatch {
+  fullName?: string | null;
+  username?: string | null;
+}
+
+export type ProfileUpdateResult =
+  | { kind: "updated"; user: User }
+  | { kind: "username_taken" }
+  | { kind: "not_found" };
+
+export type EmailChangeResult =
+  | { kind: "changed"; user: User; previousEmail: string }
+  /** Unknown, expired or spent token (or its account is gone). */
+  | { kind: "invalid" }
+  /** Another account holds the address (case-insensitively); the token stays unspent. */
+  | { kind: "taken" };
+
+export type UnlinkResult = "unlinked" | "not_found" | "last_sign_in_method";
+
+/** What erasing an account removes besides the rows keyed by its user id. */
+export interface ErasureScope {
+  userId: string;
+  /** The account's address: one-time tokens that carry it in `data.email` die too. */
+  email: string;
+  /** Counter and login-throttle keys derived from the person (HMACs of the address). */
+  personKeys: string[];
+  /** The final entry (`account_deleted`), written in the same transaction. */
+  audit: NewAuditEntry;
+  now: Date;
+}
+
+/** The account lifecycle's multi-row decisions (src/account/). */
+export interface AccountRepository {
+  /**
+   * Sets full name and/or username; the unique index on username_lower decides a race between two
+   * accounts taking one username (the loser gets username_taken).
+   */
+  updateProfile(userId: string, patch: ProfilePatch, now: Date): Promise<ProfileUpdateResult>;
+  /**
+   * Spends an email-change token and moves its account to the address it carries, atomically: the token
+   * is spent only if the address changed, and the unique index on email_lower decides a race between two
+   * accounts confirming one address. In the same transaction every outstanding verification, reset,
+   * email-change and email-login token of the account (by user id, and by the old address) is spent.
+   */
+  confirmEmailChange(tokenHash: string, killPurposes: string[], now: Date): Promise<EmailChangeResult>;
+  /**
+   * Removes the user's links to `provider` unless nothing else could sign in (a password, a passkey, a
+   * link to another provider): decided atomically against concurrent unlinks and passkey deletions.
+   */
+  unlinkProvider(userId: string, provider: OAuthProviderName): Promise<UnlinkResult>;
+  /**
+   * Erases the account and everything keyed by the person in ONE transaction: the user row, sessions and
+   * their refresh tokens, one-time tokens (by user id and by address), passkeys and challenges, 2FA and
+   * recovery codes, provider links, counters and throttle rows; clears the IP, user agent and salt of
+   * its audit entries; appends `scope.audit`. False when the account was already gone.
+   */
+  erase(scope: ErasureScope): Promise<boolean>;
+}
+
 /** Relational store: D1 or Postgres. */
 export interface Database {
   readonly kind: "d1" | "postgres";
@@ -487,6 +553,7 @@ export interface Database {
   loginThrottle: LoginThrottleRepository;
   passkeys: PasskeyRepository;
   passkeyChallenges: PasskeyChallengeRepository;
+  accounts: AccountRepository;
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -28,7 +28,8 @@ export interface TotpEnrolment {
 
 export type SecondFactor = "totp" | "recovery_code";
 
-const failureKey = (userId: string): string => `2fa-fail:${userId}`;
+/** The counter of wrong codes; exported so erasing an account (src/account/erase.ts) deletes it. */
+export const failureKey = (userId: string): string => `2fa-fail:${userId}`;
 
 /** Starts (or restarts) enrolment: a fresh secret, pending until a code proves the app has it. */
 export async function setupTwoFactor(

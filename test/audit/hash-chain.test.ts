@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { entryHash, GENESIS_HASH } from "../../src/audit/chain";
+import { entryHash, GENESIS_HASH, personalDigest } from "../../src/audit/chain";
 import { verifyAuditLog } from "../../src/audit/verify";
 import { newId } from "../../src/lib/crypto";
 import type { Database, NewAuditEntry } from "../../src/storage/types";
@@ -154,9 +154,12 @@ describe("audit hash chain: tampering is detected", () => {
     const userId = newId();
     const ids = await seedChain(userId, 6);
     const [row] = (await auditEntries(userId)).filter((e) => e.id === ids[2]);
+    // A thorough forger: the new IP, its digest under the row's salt, and the hash over that digest.
     const forged = { ...row!, ip: "203.0.113.66" };
-    await rawSql("update audit_log set ip = ?, hash = ? where id = ?", [
+    forged.personalDigest = personalDigest(row!.personalSalt!, forged.ip, forged.userAgent);
+    await rawSql("update audit_log set ip = ?, personal_digest = ?, hash = ? where id = ?", [
       forged.ip,
+      forged.personalDigest,
       entryHash(row!.prevHash!, forged, row!.seq!),
       ids[2],
     ]);

@@ -41,6 +41,13 @@ describe("every link in every email opens a working page", () => {
     await createTwoFactorUser(client);
     // Email sign-in: a link and a code.
     await client.call("POST", "/auth/email-login", { json: { email: uniqueEmail("emaillogin") } });
+    // An email change: the link to the new address, then the notice to the old one.
+    const mover = await createVerifiedUser(client);
+    const moved = uniqueEmail("moved");
+    await client.call("POST", "/auth/email/change", {
+      token: mover.tokens.access_token,
+      json: { new_email: moved },
+    });
 
     const sent = client.mailbox.sent;
     const subjects = new Set(sent.map((m) => m.subject));
@@ -53,6 +60,7 @@ describe("every link in every email opens a working page", () => {
       /Two-factor authentication is on/,
       /Choose another .* username/,
       /Sign in to/,
+      /Confirm your new email address/,
     ])
       expect(
         [...subjects].some((s) => expected.test(s)),
@@ -77,6 +85,7 @@ describe("every link in every email opens a working page", () => {
     expect(names).toEqual([
       "accountThrottledEmail",
       "alreadyRegisteredEmail",
+      "emailChangeEmail",
       "emailLoginEmail",
       "passwordResetEmail",
       "securityNoticeEmail",

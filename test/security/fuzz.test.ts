@@ -176,8 +176,14 @@ const requestArb = (ops: Operation[]) =>
 
 const STACK = /\n\s+at\s|\bat\s+\S+\s+\(|\.(?:ts|js|mjs):\d+|\/src\//;
 const SQL = /\bSELECT\s|\bINSERT\s+INTO\b|\bUPDATE\s+\w+\s+SET\b|sqlite|\bD1_[A-Z]/i;
-// The verify, reset and email sign-in pages answer their own form posts and links with HTML, by design.
-const HTML_ERROR_PATHS = new Set(["/auth/verify", "/auth/password/reset", "/auth/email-login"]);
+// The verify, reset, email sign-in and email-change pages answer their own form posts and links with HTML,
+// by design.
+const HTML_ERROR_PATHS = new Set([
+  "/auth/verify",
+  "/auth/password/reset",
+  "/auth/email-login",
+  "/auth/email/change/confirm",
+]);
 
 describe("fuzzing every documented route", () => {
   it("never answers 500, errors are problem+json, no stack trace or SQL", { timeout: 180_000 }, async () => {

@@ -1,3 +1,4 @@
+import { accountsContract } from "./accounts.contract";
 import { auditContract } from "./audit.contract";
 import { countersContract } from "./counters.contract";
 import { ephemeralContract } from "./ephemeral.contract";
@@ -21,5 +22,6 @@ export function storageContracts(database: DatabaseFactory, ephemeral: Ephemeral
   countersContract(database);
   loginThrottleContract(database);
   passkeysContract(database);
+  accountsContract(database);
   ephemeralContract(ephemeral);
 }

@@ -3,6 +3,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { StorageUnavailableError } from "../../errors";
 import { type Dialect, type SqlDb, SqlPasskeyRepository, sqlRepositories, type Tables } from "../sql";
 import type { Database } from "../types";
+import { D1AccountRepository } from "./accounts";
 import * as tables from "./schema";
 import { D1SessionRepository } from "./sessions";
 import { D1TwoFactorRepository } from "./two-factor";
@@ -44,6 +45,7 @@ export function openD1(binding: D1Database): Database {
       sessions: new D1SessionRepository(dialect, batch),
       twoFactor: new D1TwoFactorRepository(dialect, batch),
       passkeys: new SqlPasskeyRepository(dialect),
+      accounts: new D1AccountRepository(dialect, batch),
     }),
     async ping() {
       try {

@@ -64,6 +64,8 @@ export class D1SessionRepository extends SqlSessionRepository {
                 seq: sql<number>`${audit.seq}`.as("seq"),
                 prevHash: sql<string>`${audit.prevHash}`.as("prev_hash"),
                 hash: sql<string>`${audit.hash}`.as("hash"),
+                personalSalt: sql<string | null>`${audit.personalSalt ?? null}`.as("personal_salt"),
+                personalDigest: sql<string | null>`${audit.personalDigest ?? null}`.as("personal_digest"),
               })
               .from(sessions)
               .where(and(ofOwner, sql`changes() = 1`)),

@@ -4,6 +4,7 @@ import type pg from "pg";
 import { StorageUnavailableError } from "../../errors";
 import { type Dialect, sqlRepositories } from "../sql";
 import type { Database, DatabaseOptions } from "../types";
+import { PgAccountRepository } from "./accounts";
 import { LazyPgClient } from "./connection";
 import { PgPasskeyRepository } from "./passkeys";
 import * as tables from "./schema";
@@ -79,6 +80,7 @@ export function openPostgres(connectionString: string, options: DatabaseOptions 
     sessions: new PgSessionRepository(dialect, db),
     twoFactor: new PgTwoFactorRepository(dialect, db),
     passkeys: new PgPasskeyRepository(dialect, client),
+    accounts: new PgAccountRepository(dialect, client),
   });
   return {
     kind: "postgres",
@@ -92,6 +94,7 @@ export function openPostgres(connectionString: string, options: DatabaseOptions 
     loginThrottle: surfaceUnavailable(repositories.loginThrottle),
     passkeys: surfaceUnavailable(repositories.passkeys),
     passkeyChallenges: surfaceUnavailable(repositories.passkeyChallenges),
+    accounts: surfaceUnavailable(repositories.accounts),
     async ping() {
       try {
         await db.execute(sql`select 1`);

@@ -131,6 +131,11 @@ export const auditLog = pgTable(
     seq: integer("seq"),
     prevHash: text("prev_hash"),
     hash: text("hash"),
+    // The IP and user agent are hashed through SHA-256(personal_salt ‖ their JSON) = personal_digest
+    // (src/audit/chain.ts): erasing an account clears ip, user_agent and the salt, and the chain still
+    // verifies. Null on entries with neither field and on entries written before this existed.
+    personalSalt: text("personal_salt"),
+    personalDigest: text("personal_digest"),
   },
   (t) => [
     // Two writers that read the same chain tail both try seq + 1: one insert wins, the other fails on

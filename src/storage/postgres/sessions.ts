@@ -95,6 +95,10 @@ export class PgSessionRepository extends SqlSessionRepository {
                   seq: sql<number>`${audit.seq}::integer`.as("seq"),
                   prevHash: sql<string>`${audit.prevHash}::text`.as("prev_hash"),
                   hash: sql<string>`${audit.hash}::text`.as("hash"),
+                  personalSalt: sql<string | null>`${audit.personalSalt ?? null}::text`.as("personal_salt"),
+                  personalDigest: sql<string | null>`${audit.personalDigest ?? null}::text`.as(
+                    "personal_digest",
+                  ),
                 })
                 .from(swapped),
             )

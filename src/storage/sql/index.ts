@@ -1,4 +1,5 @@
 import type { Database } from "../types";
+import type { SqlAccountRepository } from "./accounts";
 import { SqlAuditRepository } from "./audit";
 import { SqlCounterRepository } from "./counters";
 import type { Dialect } from "./dialect";
@@ -18,7 +19,12 @@ export { SqlTwoFactorRepository } from "./two-factor";
 /** The repositories of one relational store: shared ones over `dialect`, plus the dialect's atomic ones. */
 export function sqlRepositories(
   dialect: Dialect,
-  own: { sessions: SqlSessionRepository; twoFactor: SqlTwoFactorRepository; passkeys: SqlPasskeyRepository },
+  own: {
+    sessions: SqlSessionRepository;
+    twoFactor: SqlTwoFactorRepository;
+    passkeys: SqlPasskeyRepository;
+    accounts: SqlAccountRepository;
+  },
 ): Omit<Database, "kind" | "ping" | "close"> {
   return {
     users: new SqlUserRepository(dialect),
@@ -31,5 +37,6 @@ export function sqlRepositories(
     loginThrottle: new SqlLoginThrottleRepository(dialect),
     passkeys: own.passkeys,
     passkeyChallenges: new SqlPasskeyChallengeRepository(dialect),
+    accounts: own.accounts,
   };
 }

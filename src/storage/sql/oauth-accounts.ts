@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import type { OAuthAccount, OAuthAccountRepository, OAuthProviderName } from "../types";
 import type { Dialect } from "./dialect";
 
@@ -20,5 +20,15 @@ export class SqlOAuthAccountRepository implements OAuthAccountRepository {
     // The primary key (provider, provider_user_id) decides a race between two links.
     const rows = await this.d.db.insert(o).values(account).onConflictDoNothing().returning({ p: o.provider });
     return rows.length === 1;
+  }
+
+  async listForUser(userId: string): Promise<OAuthAccount[]> {
+    const { oauthAccounts: o } = this.d.t;
+    const rows = await this.d.db
+      .select()
+      .from(o)
+      .where(eq(o.userId, userId))
+      .orderBy(asc(o.createdAt), asc(o.provider));
+    return rows.map((row) => ({ ...row, provider: row.provider as OAuthProviderName }));
   }
 }

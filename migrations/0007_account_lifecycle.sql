@@ -1,0 +1,2 @@
+ALTER TABLE `audit_log` ADD `personal_salt` text;--> statement-breakpoint
+ALTER TABLE `audit_log` ADD `personal_digest` text;
