@@ -58,8 +58,8 @@ async function sendEmailLogin(deps: Deps, email: string, meta: RequestMeta): Pro
     expiresAt: new Date(now.getTime() + EMAIL_LOGIN_TTL_MS),
     now,
   });
-  // Written first, then the older ones die: a crash in between leaves two live rows, never none.
-  await deps.db.tokens.supersedeForEmail(PURPOSE, emailLower, tokenHash, now, now);
+  // Written first, then all but the newest die: a crash in between leaves two live rows, never none.
+  await deps.db.tokens.keepNewestForEmail(PURPOSE, emailLower, now);
   await deps.email.send(emailLoginEmail(deps.config, user?.email ?? email, token, code));
   event("sent");
 }
@@ -115,8 +115,9 @@ export async function verifyEmailLogin(
 
 /**
  * Counts the guess against the address's pending request BEFORE checking it (one conditional UPDATE that
- * refuses a request with MAX_CODE_ATTEMPTS guesses), so 60 parallel guesses get 5 checks. Normally one
- * request is pending; two racing requests can leave two for a moment, so every admitted one is checked.
+ * refuses a request with MAX_CODE_ATTEMPTS guesses), so 60 parallel guesses get 5 checks. One request is
+ * pending per address, but between two racing requests' statements there can be two for a moment, so
+ * every admitted one is checked.
  */
 async function consumeByCode(deps: Deps, email: string, code: string): Promise<ConsumedToken | null> {
   const digits = code.replace(/[\s-]/g, "");

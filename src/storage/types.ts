@@ -220,17 +220,11 @@ export interface TokenRepository {
   /** Consumes every outstanding token of that purpose for the user (e.g. after a password reset). */
   invalidateForUser(userId: string, purpose: TokenPurpose, now: Date): Promise<void>;
   /**
-   * Consumes every outstanding token of that purpose mailed to `emailLower`, except `keepHash`, that was
-   * created no later than `createdAt`: a new request replaces the pending ones in one statement, and of
-   * two racing requests the older row never outlives the newer one.
+   * Consumes every outstanding token of that purpose mailed to `emailLower` except the newest one (by
+   * creation time, then hash), in one statement. Each request runs it after its own insert, so whichever
+   * runs last sees every row and exactly one stays live, whatever order racing requests interleave in.
    */
-  supersedeForEmail(
-    purpose: TokenPurpose,
-    emailLower: string,
-    keepHash: string,
-    createdAt: Date,
-    now: Date,
-  ): Promise<void>;
+  keepNewestForEmail(purpose: TokenPurpose, emailLower: string, now: Date): Promise<void>;
   /**
    * Counts one code guess against every live token of that purpose mailed to `emailLower` that has had
    * fewer than `maxAttempts` guesses, in one conditional UPDATE, and returns those tokens: the guess is

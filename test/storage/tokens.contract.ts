@@ -96,24 +96,50 @@ export function tokensContract(factory: DatabaseFactory): void {
       return tokenHash;
     };
 
-    it("supersedes an address's older tokens of the purpose, keeping the new one", async () => {
+    it("keeps only the newest pending token of an address", async () => {
       const email = `a-${tag()}@example.com`;
       const older = await mailed(email, T0);
       const otherAddress = await mailed(`b-${tag()}@example.com`, T0);
       const newer = await mailed(email, plus(T0, 5));
-      await db().tokens.supersedeForEmail("email_login", email, newer, plus(T0, 5), plus(T0, 6));
+      await db().tokens.keepNewestForEmail("email_login", email, plus(T0, 6));
       expect(await db().tokens.consume("email_login", older, plus(T0, 7))).toBeNull();
       expect(await db().tokens.consume("email_login", otherAddress, plus(T0, 7))).not.toBeNull();
       expect(await db().tokens.consume("email_login", newer, plus(T0, 7))).not.toBeNull();
     });
 
-    it("supersede never kills a token created after the superseding one", async () => {
+    it("a request whose row lands late cannot outlive a newer one", async () => {
       const email = `c-${tag()}@example.com`;
-      const first = await mailed(email, T0);
+      // The second request's row and its statement ran before the first request's insert landed.
       const later = await mailed(email, plus(T0, 10));
-      // The first request's supersede runs late, after the second request's row landed.
-      await db().tokens.supersedeForEmail("email_login", email, first, T0, plus(T0, 11));
+      await db().tokens.keepNewestForEmail("email_login", email, plus(T0, 10));
+      const first = await mailed(email, T0);
+      await db().tokens.keepNewestForEmail("email_login", email, plus(T0, 11));
+      expect(await db().tokens.consume("email_login", first, plus(T0, 12))).toBeNull();
       expect(await db().tokens.consume("email_login", later, plus(T0, 12))).not.toBeNull();
+    });
+
+    it("racing requests for one address leave exactly one pending token", async () => {
+      const email = `r-${tag()}@example.com`;
+      const hashes = await withHandles(factory, 5, (handles) =>
+        race(handles, 10, async (h, i) => {
+          const tokenHash = `r-${tag()}-${i}`;
+          const now = plus(T0, i % 3);
+          await h.tokens.create({
+            tokenHash,
+            purpose: "email_login",
+            userId: null,
+            emailLower: email,
+            expiresAt: plus(now, 600_000),
+            now,
+          });
+          await h.tokens.keepNewestForEmail("email_login", email, now);
+          return tokenHash;
+        }),
+      );
+      const live = [];
+      for (const hash of hashes)
+        if (await db().tokens.peek("email_login", hash, plus(T0, 20))) live.push(hash);
+      expect(live).toHaveLength(1);
     });
 
     it("counts code guesses before they are checked, up to the limit, on live tokens only", async () => {

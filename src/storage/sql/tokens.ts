@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, lt, lte, ne, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import type { CodeAttempt, ConsumedToken, NewOneTimeToken, TokenPurpose, TokenRepository } from "../types";
 import type { Dialect } from "./dialect";
 
@@ -56,26 +56,19 @@ export class SqlTokenRepository implements TokenRepository {
       .where(and(eq(t.userId, userId), eq(t.purpose, purpose), isNull(t.consumedAt)));
   }
 
-  async supersedeForEmail(
-    purpose: TokenPurpose,
-    emailLower: string,
-    keepHash: string,
-    createdAt: Date,
-    now: Date,
-  ): Promise<void> {
+  async keepNewestForEmail(purpose: TokenPurpose, emailLower: string, now: Date): Promise<void> {
     const { oneTimeTokens: t } = this.d.t;
+    const pending = and(eq(t.emailLower, emailLower), eq(t.purpose, purpose), isNull(t.consumedAt));
+    const newest = this.d.db
+      .select({ tokenHash: t.tokenHash })
+      .from(t)
+      .where(pending)
+      .orderBy(desc(t.createdAt), desc(t.tokenHash))
+      .limit(1);
     await this.d.db
       .update(t)
       .set({ consumedAt: now })
-      .where(
-        and(
-          eq(t.emailLower, emailLower),
-          eq(t.purpose, purpose),
-          isNull(t.consumedAt),
-          ne(t.tokenHash, keepHash),
-          lte(t.createdAt, createdAt),
-        ),
-      );
+      .where(and(pending, sql`${t.tokenHash} <> (${newest})`));
   }
 
   async admitCodeAttempt(
