@@ -5,6 +5,7 @@ import type { AppEnv } from "./context";
 import type { AppOptions } from "./deps";
 import { mountDocs } from "./docs";
 import { AppError, onError, problemResponse } from "./errors";
+import { webhookRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
 import { metaRoutes } from "./meta";
 import {
@@ -56,6 +57,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   app.route("/", passkeyRoutes());
   app.route("/", userRoutes());
   app.route("/", auditRoutes());
+  app.route("/", webhookRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -14,6 +14,7 @@ const REPOSITORY_NAMES: Record<RepositoryName, true> = {
   passkeys: true,
   passkeyChallenges: true,
   loginThrottle: true,
+  webhooks: true,
 };
 const REPOSITORIES = Object.keys(REPOSITORY_NAMES) as RepositoryName[];
 

@@ -1,10 +1,10 @@
 import { sql, type WithSubquery } from "drizzle-orm";
 import type { NodePgDatabase } from "drizzle-orm/node-postgres";
 import { type ChainedFields, chainAfter, chainOf } from "../../audit/chain";
-import { type Dialect, SqlSessionRepository } from "../sql";
+import { type Dialect, type OutboxWriter, SqlSessionRepository } from "../sql";
 import { readChainTail, retryOnChainConflict } from "../sql/audit-chain";
 import type { NewAuditEntry, NewSession, Session } from "../types";
-import { auditLog, refreshTokens, sessions } from "./schema";
+import { auditLog, refreshTokens, sessions, webhookOutbox } from "./schema";
 
 /**
  * Session writes that span tables, each one statement of data-modifying CTEs instead of a transaction:
@@ -15,8 +15,9 @@ export class PgSessionRepository extends SqlSessionRepository {
   constructor(
     d: Dialect,
     private readonly db: NodePgDatabase,
+    outbox: OutboxWriter | null,
   ) {
-    super(d);
+    super(d, outbox);
   }
 
   async create(s: NewSession, audit?: NewAuditEntry): Promise<Session> {
@@ -28,14 +29,24 @@ export class PgSessionRepository extends SqlSessionRepository {
         : undefined;
       await this.createOnce(row, chained);
     });
+    if (audit) this.outbox?.written();
     return row;
   }
 
   private async createOnce(row: Session, audit: (NewAuditEntry & ChainedFields) | undefined): Promise<void> {
     const created = this.db.$with("created").as(this.db.insert(sessions).values(row).returning());
-    const logged = audit
+    const logged: WithSubquery[] = audit
       ? [this.db.$with("logged").as(this.db.insert(auditLog).values(audit).returning({ id: auditLog.id }))]
       : [];
+    if (audit && this.outbox) {
+      logged.push(
+        this.db
+          .$with("queued")
+          .as(
+            this.db.insert(webhookOutbox).values(this.outbox.row(audit)).returning({ id: webhookOutbox.id }),
+          ),
+      );
+    }
     await this.db
       .with(created, ...logged)
       .insert(refreshTokens)
@@ -101,6 +112,27 @@ export class PgSessionRepository extends SqlSessionRepository {
             .returning({ id: auditLog.id }),
         ),
       );
+      // The delivery row only if the swap won, like the entry (written from the same RETURNING row).
+      if (this.outbox) {
+        ctes.push(
+          this.db.$with("queued").as(
+            this.db
+              .insert(webhookOutbox)
+              .select(
+                this.db
+                  .select(
+                    this.outbox.selectList(
+                      audit,
+                      (v, column) =>
+                        sql`${v instanceof Date ? v.toISOString() : v}::${sql.raw(column.getSQLType())}`,
+                    ),
+                  )
+                  .from(swapped),
+              )
+              .returning({ id: webhookOutbox.id }),
+          ),
+        );
+      }
     }
     const [rotated] = await this.db
       .with(...ctes)

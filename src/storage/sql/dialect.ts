@@ -1,4 +1,4 @@
-import type { Column, SQL } from "drizzle-orm";
+import type { Column, SQL, SQLWrapper } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { CursorPosition } from "../cursor";
 import type * as tables from "../postgres/schema";
@@ -30,4 +30,12 @@ export interface Dialect {
   byteOrder(column: Column): SQL;
   /** Newest-first keyset condition: rows strictly before `position` in (createdAt, id) order. */
   before(createdAt: Column, id: Column, position: CursorPosition): SQL;
+  /**
+   * Runs independent writes (no RETURNING read) as one atomic unit: one D1 batch, or one Postgres
+   * statement of data-modifying CTEs. Either all land or none does (a failure throws).
+   */
+  writeTogether(statements: [AtomicWrite, ...AtomicWrite[]]): Promise<void>;
 }
+
+/** A write built with the dialect's `db` (an insert or update builder, awaited by neither caller). */
+export type AtomicWrite = SQLWrapper & PromiseLike<unknown>;

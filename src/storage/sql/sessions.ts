@@ -10,6 +10,7 @@ import type {
 } from "../types";
 import { asTail, retryOnChainConflict } from "./audit-chain";
 import type { Dialect } from "./dialect";
+import type { OutboxWriter } from "./outbox";
 import { classifyUnswapped } from "./rotation";
 
 /**
@@ -18,7 +19,11 @@ import { classifyUnswapped } from "./rotation";
  * dialect writes them its own way (a D1 batch, a Postgres statement of data-modifying CTEs).
  */
 export abstract class SqlSessionRepository implements SessionRepository {
-  constructor(protected readonly d: Dialect) {}
+  constructor(
+    protected readonly d: Dialect,
+    /** With a webhook: each audit entry's delivery row, written in the same atomic write as the entry. */
+    protected readonly outbox: OutboxWriter | null,
+  ) {}
 
   abstract create(session: NewSession, audit?: NewAuditEntry): Promise<Session>;
   abstract deleteEndedBefore(cutoff: Date): Promise<number>;
@@ -58,6 +63,7 @@ export abstract class SqlSessionRepository implements SessionRepository {
     audit?: RotationAudit,
   ): Promise<RotateResult> {
     const rotated = await this.#swapAndRecord(presentedHash, nextHash, now, audit);
+    if (rotated && audit) this.outbox?.written();
     if (rotated) return { kind: "rotated", session: rotated };
     // No swap: find out why (only the grace, reuse and invalid answers pay for this second read).
     return classifyUnswapped(await this.findByRefreshHash(presentedHash), presentedHash, now, graceMs);
