@@ -154,6 +154,7 @@ describe("retention of the outbox", () => {
 
     expect(result.webhookDeliveries).toBe(2);
     expect((await outboxRows()).map((r) => r.id).sort()).toEqual([recentDelivered, oldPending].sort());
+    expect(await outboxRow(oldDelivered!)).toBeUndefined();
     expect(DELIVERED_WEBHOOK_KEEP_MS).toBe(7 * DAY);
   });
 
