@@ -76,3 +76,21 @@ export function chainAfter(tail: ChainTail, entry: NewAuditEntry): ChainedFields
   const seq = tail.seq + 1;
   return { chain: chainOf(entry.userId), seq, prevHash: tail.hash, hash: entryHash(tail.hash, entry, seq) };
 }
+
+/**
+ * The canonical JSON of an entry split around the two values a one-statement write leaves to the
+ * database: its seq (from the chain's tail) and its user id (from the row being written with it):
+ * canonical = beforeSeq + seq + beforeUserId + JSON(user_id) + "}". Keys sort as
+ * action, created_at, id, ip, metadata, seq, user_agent, user_id, so both are near the end.
+ */
+export function canonicalParts(entry: Omit<NewAuditEntry, "userId">): {
+  beforeSeq: string;
+  beforeUserId: string;
+} {
+  const fields = hashedFields({ ...entry, userId: null }, 0);
+  const pair = (k: string) => `${JSON.stringify(k)}:${canonicalJson(fields[k])}`;
+  return {
+    beforeSeq: `{${["action", "created_at", "id", "ip", "metadata"].map(pair).join(",")},"seq":`,
+    beforeUserId: `,${pair("user_agent")},"user_id":`,
+  };
+}

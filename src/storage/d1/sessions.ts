@@ -2,7 +2,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { type ChainedFields, chainAfter, chainOf } from "../../audit/chain";
 import { type Dialect, type OutboxWriter, SqlSessionRepository } from "../sql";
 import { readChainTail, retryOnChainConflict } from "../sql/audit-chain";
-import type { NewAuditEntry, NewSession, Session } from "../types";
+import type { NewAuditEntry, NewSession, RotationAudit, Session } from "../types";
 import type { D1Batch } from ".";
 
 /** Session writes that span tables, each one D1 batch: one round trip and one transaction. */
@@ -40,9 +40,12 @@ export class D1SessionRepository extends SqlSessionRepository {
     presentedHash: string,
     nextHash: string,
     now: Date,
-    audit: (NewAuditEntry & ChainedFields) | undefined,
+    rotation: RotationAudit | undefined,
   ): Promise<Session | undefined> {
     const { db, t } = this.d;
+    // SQLite cannot hash: the session's user and its chain's tail are read first (one statement), and
+    // the batch below fails on audit_chain_seq_uq if another writer took the seq meanwhile.
+    const audit = rotation ? await this.chainedRotationAudit(presentedHash, rotation) : undefined;
     const { sessions } = t;
     const ofOwner = this.owner(presentedHash);
     // After the swap, in the same transaction: the audit entry only if the swap changed the row (SQLite's

@@ -4,6 +4,7 @@ import type pg from "pg";
 import { StorageUnavailableError } from "../../errors";
 import { type Dialect, OutboxWriter, sqlRepositories } from "../sql";
 import type { Database, DatabaseOptions } from "../types";
+import { chainedInsert, queuedFromLogged } from "./audit-chain";
 import { LazyPgClient } from "./connection";
 import { PgPasskeyRepository } from "./passkeys";
 import * as tables from "./schema";
@@ -35,6 +36,10 @@ function pgDialect(db: NodePgDatabase): Dialect {
     },
     // One statement, so no transaction on the shared per-request client: every write but the last is a
     // data-modifying CTE, which Postgres runs whether or not the main statement reads it.
+    appendChained: async ({ userId, ...entry }, outbox) => {
+      const logged = chainedInsert(entry, sql`select ${userId}::text as user_id`);
+      await db.execute(outbox ? sql`with logged as (${logged}) ${queuedFromLogged()}` : logged);
+    },
     writeTogether: async (statements) => {
       const last = statements[statements.length - 1]!.getSQL();
       const ctes = statements.slice(0, -1).map((s, i) => sql`${sql.raw(`w${i}`)} as (${s.getSQL()})`);

@@ -29,6 +29,12 @@ export class SqlAuditRepository implements AuditRepository {
   ) {}
 
   async append(entry: NewAuditEntry): Promise<void> {
+    const inOneStatement = this.d.appendChained;
+    if (inOneStatement) {
+      await retryOnChainConflict(() => inOneStatement(entry, this.outbox !== null));
+      this.outbox?.written();
+      return;
+    }
     await retryOnChainConflict(async () => {
       const tail = await readChainTail(this.d, chainOf(entry.userId));
       const chained = { ...entry, ...chainAfter(tail, entry) };

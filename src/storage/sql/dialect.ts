@@ -2,6 +2,7 @@ import type { Column, SQL, SQLWrapper } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { CursorPosition } from "../cursor";
 import type * as tables from "../postgres/schema";
+import type { NewAuditEntry } from "../types";
 
 /**
  * The query builder the shared repositories use. Typed with pg-core's builders because their surface
@@ -35,6 +36,12 @@ export interface Dialect {
    * statement of data-modifying CTEs. Either all land or none does (a failure throws).
    */
   writeTogether(statements: [AtomicWrite, ...AtomicWrite[]]): Promise<void>;
+  /**
+   * Where the database can hash (Postgres: sha256()), a chained append as ONE statement: tail read, hash
+   * and insert (and the outbox row when `outbox`), throwing on a chain conflict like the two-step write.
+   * Absent on D1: SQLite has no SHA-256, so the tail is read first.
+   */
+  appendChained?(entry: NewAuditEntry, outbox: boolean): Promise<void>;
 }
 
 /** A write built with the dialect's `db` (an insert or update builder, awaited by neither caller). */

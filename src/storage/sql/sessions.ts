@@ -29,31 +29,15 @@ export abstract class SqlSessionRepository implements SessionRepository {
   abstract deleteEndedBefore(cutoff: Date): Promise<number>;
   /**
    * One attempt at the swap with what must happen only if it won, atomically: the new hash into the token
-   * history and, when given, the (already chained) audit entry. Returns the rotated session, or undefined
-   * when the swap did not match. A chain conflict throws, and `rotate` retries from the new tail.
+   * history and, when given, the audit entry, chained to the session's user. Returns the rotated session,
+   * or undefined when the swap did not match. A chain conflict throws, and `rotate` retries.
    */
   protected abstract swapOnce(
     presentedHash: string,
     nextHash: string,
     now: Date,
-    audit: (NewAuditEntry & ChainedFields) | undefined,
+    audit: RotationAudit | undefined,
   ): Promise<Session | undefined>;
-
-  async #swapAndRecord(
-    presentedHash: string,
-    nextHash: string,
-    now: Date,
-    audit?: RotationAudit,
-  ): Promise<Session | undefined> {
-    return retryOnChainConflict(async () =>
-      this.swapOnce(
-        presentedHash,
-        nextHash,
-        now,
-        audit ? await this.chainedRotationAudit(presentedHash, audit) : undefined,
-      ),
-    );
-  }
 
   async rotate(
     presentedHash: string,
@@ -62,7 +46,7 @@ export abstract class SqlSessionRepository implements SessionRepository {
     graceMs: number,
     audit?: RotationAudit,
   ): Promise<RotateResult> {
-    const rotated = await this.#swapAndRecord(presentedHash, nextHash, now, audit);
+    const rotated = await retryOnChainConflict(() => this.swapOnce(presentedHash, nextHash, now, audit));
     if (rotated && audit) this.outbox?.written();
     if (rotated) return { kind: "rotated", session: rotated };
     // No swap: find out why (only the grace, reuse and invalid answers pay for this second read).
