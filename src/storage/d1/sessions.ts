@@ -1,5 +1,5 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
-import { type ChainedFields, chainAfter, chainOf } from "../../audit/chain";
+import { chainAfter, chainOf } from "../../audit/chain";
 import { type Dialect, type OutboxWriter, SqlSessionRepository } from "../sql";
 import { readChainTail, retryOnChainConflict } from "../sql/audit-chain";
 import type { NewAuditEntry, NewSession, RotationAudit, Session } from "../types";

@@ -143,7 +143,7 @@ export abstract class SqlSessionRepository implements SessionRepository {
   }
 
   /**
-   * The rotation's audit entry, chained: the presented token's session gives the user (and so the
+   * (D1, which cannot hash in SQL.) The rotation's audit entry, chained: the presented token's session gives the user (and so the
    * chain), read with that chain's tail in one statement. Undefined when no session issued the token
    * (the swap cannot match then, and nothing is logged).
    */
