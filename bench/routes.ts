@@ -19,6 +19,7 @@ import { AppError } from "../src/errors";
 import { newId, randomToken } from "../src/lib/crypto";
 import { createRouter } from "../src/router";
 import { encodeCursor } from "../src/storage/cursor";
+import { openD1 } from "../src/storage/d1";
 import { presentUser } from "../src/users/present";
 
 const CreateUser = z.object({
@@ -36,6 +37,13 @@ const SeedQuery = z.object({
   user_id: z.string().min(1).max(64),
   /** Milliseconds between consecutive entries, newest ending now. */
   step_ms: z.coerce.number().int().min(1).max(86_400_000).default(1000),
+});
+
+const SessionWriteQuery = z.object({
+  user_id: z.string().min(1).max(64),
+  /** bare: the session and its token history; chained: + the sign-in's chained audit entry (what
+   * POST /auth/login writes); outbox: + that entry's webhook delivery row (login with WEBHOOK_URL set). */
+  variant: z.enum(["bare", "chained", "outbox"]),
 });
 
 const PageQuery = z.object({
@@ -189,6 +197,45 @@ export function benchRoutes(): OpenAPIHono<AppEnv> {
       );
       await Promise.all([create, db.loginThrottle.clear(throttleKey)]);
       return c.json(presentTokens({ accessToken: sessionId, refreshToken, expiresIn: 900 }), 200);
+    },
+  );
+
+  /**
+   * The sign-in's session write, three ways, so the bench can show what the audit chain (its tail read
+   * and hash) and the webhook outbox add to it. `outbox` opens D1 as the app does with WEBHOOK_URL set.
+   */
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/__bench/session-write",
+      hide: true,
+      request: { query: SessionWriteQuery },
+      responses: ok,
+    }),
+    async (c) => {
+      const { user_id: userId, variant } = c.req.valid("query");
+      const now = c.var.deps.now();
+      const db = variant === "outbox" ? openD1(c.env.DB, {}) : c.var.deps.db;
+      const session = {
+        id: newId(),
+        userId,
+        refreshHash: randomToken(32),
+        expiresAt: new Date(now.getTime() + 86_400_000),
+        ip: null,
+        userAgent: null,
+        now,
+      };
+      const audit = {
+        id: newId(),
+        userId,
+        action: "login_succeeded",
+        ip: "127.0.0.1",
+        userAgent: "bench",
+        createdAt: now,
+        metadata: { method: "password" },
+      };
+      await db.sessions.create(session, variant === "bare" ? undefined : audit);
+      return c.json({ ok: true }, 200);
     },
   );
 

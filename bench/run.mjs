@@ -8,7 +8,9 @@
 // Knobs (environment): BENCH_DURATION (s per load phase, 8), BENCH_WARMUP (s, 1.5), BENCH_CONNECTIONS
 // (32), BENCH_REFRESH_CONNECTIONS (8), BENCH_SLOW_CONNECTIONS (4, register), BENCH_LOGIN_COUNT (60),
 // BENCH_AUDIT_ROWS (1000000), BENCH_STARTUP_RUNS (5), BENCH_STORM_CONNECTIONS (4, login storm),
-// BENCH_STORM_READERS (8, /auth/me during the storm), BENCH_KEEP_STATE=1 keeps bench/.state for inspection.
+// BENCH_STORM_READERS (8, /auth/me during the storm), BENCH_KEEP_STATE=1 keeps bench/.state for inspection,
+// BENCH_EVENTS_COUNT (300, sign-in writes per variant), BENCH_PHASES (comma list of phases to run, e.g.
+// "events"; all when unset).
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -49,6 +51,11 @@ const S = {
   startupRuns: num("BENCH_STARTUP_RUNS", 5),
   stormConnections: num("BENCH_STORM_CONNECTIONS", 4),
   stormReaders: num("BENCH_STORM_READERS", 8),
+  eventsCount: num("BENCH_EVENTS_COUNT", 300),
+  phases: (process.env.BENCH_PHASES ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean),
   pageCount: 30,
   pageLimit: 50,
 };
@@ -446,6 +453,51 @@ async function loginCost(available, me) {
  * Each round needs its own challenge, so the options calls and signatures are made before the timed loop
  * and only POST /auth/passkeys/login is timed.
  */
+/**
+ * What the tamper-evident chain and the webhook outbox add to a sign-in: the sign-in's session write
+ * alone (session + refresh-token history), with its chained audit entry (the chain's tail read, the hash
+ * and the insert), and with that entry's outbox row too, rotated one request at a time; each cost is the
+ * median of the paired differences to the bare write.
+ */
+async function eventsCost(me) {
+  const post = (variant) => () =>
+    fetch(`${base}/__bench/session-write?variant=${variant}&user_id=${encodeURIComponent(me.id)}`, {
+      method: "POST",
+    });
+  progress(`events: ${S.eventsCount} rounds of the sign-in write bare, chained, chained + outbox`);
+  const r = await rotatingSequential(
+    { count: S.eventsCount, maxMs: 60_000 },
+    { bare: post("bare"), chained: post("chained"), outbox: post("outbox") },
+  );
+  raw.events = r;
+  figure("sign-in write, bare (session + token history) p50", r.bare.p50_ms, "ms", 1, "bare write");
+  figure(
+    "sign-in write + chained audit entry p50",
+    r.chained.p50_ms,
+    "ms",
+    r.chained.p50_ms / r.bare.p50_ms,
+    "bare write",
+  );
+  figure(
+    "sign-in write + chained entry + outbox row p50",
+    r.outbox.p50_ms,
+    "ms",
+    r.outbox.p50_ms / r.bare.p50_ms,
+    "bare write",
+  );
+  const chain = r.chained.diff_p50_ms;
+  const both = r.outbox.diff_p50_ms;
+  figure("audit chain adds to a sign-in (median of paired differences)", chain, "ms");
+  figure(
+    "audit chain + outbox add to a sign-in (median of paired differences)",
+    both,
+    "ms",
+    both !== null && chain ? both / chain : undefined,
+    "chain alone",
+    `goal ≤ 1 ms: ${both !== null && both <= 1 ? "met" : "NOT met"}`,
+  );
+}
+
 async function passkeyLogin(available, me) {
   if (!available.login || !available.passkeys) {
     missing("passkey sign-in p50", "POST /auth/passkeys/login not in this build");
@@ -638,7 +690,8 @@ async function main() {
   const persistTo = join(stateDir, stamp);
   mkdirSync(persistTo, { recursive: true });
 
-  coldStart();
+  const runs = (phase) => S.phases.length === 0 || S.phases.includes(phase);
+  if (runs("startup")) coldStart();
 
   progress(`applying D1 migrations into ${relative(root, persistTo)}`);
   applyMigrations(root, persistTo);
@@ -694,15 +747,16 @@ async function main() {
       201,
     );
 
-    await hotReads(available, me);
-    await loginStorm(available, me);
-    const hash = await loginCost(available, me);
-    await passkeyLogin(available, me);
-    await refresh(available, me);
-    await register(available, hash);
-    await enumerationTiming(me);
+    if (runs("reads")) await hotReads(available, me);
+    if (runs("storm")) await loginStorm(available, me);
+    const hash = runs("login") || runs("register") ? await loginCost(available, me) : null;
+    if (runs("passkeys")) await passkeyLogin(available, me);
+    if (runs("refresh")) await refresh(available, me);
+    if (runs("events")) await eventsCost(me);
+    if (runs("register")) await register(available, hash);
+    if (runs("enumeration")) await enumerationTiming(me);
     // Last: the 1M-row audit log would otherwise sit under every write of the phases above.
-    await audit(available, me, admin);
+    if (runs("audit")) await audit(available, me, admin);
   } finally {
     progress("stopping wrangler");
     await server.stop();

@@ -7,6 +7,7 @@ import type { AppOptions } from "./deps";
 import { mountDocs } from "./docs";
 import { emailLoginRoutes } from "./email-login/routes";
 import { AppError, onError, problemResponse } from "./errors";
+import { webhookRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
 import { metaRoutes } from "./meta";
 import {
@@ -60,6 +61,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   app.route("/", emailLoginRoutes());
   app.route("/", userRoutes());
   app.route("/", auditRoutes());
+  app.route("/", webhookRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -109,6 +109,9 @@ const ConfigSchema = z
       .optional(),
     WEBAUTHN_RP_ID: optionalString,
     WEBAUTHN_ORIGINS: csv,
+    // Webhooks (src/events): every audit entry is POSTed here, signed per Standard Webhooks.
+    WEBHOOK_URL: optionalString,
+    WEBHOOK_SECRET: optionalString,
   })
   .superRefine((cfg, ctx) => {
     const production = cfg.ENVIRONMENT === "production";
@@ -165,6 +168,7 @@ const ConfigSchema = z
         message: "set both GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET",
       });
     }
+    for (const problem of webhookProblems(cfg)) ctx.addIssue({ code: "custom", ...problem });
     if ((cfg.FACEBOOK_CLIENT_ID === undefined) !== (cfg.FACEBOOK_CLIENT_SECRET === undefined)) {
       ctx.addIssue({
         code: "custom",
@@ -202,6 +206,76 @@ const ConfigSchema = z
   }));
 
 export type Config = z.output<typeof ConfigSchema>;
+
+/** Standard Webhooks secrets are 24 to 64 random bytes, written `whsec_<base64>`. */
+const WEBHOOK_SECRET_FORM = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * What is wrong with the webhook settings. The messages never echo a value: the URL may carry a token
+ * and the secret is one. Plain http is refused outside development: the events carry user ids and IPs.
+ */
+function webhookProblems(cfg: {
+  ENVIRONMENT: string;
+  WEBHOOK_URL?: string;
+  WEBHOOK_SECRET?: string;
+}): { path: string[]; message: string }[] {
+  const problems: { path: string[]; message: string }[] = [];
+  if (cfg.WEBHOOK_URL !== undefined) {
+    let url: URL | null = null;
+    try {
+      url = new URL(cfg.WEBHOOK_URL);
+    } catch {
+      // reported below
+    }
+    const development = cfg.ENVIRONMENT === "development";
+    if (!url || !["https:", "http:"].includes(url.protocol) || url.hostname === "") {
+      problems.push({
+        path: ["WEBHOOK_URL"],
+        message: "must be an https:// URL, e.g. https://hooks.example.com/auth",
+      });
+    } else if (url.protocol !== "https:" && !development) {
+      problems.push({
+        path: ["WEBHOOK_URL"],
+        message: "must be https:// outside development (events carry user ids and IP addresses)",
+      });
+    } else if (url.username !== "" || url.password !== "") {
+      problems.push({
+        path: ["WEBHOOK_URL"],
+        message: "must not carry credentials; WEBHOOK_SECRET signs the requests",
+      });
+    }
+    if (cfg.WEBHOOK_SECRET === undefined) {
+      problems.push({
+        path: ["WEBHOOK_SECRET"],
+        message: "is required with WEBHOOK_URL (whsec_ followed by 24 to 64 random bytes in base64)",
+      });
+    }
+  } else if (cfg.WEBHOOK_SECRET !== undefined) {
+    problems.push({ path: ["WEBHOOK_URL"], message: "is required with WEBHOOK_SECRET" });
+  }
+  if (cfg.WEBHOOK_SECRET !== undefined) {
+    const bytes = WEBHOOK_SECRET_FORM.test(cfg.WEBHOOK_SECRET)
+      ? base64Length(cfg.WEBHOOK_SECRET.slice(6))
+      : 0;
+    if (bytes < 24 || bytes > 64) {
+      problems.push({
+        path: ["WEBHOOK_SECRET"],
+        message: "must be whsec_ followed by 24 to 64 random bytes in base64 (openssl rand -base64 32)",
+      });
+    }
+  }
+  return problems;
+}
+
+/** Decoded length of a base64 string, or 0 when it is not valid base64. */
+function base64Length(value: string): number {
+  if (value.length % 4 !== 0) return 0;
+  try {
+    return atob(value).length;
+  } catch {
+    return 0;
+  }
+}
 
 /** The RP id (default: the host of APP_URL) and the allowed origins (default: the origin of APP_URL). */
 function relyingParty(cfg: { APP_URL: string; WEBAUTHN_RP_ID?: string; WEBAUTHN_ORIGINS: string[] }): {

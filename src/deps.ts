@@ -3,6 +3,7 @@ import { type PasswordHasher, scryptHasher } from "./auth/password";
 import type { Config } from "./config";
 import { createEmailSender, type EmailSender } from "./email";
 import type { Env } from "./env";
+import { NUDGE } from "./events/worker";
 import { createRateLimiter, type RateLimiter } from "./security/rate-limit";
 import { openDatabase, openEphemeral } from "./storage";
 import { redisWindowCounter } from "./storage/redis/window-counter";
@@ -23,6 +24,8 @@ export interface Deps {
   now(): Date;
   /** Work that must finish but that the response need not wait for (executionCtx.waitUntil). */
   defer(task: Promise<unknown>, what: string): void;
+  /** The webhook outbox has work: wake the queue consumer (when bound) after the response. */
+  wakeWebhooks(): void;
 }
 
 export interface AppOptions {
@@ -52,6 +55,7 @@ export class RequestDeps implements Deps {
   readonly passwords: PasswordHasher;
   readonly hashGate: HashGate;
   readonly pending: Promise<unknown>[] = [];
+  #webhooksDue = false;
 
   constructor(
     readonly config: Config,
@@ -65,7 +69,7 @@ export class RequestDeps implements Deps {
   }
 
   get db(): Database {
-    this.#db ??= openDatabase(this.config, this.env);
+    this.#db ??= openDatabase(this.config, this.env, { outbox: { onWrite: () => this.wakeWebhooks() } });
     return this.#db;
   }
 
@@ -105,6 +109,10 @@ export class RequestDeps implements Deps {
     this.waitUntil?.(guarded);
   }
 
+  wakeWebhooks(): void {
+    this.#webhooksDue = true;
+  }
+
   /** Closes per-request connections once deferred work is done. */
   async close(): Promise<void> {
     // Deferred work may defer more (a deferred reset request records its audit entry with defer):
@@ -114,6 +122,13 @@ export class RequestDeps implements Deps {
       const batch = this.pending.slice(settled);
       settled = this.pending.length;
       await Promise.all(batch);
+    }
+    // One wake-up per request, after every write of it (deferred audit entries included) committed.
+    if (this.#webhooksDue && this.env.WEBHOOK_QUEUE) {
+      await this.env.WEBHOOK_QUEUE.send(NUDGE).catch((err: unknown) => {
+        // Nothing is lost: the rows wait in the outbox for the cron.
+        console.warn(JSON.stringify({ level: "warn", msg: "webhook queue send failed", error: String(err) }));
+      });
     }
     await Promise.all([this.#db?.close(), this.#ephemeral?.close(), this.#limiter?.close?.()]);
   }

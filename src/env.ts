@@ -1,3 +1,5 @@
+import type { WebhookNudge } from "./events/worker";
+
 /**
  * Worker bindings. The types come from `npm run types` (wrangler types → src/worker-configuration.d.ts,
  * generated from wrangler.toml and the setting names in .dev.vars.example; `npm run typecheck` fails
@@ -13,6 +15,8 @@ export interface Env extends Partial<Cloudflare.Env> {
   // Commented out in wrangler.toml until an operator enables them (README "Deploy"), so not generated.
   HYPERDRIVE?: Hyperdrive;
   SEND_EMAIL?: SendEmail;
+  /** The webhook queue's producer (README "Webhooks"); its consumer is this Worker's queue() handler. */
+  WEBHOOK_QUEUE?: Queue<WebhookNudge>;
   /** Settings that only a deployment or a test sets (validated by src/config.ts). */
   [setting: string]: unknown;
 }

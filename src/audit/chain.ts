@@ -99,11 +99,10 @@ export function chainAfter(tail: ChainTail, entry: NewAuditEntry): ChainedFields
   const link = { chain: chainOf(entry.userId), seq, prevHash: tail.hash };
   // Sealed when the entry has an IP: every entry of a request through Cloudflare (CF-Connecting-IP).
   // Entries without one (the admin CLI's constant user agent, local requests) hash their fields in clear.
-  if (entry.ip === null) return { ...link, hash: entryHash(tail.hash, entry, seq) };
-  const personalSalt = encodeHexLowerCase(crypto.getRandomValues(new Uint8Array(16)));
-  const digest = personalDigest(personalSalt, entry.ip, entry.userAgent);
-  const hash = entryHash(tail.hash, { ...entry, personalDigest: digest }, seq);
-  return { ...link, hash, personalSalt, personalDigest: digest };
+  const sealed = sealPersonal(entry);
+  if (!sealed) return { ...link, hash: entryHash(tail.hash, entry, seq) };
+  const hash = entryHash(tail.hash, { ...entry, personalDigest: sealed.personalDigest }, seq);
+  return { ...link, hash, ...sealed };
 }
 
 /**
@@ -114,4 +113,38 @@ export function personalFieldsIntact(entry: HashedEntry & { personalSalt?: strin
   if (!entry.personalDigest) return true;
   if (!entry.personalSalt) return entry.ip === null && entry.userAgent === null;
   return personalDigest(entry.personalSalt, entry.ip, entry.userAgent) === entry.personalDigest;
+}
+
+/** An entry's salt and digest when it is sealed (it has an IP: see chainAfter); none otherwise. */
+export function sealPersonal(entry: Pick<NewAuditEntry, "ip" | "userAgent">): {
+  personalSalt: string;
+  personalDigest: string;
+} | null {
+  if (entry.ip === null) return null;
+  const personalSalt = encodeHexLowerCase(crypto.getRandomValues(new Uint8Array(16)));
+  return { personalSalt, personalDigest: personalDigest(personalSalt, entry.ip, entry.userAgent) };
+}
+
+/**
+ * The canonical JSON of an entry split around the two values a one-statement write leaves to the
+ * database: its seq (from the chain's tail) and its user id (from the row being written with it):
+ * canonical = beforeSeq + seq + beforeUserId + JSON(user_id) + "}". Keys sort so that "seq" comes after
+ * the entry's own fields but "user_agent"/"user_id", and "user_id" is always last.
+ */
+export function canonicalParts(entry: Omit<HashedEntry, "userId">): {
+  beforeSeq: string;
+  beforeUserId: string;
+} {
+  const fields = hashedFields({ ...entry, userId: null }, 0);
+  const pair = (k: string) => `${JSON.stringify(k)}:${canonicalJson(fields[k])}`;
+  const keys = Object.keys(fields)
+    .filter((k) => fields[k] !== undefined)
+    .sort();
+  const seqAt = keys.indexOf("seq");
+  if (keys[keys.length - 1] !== "user_id" || seqAt < 0) throw new Error("unexpected hashed fields");
+  const between = keys.slice(seqAt + 1, -1).map(pair);
+  return {
+    beforeSeq: `{${keys.slice(0, seqAt).map(pair).join(",")},"seq":`,
+    beforeUserId: `${between.map((p) => `,${p}`).join("")},"user_id":`,
+  };
 }

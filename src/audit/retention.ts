@@ -15,7 +15,14 @@ export interface RetentionResult {
   oneTimeTokens: number;
   counters: number;
   passkeyChallenges: number;
+  webhookDeliveries: number;
 }
+
+/** Delivered webhook rows stay a week (what a receiver was sent, for "did you get it?"), then go. */
+export const DELIVERED_WEBHOOK_KEEP_MS = 7 * DAY_MS;
+/** Rows per delete statement, and statements per run: a backlog is worked off over several nights. */
+const OUTBOX_BATCH = 1_000;
+const OUTBOX_MAX_BATCHES = 100;
 
 /**
  * Deletes what is past its retention: audit entries older than AUDIT_RETENTION_DAYS, sessions that ended
@@ -32,7 +39,21 @@ export async function applyRetention(db: Database, config: Config, now: Date): P
     counters:
       (await db.counters.deleteExpiredBefore(now)) + (await db.loginThrottle.deleteExpiredBefore(now)),
     passkeyChallenges: await db.passkeyChallenges.deleteExpiredBefore(now),
+    webhookDeliveries: await deleteSettledDeliveries(db, config, now),
   };
+}
+
+/** Delivered rows after a week, failed ones with the audit entries they describe; in bounded batches. */
+async function deleteSettledDeliveries(db: Database, config: Config, now: Date): Promise<number> {
+  const delivered = new Date(now.getTime() - DELIVERED_WEBHOOK_KEEP_MS);
+  const failed = new Date(now.getTime() - config.AUDIT_RETENTION_DAYS * DAY_MS);
+  let total = 0;
+  for (let i = 0; i < OUTBOX_MAX_BATCHES; i++) {
+    const n = await db.webhooks.deleteSettledBefore(delivered, failed, OUTBOX_BATCH);
+    total += n;
+    if (n < OUTBOX_BATCH) break;
+  }
+  return total;
 }
 
 /** The cron entry point (wrangler.toml [triggers]); `scheduledTime` is the clock, so runs are reproducible. */

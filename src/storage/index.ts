@@ -13,8 +13,11 @@ import type { Database, DatabaseOptions, EphemeralStore } from "./types";
  */
 export function openDatabase(config: Config, env: Env, options: DatabaseOptions = {}): Database {
   const url = config.DATABASE_URL ?? env.HYPERDRIVE?.connectionString;
-  if (!url) return openD1(env.DB);
-  return lazyDatabase("postgres", async () => (await import("./postgres")).openPostgres(url, options));
+  // The one place that decides whether audit writes also fill the webhook outbox: only with a webhook.
+  const outbox = config.WEBHOOK_URL ? (options.outbox ?? {}) : undefined;
+  if (!url) return openD1(env.DB, outbox);
+  const pgOptions = { ...options, outbox };
+  return lazyDatabase("postgres", async () => (await import("./postgres")).openPostgres(url, pgOptions));
 }
 
 /** KV unless REDIS_URL selects Redis (whose client module openRedis imports on first use). */

@@ -15,6 +15,7 @@ const REPOSITORY_NAMES: Record<RepositoryName, true> = {
   passkeyChallenges: true,
   loginThrottle: true,
   accounts: true,
+  webhooks: true,
 };
 const REPOSITORIES = Object.keys(REPOSITORY_NAMES) as RepositoryName[];
 

@@ -308,6 +308,61 @@ export interface AuditRepository {
   findUnchained(chain: string | null): Promise<string | null>;
 }
 
+export type WebhookStatus = "pending" | "delivered" | "failed";
+
+/** One audit entry's webhook delivery (its id is the entry's id, the event id receivers see). */
+export interface WebhookDelivery {
+  id: string;
+  userId: string | null;
+  /** The entry's place in its user's chain: a user's deliveries go out in this order. */
+  seq: number | null;
+  status: WebhookStatus;
+  attempts: number;
+  nextAttemptAt: Date;
+  giveUpAt: Date;
+  lastError: string | null;
+  lastStatus: number | null;
+  createdAt: Date;
+  deliveredAt: Date | null;
+}
+
+/** What one attempt changed: delivered, due again later, or given up. */
+export type DeliverySettlement =
+  | { status: "delivered"; at: Date; httpStatus: number }
+  | { status: "pending"; nextAttemptAt: Date; error: string; httpStatus: number | null }
+  | { status: "failed"; error: string; httpStatus: number | null };
+
+export interface WebhookDeliveryQuery {
+  limit: number;
+  cursor?: string | null;
+  /** Both when absent: delivered rows are not listed. */
+  status?: "pending" | "failed";
+}
+
+/** The webhook outbox (src/events): written with the audit entries, drained by the queue and the cron. */
+export interface WebhookOutboxRepository {
+  /**
+   * Leases up to `limit` due rows in ONE conditional UPDATE: pending, due, not leased, and the earliest
+   * pending row of their user (a user's later event waits until the earlier one is delivered or failed).
+   * Of any number of concurrent claimers, each row goes to one; the others see its lease.
+   */
+  claim(leaseToken: string, now: Date, leaseMs: number, limit: number): Promise<WebhookDelivery[]>;
+  /** The audit entries of these deliveries (an entry retention already removed is missing). */
+  entries(ids: string[]): Promise<AuditEntry[]>;
+  /** Records an attempt if `leaseToken` still holds the row's lease (one conditional UPDATE). */
+  settle(id: string, leaseToken: string, outcome: DeliverySettlement): Promise<boolean>;
+  /** Pending and failed rows (or one status), newest first, keyset-paginated on (created_at, id). */
+  list(query: WebhookDeliveryQuery): Promise<Page<WebhookDelivery & { action: string | null }>>;
+  find(id: string): Promise<WebhookDelivery | null>;
+  /**
+   * Makes a failed row (or a pending one no deliverer holds) due at `now` with a new window until
+   * `giveUpAt`; one conditional UPDATE. Null when no such row (unknown, delivered or in flight).
+   */
+  retry(id: string, now: Date, giveUpAt: Date): Promise<WebhookDelivery | null>;
+  /** Retention: up to `limit` delivered rows delivered before `cutoff` (failed ones: `failedCutoff`). */
+  deleteSettledBefore(cutoff: Date, failedCutoff: Date, limit: number): Promise<number>;
+}
+
 export type OAuthProviderName = "google" | "facebook";
 
 export interface OAuthAccount {
@@ -473,6 +528,15 @@ export interface DatabaseOptions {
    * more.
    */
   queryTimeoutMs?: number;
+  /**
+   * Write each audit entry's webhook delivery to the outbox, in the entry's own atomic write. openDatabase
+   * sets it exactly when WEBHOOK_URL is set (no webhook, no rows); `onWrite` runs after each such write.
+   */
+  outbox?: OutboxOptions;
+}
+
+export interface OutboxOptions {
+  onWrite?: () => void;
 }
 
 export interface ProfilePatch {
@@ -548,6 +612,7 @@ export interface Database {
   passkeys: PasskeyRepository;
   passkeyChallenges: PasskeyChallengeRepository;
   accounts: AccountRepository;
+  webhooks: WebhookOutboxRepository;
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -3,6 +3,7 @@ import { chainAfter, chainOf } from "../../audit/chain";
 import type { Dialect } from "../sql";
 import { isUniqueViolation, SqlAccountRepository } from "../sql/accounts";
 import { readChainTail, retryOnChainConflict } from "../sql/audit-chain";
+import type { OutboxWriter } from "../sql/outbox";
 import type { EmailChangeResult, ErasureScope } from "../types";
 import type { D1Batch } from ".";
 
@@ -15,8 +16,9 @@ export class D1AccountRepository extends SqlAccountRepository {
   constructor(
     d: Dialect,
     private readonly batch: D1Batch,
+    outbox: OutboxWriter | null = null,
   ) {
-    super(d);
+    super(d, outbox);
   }
 
   protected tokenEmail(): SQL {
@@ -88,12 +90,16 @@ export class D1AccountRepository extends SqlAccountRepository {
     return retryOnChainConflict(async () => {
       if (!(await this.users.findById(scope.userId))) return false;
       const tail = await readChainTail(this.d, chainOf(scope.userId));
+      const chained = { ...scope.audit, ...chainAfter(tail, scope.audit) };
       const results = await this.batch([
         ...this.erasureStatements(db, scope),
-        db.insert(t.auditLog).values({ ...scope.audit, ...chainAfter(tail, scope.audit) }),
+        db.insert(t.auditLog).values(chained),
+        ...(this.outbox ? [this.outbox.insert(chained)] : []),
         db.delete(t.users).where(eq(t.users.id, scope.userId)).returning({ id: t.users.id }),
       ]);
-      return (results[results.length - 1] as unknown[]).length === 1;
+      const erased = (results[results.length - 1] as unknown[]).length === 1;
+      if (erased) this.outbox?.written();
+      return erased;
     });
   }
 }

@@ -1,8 +1,15 @@
 import { and, gte, lt, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { StorageUnavailableError } from "../../errors";
-import { type Dialect, type SqlDb, SqlPasskeyRepository, sqlRepositories, type Tables } from "../sql";
-import type { Database } from "../types";
+import {
+  type Dialect,
+  OutboxWriter,
+  type SqlDb,
+  SqlPasskeyRepository,
+  sqlRepositories,
+  type Tables,
+} from "../sql";
+import type { Database, OutboxOptions } from "../types";
 import { D1AccountRepository } from "./accounts";
 import * as tables from "./schema";
 import { D1SessionRepository } from "./sessions";
@@ -33,20 +40,28 @@ export function d1Dialect(binding: D1Database) {
     // with it, while the OR form scans from the newest row down (the last page of 1M audit rows took
     // ~100x the first; npm run bench, "audit ... last page").
     before: (createdAt, id, at) => sql`(${createdAt}, ${id}) < (${at.createdAt}, ${at.id})`,
+    writeTogether: async (statements) => {
+      await batch(statements);
+    },
   };
   return { db, dialect, batch };
 }
 
-export function openD1(binding: D1Database): Database {
+export function openD1(binding: D1Database, outboxOptions?: OutboxOptions): Database {
   const { db, dialect, batch } = d1Dialect(binding);
+  const outbox = outboxOptions ? new OutboxWriter(dialect, outboxOptions) : null;
   return {
     kind: "d1",
-    ...sqlRepositories(dialect, {
-      sessions: new D1SessionRepository(dialect, batch),
-      twoFactor: new D1TwoFactorRepository(dialect, batch),
-      passkeys: new SqlPasskeyRepository(dialect),
-      accounts: new D1AccountRepository(dialect, batch),
-    }),
+    ...sqlRepositories(
+      dialect,
+      {
+        sessions: new D1SessionRepository(dialect, batch, outbox),
+        twoFactor: new D1TwoFactorRepository(dialect, batch),
+        passkeys: new SqlPasskeyRepository(dialect),
+        accounts: new D1AccountRepository(dialect, batch, outbox),
+      },
+      outbox,
+    ),
     async ping() {
       try {
         await db.run(sql`select 1`);

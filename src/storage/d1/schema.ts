@@ -107,6 +107,7 @@ export const refreshTokens = derive(pg.refreshTokens);
 export const oneTimeTokens = derive(pg.oneTimeTokens);
 export const auditLog = derive(pg.auditLog);
 export const auditAnchors = derive(pg.auditAnchors);
+export const webhookOutbox = derive(pg.webhookOutbox);
 export const oauthAccounts = derive(pg.oauthAccounts);
 export const recoveryCodes = derive(pg.recoveryCodes);
 export const counters = derive(pg.counters);

@@ -1,8 +1,8 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
-import { type ChainedFields, chainAfter, chainOf } from "../../audit/chain";
-import { type Dialect, SqlSessionRepository } from "../sql";
+import { chainAfter, chainOf } from "../../audit/chain";
+import { type Dialect, type OutboxWriter, SqlSessionRepository } from "../sql";
 import { readChainTail, retryOnChainConflict } from "../sql/audit-chain";
-import type { NewAuditEntry, NewSession, Session } from "../types";
+import type { NewAuditEntry, NewSession, RotationAudit, Session } from "../types";
 import type { D1Batch } from ".";
 
 /** Session writes that span tables, each one D1 batch: one round trip and one transaction. */
@@ -10,8 +10,9 @@ export class D1SessionRepository extends SqlSessionRepository {
   constructor(
     d: Dialect,
     private readonly batch: D1Batch,
+    outbox: OutboxWriter | null,
   ) {
-    super(d);
+    super(d, outbox);
   }
 
   async create(s: NewSession, audit?: NewAuditEntry): Promise<Session> {
@@ -19,19 +20,19 @@ export class D1SessionRepository extends SqlSessionRepository {
     const row = this.newRow(s);
     // The whole batch fails when another writer took the entry's seq; it is retried from the new tail.
     await retryOnChainConflict(async () => {
-      const chained = audit
-        ? [
-            db
-              .insert(t.auditLog)
-              .values({ ...audit, ...chainAfter(await readChainTail(this.d, chainOf(audit.userId)), audit) }),
-          ]
-        : [];
+      const entry = audit
+        ? { ...audit, ...chainAfter(await readChainTail(this.d, chainOf(audit.userId)), audit) }
+        : undefined;
+      const logged = entry ? [db.insert(t.auditLog).values(entry)] : [];
+      const queued = entry && this.outbox ? [this.outbox.insert(entry)] : [];
       await this.batch([
         db.insert(t.sessions).values(row),
         db.insert(t.refreshTokens).values({ tokenHash: s.refreshHash, sessionId: s.id, createdAt: s.now }),
-        ...chained,
+        ...logged,
+        ...queued,
       ]);
     });
+    if (audit) this.outbox?.written();
     return row;
   }
 
@@ -39,9 +40,12 @@ export class D1SessionRepository extends SqlSessionRepository {
     presentedHash: string,
     nextHash: string,
     now: Date,
-    audit: (NewAuditEntry & ChainedFields) | undefined,
+    rotation: RotationAudit | undefined,
   ): Promise<Session | undefined> {
     const { db, t } = this.d;
+    // SQLite cannot hash: the session's user and its chain's tail are read first (one statement), and
+    // the batch below fails on audit_chain_seq_uq if another writer took the seq meanwhile.
+    const audit = rotation ? await this.chainedRotationAudit(presentedHash, rotation) : undefined;
     const { sessions } = t;
     const ofOwner = this.owner(presentedHash);
     // After the swap, in the same transaction: the audit entry only if the swap changed the row (SQLite's
@@ -72,6 +76,18 @@ export class D1SessionRepository extends SqlSessionRepository {
           ),
         ]
       : [];
+    // The delivery row only if the entry was written just now (by this batch, so this swap won).
+    const queued =
+      audit && this.outbox
+        ? [
+            db.insert(t.webhookOutbox).select(
+              db
+                .select(this.outbox.selectList(audit, (v) => sql`${v instanceof Date ? v.getTime() : v}`))
+                .from(t.auditLog)
+                .where(eq(t.auditLog.id, audit.id)),
+            ),
+          ]
+        : [];
     const recorded = db
       .insert(t.refreshTokens)
       .select(
@@ -81,9 +97,12 @@ export class D1SessionRepository extends SqlSessionRepository {
           .where(and(ofOwner, eq(sessions.currentHash, nextHash))),
       )
       .onConflictDoNothing();
-    const [swapped] = (await this.batch([this.swap(presentedHash, nextHash, now), ...logged, recorded])) as [
-      Session[],
-    ];
+    const [swapped] = (await this.batch([
+      this.swap(presentedHash, nextHash, now),
+      ...logged,
+      ...queued,
+      recorded,
+    ])) as [Session[]];
     return swapped[0];
   }
 

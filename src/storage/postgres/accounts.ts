@@ -5,6 +5,7 @@ import { chainAfter, chainOf } from "../../audit/chain";
 import type { Dialect, SqlDb } from "../sql";
 import { EmailTakenError, isUniqueViolation, SqlAccountRepository } from "../sql/accounts";
 import { readChainTail, retryOnChainConflict } from "../sql/audit-chain";
+import type { OutboxWriter } from "../sql/outbox";
 import type { EmailChangeResult, ErasureScope, OAuthProviderName, UnlinkResult } from "../types";
 import type { LazyPgClient } from "./connection";
 import { users } from "./schema";
@@ -19,8 +20,9 @@ export class PgAccountRepository extends SqlAccountRepository {
   constructor(
     d: Dialect,
     private readonly client: LazyPgClient,
+    outbox: OutboxWriter | null = null,
   ) {
-    super(d);
+    super(d, outbox);
   }
 
   protected tokenEmail(): SQL {
@@ -104,10 +106,15 @@ export class PgAccountRepository extends SqlAccountRepository {
         if (!(await this.#lock(tx, scope.userId, "update"))) return false;
         for (const statement of this.erasureStatements(tx, scope)) await statement;
         const tail = await readChainTail({ ...this.d, db: tx }, chainOf(scope.userId));
-        await tx.insert(auditLog).values({ ...scope.audit, ...chainAfter(tail, scope.audit) });
+        const chained = { ...scope.audit, ...chainAfter(tail, scope.audit) };
+        await tx.insert(auditLog).values(chained);
+        if (this.outbox) await tx.insert(this.d.t.webhookOutbox).values(this.outbox.row(chained));
         const gone = await tx.delete(u).where(eq(u.id, scope.userId)).returning({ id: u.id });
         return gone.length === 1;
       }),
-    );
+    ).then((erased) => {
+      if (erased) this.outbox?.written();
+      return erased;
+    });
   }
 }

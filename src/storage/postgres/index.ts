@@ -2,9 +2,10 @@ import { and, eq, like, lt, or, sql } from "drizzle-orm";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import type pg from "pg";
 import { StorageUnavailableError } from "../../errors";
-import { type Dialect, sqlRepositories } from "../sql";
+import { type Dialect, OutboxWriter, sqlRepositories } from "../sql";
 import type { Database, DatabaseOptions } from "../types";
 import { PgAccountRepository } from "./accounts";
+import { chainedInsert, queuedFromLogged } from "./audit-chain";
 import { LazyPgClient } from "./connection";
 import { PgPasskeyRepository } from "./passkeys";
 import * as tables from "./schema";
@@ -33,6 +34,17 @@ function pgDialect(db: NodePgDatabase): Dialect {
       return (
         or(lt(createdAt, at), and(eq(createdAt, at), sql`${byteOrder(id)} < ${position.id}`)) ?? sql`false`
       );
+    },
+    // One statement, so no transaction on the shared per-request client: every write but the last is a
+    // data-modifying CTE, which Postgres runs whether or not the main statement reads it.
+    appendChained: async ({ userId, ...entry }, outbox) => {
+      const logged = chainedInsert(entry, sql`select ${userId}::text as user_id`);
+      await db.execute(outbox ? sql`with logged as (${logged}) ${queuedFromLogged()}` : logged);
+    },
+    writeTogether: async (statements) => {
+      const last = statements[statements.length - 1]!.getSQL();
+      const ctes = statements.slice(0, -1).map((s, i) => sql`${sql.raw(`w${i}`)} as (${s.getSQL()})`);
+      await db.execute(ctes.length === 0 ? last : sql`with ${sql.join(ctes, sql`, `)} ${last}`);
     },
   };
 }
@@ -76,12 +88,17 @@ export function openPostgres(connectionString: string, options: DatabaseOptions 
   // drizzle only calls query() on its client; the lazy wrapper connects on the first one.
   const db = drizzle({ client: client as unknown as pg.Client });
   const dialect = pgDialect(db);
-  const repositories = sqlRepositories(dialect, {
-    sessions: new PgSessionRepository(dialect, db),
-    twoFactor: new PgTwoFactorRepository(dialect, db),
-    passkeys: new PgPasskeyRepository(dialect, client),
-    accounts: new PgAccountRepository(dialect, client),
-  });
+  const outbox = options.outbox ? new OutboxWriter(dialect, options.outbox) : null;
+  const repositories = sqlRepositories(
+    dialect,
+    {
+      sessions: new PgSessionRepository(dialect, db, outbox),
+      twoFactor: new PgTwoFactorRepository(dialect, db),
+      passkeys: new PgPasskeyRepository(dialect, client),
+      accounts: new PgAccountRepository(dialect, client, outbox),
+    },
+    outbox,
+  );
   return {
     kind: "postgres",
     users: surfaceUnavailable(repositories.users),
@@ -95,6 +112,7 @@ export function openPostgres(connectionString: string, options: DatabaseOptions 
     passkeys: surfaceUnavailable(repositories.passkeys),
     passkeyChallenges: surfaceUnavailable(repositories.passkeyChallenges),
     accounts: surfaceUnavailable(repositories.accounts),
+    webhooks: surfaceUnavailable(repositories.webhooks),
     async ping() {
       try {
         await db.execute(sql`select 1`);

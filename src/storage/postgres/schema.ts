@@ -157,6 +157,41 @@ export const auditAnchors = pgTable("audit_anchors", {
   hash: text("hash").notNull(),
 });
 
+/**
+ * Webhook deliveries still to make (or made): one row per audit entry, written in the same atomic write as
+ * the entry when WEBHOOK_URL is set (src/events/). The row's id is the entry's id, which receivers get as the
+ * event id. `seq` is the entry's place in its user's chain: a user's rows are delivered in seq order.
+ */
+export const webhookOutbox = pgTable(
+  "webhook_outbox",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id"),
+    seq: integer("seq"),
+    status: text("status", { enum: ["pending", "delivered", "failed"] })
+      .notNull()
+      .default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: ts("next_attempt_at").notNull(),
+    /** After this, a failed attempt is the last one: the row becomes `failed` (24 h after it was written). */
+    giveUpAt: ts("give_up_at").notNull(),
+    /** A deliverer's claim: until then no other deliverer (queue, cron, another isolate) takes the row. */
+    leaseUntil: ts("lease_until"),
+    leaseToken: text("lease_token"),
+    lastError: text("last_error"),
+    lastStatus: integer("last_status"),
+    createdAt: ts("created_at").notNull(),
+    deliveredAt: ts("delivered_at"),
+  },
+  (t) => [
+    // What is due; a user's earlier rows still pending (the per-user order); the admin list; retention.
+    index("webhook_outbox_due_idx").on(t.status, t.nextAttemptAt),
+    index("webhook_outbox_user_seq_idx").on(t.userId, t.seq),
+    index("webhook_outbox_status_created_idx").on(t.status, t.createdAt, t.id),
+    index("webhook_outbox_delivered_idx").on(t.deliveredAt),
+  ],
+);
+
 export const oauthAccounts = pgTable(
   "oauth_accounts",
   {

@@ -1,10 +1,10 @@
-import { sql, type WithSubquery } from "drizzle-orm";
+import { type SQL, sql, type WithSubquery } from "drizzle-orm";
 import type { NodePgDatabase } from "drizzle-orm/node-postgres";
-import { type ChainedFields, chainAfter, chainOf } from "../../audit/chain";
-import { type Dialect, SqlSessionRepository } from "../sql";
-import { readChainTail, retryOnChainConflict } from "../sql/audit-chain";
-import type { NewAuditEntry, NewSession, Session } from "../types";
-import { auditLog, refreshTokens, sessions } from "./schema";
+import { type Dialect, type OutboxWriter, SqlSessionRepository } from "../sql";
+import { retryOnChainConflict } from "../sql/audit-chain";
+import type { NewAuditEntry, NewSession, RotationAudit, Session } from "../types";
+import { chainedInsert, queuedFromLogged } from "./audit-chain";
+import { refreshTokens, sessions } from "./schema";
 
 /**
  * Session writes that span tables, each one statement of data-modifying CTEs instead of a transaction:
@@ -15,29 +15,29 @@ export class PgSessionRepository extends SqlSessionRepository {
   constructor(
     d: Dialect,
     private readonly db: NodePgDatabase,
+    outbox: OutboxWriter | null,
   ) {
-    super(d);
+    super(d, outbox);
   }
 
   async create(s: NewSession, audit?: NewAuditEntry): Promise<Session> {
     const row = this.newRow(s);
-    // The statement fails as a whole when another writer took the entry's seq; retried from the new tail.
-    await retryOnChainConflict(async () => {
-      const chained = audit
-        ? { ...audit, ...chainAfter(await readChainTail(this.d, chainOf(audit.userId)), audit) }
-        : undefined;
-      await this.createOnce(row, chained);
-    });
+    // One statement with the chain's tail read inside it; it fails as a whole when another writer took
+    // the entry's seq, and is retried (reading the new tail).
+    await retryOnChainConflict(() => this.createOnce(row, audit));
+    if (audit) this.outbox?.written();
     return row;
   }
 
-  private async createOnce(row: Session, audit: (NewAuditEntry & ChainedFields) | undefined): Promise<void> {
+  private async createOnce(row: Session, audit: NewAuditEntry | undefined): Promise<void> {
     const created = this.db.$with("created").as(this.db.insert(sessions).values(row).returning());
-    const logged = audit
-      ? [this.db.$with("logged").as(this.db.insert(auditLog).values(audit).returning({ id: auditLog.id }))]
-      : [];
+    const ctes: WithSubquery[] = [created];
+    if (audit) {
+      const { userId, ...entry } = audit;
+      ctes.push(...this.chained(entry, sql`select ${userId}::text as user_id`));
+    }
     await this.db
-      .with(created, ...logged)
+      .with(...ctes)
       .insert(refreshTokens)
       .select(
         this.db
@@ -46,15 +46,26 @@ export class PgSessionRepository extends SqlSessionRepository {
       );
   }
 
+  /** The chained entry (hashed by Postgres after its tail) and, with a webhook, its outbox row. */
+  private chained(entry: RotationAudit, source: SQL): WithSubquery[] {
+    const logged = this.db.$with("logged", { id: sql<string>`id` }).as(chainedInsert(entry, source));
+    if (!this.outbox) return [logged];
+    return [
+      logged,
+      this.db.$with("queued", { id: sql<string>`id` }).as(sql`${queuedFromLogged()} returning id`),
+    ];
+  }
+
   protected async swapOnce(
     presentedHash: string,
     nextHash: string,
     now: Date,
-    audit: (NewAuditEntry & ChainedFields) | undefined,
+    audit: RotationAudit | undefined,
   ): Promise<Session | undefined> {
     // Of concurrent callers presenting the same current token, one UPDATE matches (the others re-check
     // the row after the winner commits and see current_hash changed). The new hash and the audit entry
-    // are written from the UPDATE's RETURNING, so they exist only if this swap won.
+    // (chained to the session's user, read from the UPDATE's RETURNING with the chain's tail in the same
+    // statement) are written only if this swap won.
     const swapped = this.db.$with("swapped").as(this.swap(presentedHash, nextHash, now));
     const ctes: WithSubquery[] = [
       swapped,
@@ -74,38 +85,7 @@ export class PgSessionRepository extends SqlSessionRepository {
           .returning({ tokenHash: refreshTokens.tokenHash }),
       ),
     ];
-    if (audit) {
-      ctes.push(
-        this.db.$with("logged").as(
-          this.db
-            .insert(auditLog)
-            .select(
-              this.db
-                .select({
-                  id: sql<string>`${audit.id}::text`.as("id"),
-                  userId: sql<string>`${audit.userId}::text`.as("user_id"),
-                  action: sql<string>`${audit.action}::text`.as("action"),
-                  ip: sql<string | null>`${audit.ip}::text`.as("ip"),
-                  userAgent: sql<string | null>`${audit.userAgent}::text`.as("user_agent"),
-                  createdAt: sql<Date>`${audit.createdAt.toISOString()}::timestamptz`.as("created_at"),
-                  metadata: sql<Record<string, unknown>>`${JSON.stringify(audit.metadata)}::jsonb`.as(
-                    "metadata",
-                  ),
-                  chain: sql<string>`${audit.chain}::text`.as("chain"),
-                  seq: sql<number>`${audit.seq}::integer`.as("seq"),
-                  prevHash: sql<string>`${audit.prevHash}::text`.as("prev_hash"),
-                  hash: sql<string>`${audit.hash}::text`.as("hash"),
-                  personalSalt: sql<string | null>`${audit.personalSalt ?? null}::text`.as("personal_salt"),
-                  personalDigest: sql<string | null>`${audit.personalDigest ?? null}::text`.as(
-                    "personal_digest",
-                  ),
-                })
-                .from(swapped),
-            )
-            .returning({ id: auditLog.id }),
-        ),
-      );
-    }
+    if (audit) ctes.push(...this.chained(audit, sql`select user_id from swapped`));
     const [rotated] = await this.db
       .with(...ctes)
       .select()

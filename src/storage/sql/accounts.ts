@@ -9,6 +9,7 @@ import type {
   UnlinkResult,
 } from "../types";
 import type { Dialect, SqlDb } from "./dialect";
+import type { OutboxWriter } from "./outbox";
 import { SqlUserRepository } from "./users";
 
 /** A unique index refused the write: Postgres names the index, SQLite the column. */
@@ -32,7 +33,12 @@ export class EmailTakenError extends Error {}
 export abstract class SqlAccountRepository implements AccountRepository {
   protected readonly users: SqlUserRepository;
 
-  constructor(protected readonly d: Dialect) {
+  constructor(
+    protected readonly d: Dialect,
+    // With a webhook, the erasure's final audit entry gets its delivery row in the same write, as every
+    // other entry does (src/storage/sql/outbox.ts).
+    protected readonly outbox: OutboxWriter | null = null,
+  ) {
     this.users = new SqlUserRepository(d);
   }
 

@@ -20,15 +20,30 @@ import { decodeCursor, toPage } from "../cursor";
 import type { AuditAnchor, AuditEntry, AuditQuery, AuditRepository, NewAuditEntry, Page } from "../types";
 import { readChainTail, retryOnChainConflict } from "./audit-chain";
 import type { Dialect } from "./dialect";
+import type { OutboxWriter } from "./outbox";
 
 export class SqlAuditRepository implements AuditRepository {
-  constructor(private readonly d: Dialect) {}
+  constructor(
+    private readonly d: Dialect,
+    private readonly outbox: OutboxWriter | null,
+  ) {}
 
   async append(entry: NewAuditEntry): Promise<void> {
+    const inOneStatement = this.d.appendChained;
+    if (inOneStatement) {
+      await retryOnChainConflict(() => inOneStatement(entry, this.outbox !== null));
+      this.outbox?.written();
+      return;
+    }
     await retryOnChainConflict(async () => {
       const tail = await readChainTail(this.d, chainOf(entry.userId));
-      await this.d.db.insert(this.d.t.auditLog).values({ ...entry, ...chainAfter(tail, entry) });
+      const chained = { ...entry, ...chainAfter(tail, entry) };
+      const logged = this.d.db.insert(this.d.t.auditLog).values(chained);
+      // With a webhook, the delivery row lands with the entry or not at all (never send-and-hope).
+      if (this.outbox) await this.d.writeTogether([logged, this.outbox.insert(chained)]);
+      else await logged;
     });
+    this.outbox?.written();
   }
 
   async list(q: AuditQuery): Promise<Page<AuditEntry>> {

@@ -1,7 +1,8 @@
-import type { Column, SQL } from "drizzle-orm";
+import type { Column, SQL, SQLWrapper } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { CursorPosition } from "../cursor";
 import type * as tables from "../postgres/schema";
+import type { NewAuditEntry } from "../types";
 
 /**
  * The query builder the shared repositories use. Typed with pg-core's builders because their surface
@@ -30,4 +31,18 @@ export interface Dialect {
   byteOrder(column: Column): SQL;
   /** Newest-first keyset condition: rows strictly before `position` in (createdAt, id) order. */
   before(createdAt: Column, id: Column, position: CursorPosition): SQL;
+  /**
+   * Runs independent writes (no RETURNING read) as one atomic unit: one D1 batch, or one Postgres
+   * statement of data-modifying CTEs. Either all land or none does (a failure throws).
+   */
+  writeTogether(statements: [AtomicWrite, ...AtomicWrite[]]): Promise<void>;
+  /**
+   * Where the database can hash (Postgres: sha256()), a chained append as ONE statement: tail read, hash
+   * and insert (and the outbox row when `outbox`), throwing on a chain conflict like the two-step write.
+   * Absent on D1: SQLite has no SHA-256, so the tail is read first.
+   */
+  appendChained?(entry: NewAuditEntry, outbox: boolean): Promise<void>;
 }
+
+/** A write built with the dialect's `db` (an insert or update builder, awaited by neither caller). */
+export type AtomicWrite = SQLWrapper & PromiseLike<unknown>;

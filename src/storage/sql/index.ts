@@ -5,6 +5,7 @@ import { SqlCounterRepository } from "./counters";
 import type { Dialect } from "./dialect";
 import { SqlLoginThrottleRepository } from "./login-throttle";
 import { SqlOAuthAccountRepository } from "./oauth-accounts";
+import { type OutboxWriter, SqlWebhookOutboxRepository } from "./outbox";
 import { SqlPasskeyChallengeRepository, type SqlPasskeyRepository } from "./passkeys";
 import type { SqlSessionRepository } from "./sessions";
 import { SqlTokenRepository } from "./tokens";
@@ -12,6 +13,7 @@ import type { SqlTwoFactorRepository } from "./two-factor";
 import { SqlUserRepository } from "./users";
 
 export type { Dialect, SqlDb, Tables } from "./dialect";
+export { OutboxWriter } from "./outbox";
 export { SqlPasskeyRepository } from "./passkeys";
 export { SqlSessionRepository } from "./sessions";
 export { SqlTwoFactorRepository } from "./two-factor";
@@ -25,12 +27,13 @@ export function sqlRepositories(
     passkeys: SqlPasskeyRepository;
     accounts: SqlAccountRepository;
   },
+  outbox: OutboxWriter | null,
 ): Omit<Database, "kind" | "ping" | "close"> {
   return {
     users: new SqlUserRepository(dialect),
     sessions: own.sessions,
     tokens: new SqlTokenRepository(dialect),
-    audit: new SqlAuditRepository(dialect),
+    audit: new SqlAuditRepository(dialect, outbox),
     oauthAccounts: new SqlOAuthAccountRepository(dialect),
     twoFactor: own.twoFactor,
     counters: new SqlCounterRepository(dialect),
@@ -38,5 +41,6 @@ export function sqlRepositories(
     passkeys: own.passkeys,
     passkeyChallenges: new SqlPasskeyChallengeRepository(dialect),
     accounts: own.accounts,
+    webhooks: new SqlWebhookOutboxRepository(dialect),
   };
 }

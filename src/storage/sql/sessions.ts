@@ -10,6 +10,7 @@ import type {
 } from "../types";
 import { asTail, retryOnChainConflict } from "./audit-chain";
 import type { Dialect } from "./dialect";
+import type { OutboxWriter } from "./outbox";
 import { classifyUnswapped } from "./rotation";
 
 /**
@@ -18,37 +19,25 @@ import { classifyUnswapped } from "./rotation";
  * dialect writes them its own way (a D1 batch, a Postgres statement of data-modifying CTEs).
  */
 export abstract class SqlSessionRepository implements SessionRepository {
-  constructor(protected readonly d: Dialect) {}
+  constructor(
+    protected readonly d: Dialect,
+    /** With a webhook: each audit entry's delivery row, written in the same atomic write as the entry. */
+    protected readonly outbox: OutboxWriter | null,
+  ) {}
 
   abstract create(session: NewSession, audit?: NewAuditEntry): Promise<Session>;
   abstract deleteEndedBefore(cutoff: Date): Promise<number>;
   /**
    * One attempt at the swap with what must happen only if it won, atomically: the new hash into the token
-   * history and, when given, the (already chained) audit entry. Returns the rotated session, or undefined
-   * when the swap did not match. A chain conflict throws, and `rotate` retries from the new tail.
+   * history and, when given, the audit entry, chained to the session's user. Returns the rotated session,
+   * or undefined when the swap did not match. A chain conflict throws, and `rotate` retries.
    */
   protected abstract swapOnce(
     presentedHash: string,
     nextHash: string,
     now: Date,
-    audit: (NewAuditEntry & ChainedFields) | undefined,
+    audit: RotationAudit | undefined,
   ): Promise<Session | undefined>;
-
-  async #swapAndRecord(
-    presentedHash: string,
-    nextHash: string,
-    now: Date,
-    audit?: RotationAudit,
-  ): Promise<Session | undefined> {
-    return retryOnChainConflict(async () =>
-      this.swapOnce(
-        presentedHash,
-        nextHash,
-        now,
-        audit ? await this.chainedRotationAudit(presentedHash, audit) : undefined,
-      ),
-    );
-  }
 
   async rotate(
     presentedHash: string,
@@ -57,7 +46,8 @@ export abstract class SqlSessionRepository implements SessionRepository {
     graceMs: number,
     audit?: RotationAudit,
   ): Promise<RotateResult> {
-    const rotated = await this.#swapAndRecord(presentedHash, nextHash, now, audit);
+    const rotated = await retryOnChainConflict(() => this.swapOnce(presentedHash, nextHash, now, audit));
+    if (rotated && audit) this.outbox?.written();
     if (rotated) return { kind: "rotated", session: rotated };
     // No swap: find out why (only the grace, reuse and invalid answers pay for this second read).
     return classifyUnswapped(await this.findByRefreshHash(presentedHash), presentedHash, now, graceMs);
@@ -153,7 +143,7 @@ export abstract class SqlSessionRepository implements SessionRepository {
   }
 
   /**
-   * The rotation's audit entry, chained: the presented token's session gives the user (and so the
+   * (D1, which cannot hash in SQL.) The rotation's audit entry, chained: the presented token's session gives the user (and so the
    * chain), read with that chain's tail in one statement. Undefined when no session issued the token
    * (the swap cannot match then, and nothing is logged).
    */
