@@ -10,7 +10,7 @@ import { LazyPgClient } from "./storage/postgres/connection";
  * both folders always hold the same steps). test/operations/health.test.ts fails when a migration is
  * added without bumping this.
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 const MIGRATE_HINT = {
   d1: "npm run db:migrate:local (or db:migrate:remote)",

@@ -169,8 +169,11 @@ export interface SessionRepository {
   markAuthenticated(id: string, now: Date): Promise<boolean>;
   /** Revokes every live session of the user except `exceptId`; returns the revoked ids. */
   revokeAllForUser(userId: string, now: Date, exceptId?: string): Promise<string[]>;
-  /** Retention: drops sessions (and their token history) that ended before `cutoff`. */
-  deleteEndedBefore(cutoff: Date): Promise<number>;
+  /**
+   * Retention: drops at most `limit` sessions (with their token history) that ended before `cutoff`, in
+   * one bounded batch; returns how many went (`limit` means more may remain).
+   */
+  deleteEndedBefore(cutoff: Date, limit: number): Promise<number>;
 }
 
 export type TokenPurpose =
@@ -204,7 +207,8 @@ export interface TokenRepository {
   peek(purpose: TokenPurpose, tokenHash: string, now: Date): Promise<ConsumedToken | null>;
   /** Consumes every outstanding token of that purpose for the user (e.g. after a password reset). */
   invalidateForUser(userId: string, purpose: TokenPurpose, now: Date): Promise<void>;
-  deleteExpiredBefore(cutoff: Date): Promise<number>;
+  /** Retention: at most `limit` tokens expired before `cutoff`, one bounded batch; returns how many went. */
+  deleteExpiredBefore(cutoff: Date, limit: number): Promise<number>;
   /**
    * Records a FastAPI refresh token's jti as exchanged: one conditional INSERT, true only for the single
    * caller whose insert landed (the first use), false for every other one.
@@ -382,7 +386,8 @@ export interface PasskeyChallengeRepository {
     userId: string | null,
     now: Date,
   ): Promise<boolean>;
-  deleteExpiredBefore(cutoff: Date): Promise<number>;
+  /** Retention: at most `limit` challenges expired before `cutoff`, one bounded batch. */
+  deleteExpiredBefore(cutoff: Date, limit: number): Promise<number>;
 }
 
 export interface CounterValue {
@@ -396,7 +401,8 @@ export interface CounterRepository {
   increment(key: string, windowMs: number, now: Date): Promise<CounterValue>;
   /** Deletes the given counters in one statement. */
   reset(...keys: string[]): Promise<void>;
-  deleteExpiredBefore(cutoff: Date): Promise<number>;
+  /** Retention: at most `limit` counters whose window ended before `cutoff`, one bounded batch. */
+  deleteExpiredBefore(cutoff: Date, limit: number): Promise<number>;
 }
 
 /**
@@ -423,8 +429,8 @@ export interface LoginThrottleRepository {
   admit(key: string, policy: ThrottlePolicy, now: Date): Promise<ThrottleAdmission>;
   /** Ends the episode (a right password, a password reset). */
   clear(key: string): Promise<void>;
-  /** Retention: rows whose window and lock both ended before `cutoff`. */
-  deleteExpiredBefore(cutoff: Date): Promise<number>;
+  /** Retention: at most `limit` rows whose window and lock both ended before `cutoff`, one bounded batch. */
+  deleteExpiredBefore(cutoff: Date, limit: number): Promise<number>;
 }
 
 export interface DatabaseOptions {

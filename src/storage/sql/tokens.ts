@@ -1,5 +1,6 @@
 import { and, eq, gt, isNull, lt } from "drizzle-orm";
 import type { ConsumedToken, NewOneTimeToken, TokenPurpose, TokenRepository } from "../types";
+import { deleteBatch } from "./bounded-delete";
 import type { Dialect } from "./dialect";
 
 export class SqlTokenRepository implements TokenRepository {
@@ -55,10 +56,9 @@ export class SqlTokenRepository implements TokenRepository {
       .where(and(eq(t.userId, userId), eq(t.purpose, purpose), isNull(t.consumedAt)));
   }
 
-  async deleteExpiredBefore(cutoff: Date): Promise<number> {
+  async deleteExpiredBefore(cutoff: Date, limit: number): Promise<number> {
     const { oneTimeTokens: t } = this.d.t;
-    const rows = await this.d.db.delete(t).where(lt(t.expiresAt, cutoff)).returning({ h: t.tokenHash });
-    return rows.length;
+    return deleteBatch(this.d.db, t, t.tokenHash, lt(t.expiresAt, cutoff), limit);
   }
 
   async spendLegacy(jti: string, userId: string, now: Date): Promise<boolean> {
