@@ -13,7 +13,12 @@ import type { Database, DatabaseOptions, EphemeralStore } from "./types";
  */
 export function openDatabase(config: Config, env: Env, options: DatabaseOptions = {}): Database {
   const url = config.DATABASE_URL ?? env.HYPERDRIVE?.connectionString;
-  if (!url) return openD1(env.DB);
+  if (!url) {
+    if (!config.D1_READ_REPLICAS) return openD1(env.DB);
+    // One D1 session per request and kind: its statements are sequentially consistent (each sees what
+    // the previous one saw or wrote), and a write always goes to the primary whatever the constraint.
+    return openD1(env.DB.withSession(options.replicaReads ? "first-unconstrained" : "first-primary"));
+  }
   return lazyDatabase("postgres", async () => (await import("./postgres")).openPostgres(url, options));
 }
 

@@ -440,6 +440,12 @@ export interface DatabaseOptions {
    * more.
    */
   queryTimeoutMs?: number;
+  /**
+   * D1 with D1_READ_REPLICAS: the statements may be served by a read replica (a D1 session
+   * "first-unconstrained") instead of starting on the primary ("first-primary"). Only read-only routes
+   * ask for it (`replicaReads`); Postgres ignores it.
+   */
+  replicaReads?: boolean;
 }
 
 /** Relational store: D1 or Postgres. */
