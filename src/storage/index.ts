@@ -1,6 +1,7 @@
 import type { Config } from "../config";
 import type { Env } from "../env";
 import { openD1 } from "./d1";
+import { loadDriver } from "./drivers";
 import { openKv } from "./kv";
 import { lazyDatabase } from "./lazy";
 import { openRedis } from "./redis";
@@ -9,7 +10,8 @@ import type { Database, DatabaseOptions, EphemeralStore } from "./types";
 /**
  * D1 unless DATABASE_URL or a HYPERDRIVE binding selects Postgres. An explicit DATABASE_URL wins, so a
  * `.dev.vars` can point `wrangler dev` at a local server while wrangler.toml keeps the Hyperdrive binding.
- * The Postgres driver is imported on the first query (cold start: D1 isolates never evaluate `pg`).
+ * The Postgres driver is imported on the first query, through the driver registry (./drivers.ts): a
+ * D1/KV build does not even contain it.
  */
 export function openDatabase(config: Config, env: Env, options: DatabaseOptions = {}): Database {
   const url = config.DATABASE_URL ?? env.HYPERDRIVE?.connectionString;
@@ -19,7 +21,7 @@ export function openDatabase(config: Config, env: Env, options: DatabaseOptions 
     // the previous one saw or wrote), and a write always goes to the primary whatever the constraint.
     return openD1(env.DB.withSession(options.replicaReads ? "first-unconstrained" : "first-primary"));
   }
-  return lazyDatabase("postgres", async () => (await import("./postgres")).openPostgres(url, options));
+  return lazyDatabase("postgres", async () => (await loadDriver("postgres")).openPostgres(url, options));
 }
 
 /** KV unless REDIS_URL selects Redis (whose client module openRedis imports on first use). */
