@@ -157,6 +157,8 @@ export async function authenticate(
   users: UserRepository,
   token: string,
   now: Date,
+  // Legacy tokens only: whether a FastAPI token's jti was spent (signed out with POST /auth/logout).
+  legacySpent: (jti: string) => Promise<boolean> = async () => false,
   primary?: () => UserRepository,
 ): Promise<{ auth: AuthContext; user: User }> {
   let claims: Omit<AuthContext, "authenticatedAt">;
@@ -169,9 +171,10 @@ export async function authenticate(
     if (!legacy) throw err;
     const legacyValid = (u: User | null): u is User =>
       u?.isActive === true && !revokedSince(u.sessionsRevokedAt, legacy);
-    let user = await users.findById(legacy.userId);
-    if (!legacyValid(user) && primary) user = await primary().findById(legacy.userId);
-    if (!legacyValid(user)) throw new AppError("invalid_access_token");
+    let [user, spent] = await Promise.all([users.findById(legacy.userId), legacySpent(legacy.jti)]);
+    // A spent jti stays spent, so only the account needs a second look on the primary.
+    if (!spent && !legacyValid(user) && primary) user = await primary().findById(legacy.userId);
+    if (spent || !legacyValid(user)) throw new AppError("invalid_access_token");
     return {
       auth: {
         userId: legacy.userId,

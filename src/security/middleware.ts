@@ -23,7 +23,7 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const primary = deps.readsFromReplica ? () => deps.primary.users : undefined;
   // Counted as a read in flight, so a queued password hash waits for it (load shedding, hash-gate.ts).
   const { auth, user } = await deps.hashGate.read(() =>
-    authenticate(deps.config, db.users, match[1]!, deps.now(), primary),
+    authenticate(deps.config, db.users, match[1]!, deps.now(), (jti) => db.tokens.legacySpent(jti), primary),
   );
   c.set("auth", auth);
   c.set("currentUser", user);
