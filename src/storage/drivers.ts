@@ -15,8 +15,11 @@ export interface DriverModules {
 
 let registered: DriverModules | undefined;
 
-export function registerDrivers(drivers: DriverModules): void {
+/** Sets the isolate's drivers (undefined: none) and returns the previous ones, so a test can restore them. */
+export function registerDrivers(drivers: DriverModules | undefined): DriverModules | undefined {
+  const previous = registered;
   registered = drivers;
+  return previous;
 }
 
 /**

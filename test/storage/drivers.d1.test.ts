@@ -2,11 +2,25 @@
 // a deployment that sets DATABASE_URL or REDIS_URL on it gets a configuration error naming the fix, not
 // a crash or a silent fallback to D1. (The pg-redis project registers the drivers through
 // src/index.postgres.ts, test/pg-redis/setup.ts, and runs every HTTP suite through them.)
-import { describe, expect, it, vi } from "vitest";
-import { loadDriver, MissingDriverError } from "../../src/storage/drivers";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import {
+  type DriverModules,
+  loadDriver,
+  MissingDriverError,
+  registerDrivers,
+} from "../../src/storage/drivers";
 import { PASSWORD, testClient } from "../helpers";
 
 describe("driver registry on the D1/KV build", () => {
+  // The isolate is shared between test files: whatever another file registered is set aside here.
+  let previous: DriverModules | undefined;
+  beforeAll(() => {
+    previous = registerDrivers(undefined);
+  });
+  afterAll(() => {
+    registerDrivers(previous);
+  });
+
   it("has no driver to load", () => {
     expect(() => loadDriver("postgres")).toThrow(MissingDriverError);
     expect(() => loadDriver("redis")).toThrow(/REDIS_URL is configured.*src\/index\.postgres\.ts/);
