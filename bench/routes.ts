@@ -45,6 +45,7 @@ const SessionWriteQuery = z.object({
    * POST /auth/login writes); outbox: + that entry's webhook delivery row (login with WEBHOOK_URL set). */
   variant: z.enum(["bare", "chained", "outbox"]),
 });
+const SeedUsersQuery = z.object({ n: z.coerce.number().int().min(1).max(2_000_000) });
 
 const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(50),
@@ -67,6 +68,19 @@ WITH RECURSIVE seq(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?2
 SELECT printf('%s-%012x', ?3, i), ?4,
   CASE i % 4 WHEN 0 THEN 'login_succeeded' WHEN 1 THEN 'token_refreshed' WHEN 2 THEN 'login_failed' ELSE 'logout' END,
   '127.0.0.1', 'edge-auth-bench', ?5 - (?6 - i) * ?7, '{}'
+FROM seq`;
+
+// Users for the scale phase, each with one live session (so the sessions table grows with them), in
+// the same chunked recursive-CTE form. Emails are unique per run (the prefix); no password (the
+// accounts only fill the tables and indexes; the bench's own users sign in).
+const SEED_USERS_SQL = `INSERT INTO users (id, email, email_lower, role, is_active, is_verified, created_at, updated_at)
+WITH RECURSIVE seq(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?2)
+SELECT printf('%s-%012x', ?3, i), printf('seed-%s-%d@example.com', ?3, i), printf('seed-%s-%d@example.com', ?3, i),
+  'user', 1, 1, ?4 - (?2 - i) * 1000, ?4
+FROM seq`;
+const SEED_SESSIONS_SQL = `INSERT INTO sessions (id, user_id, current_hash, created_at, last_used_at, expires_at, authenticated_at)
+WITH RECURSIVE seq(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?2)
+SELECT printf('%s-s%012x', ?3, i), printf('%s-%012x', ?3, i), printf('%s-h%012x', ?3, i), ?4, ?4, ?4 + 86400000, ?4
 FROM seq`;
 
 export function benchRoutes(): OpenAPIHono<AppEnv> {
@@ -97,6 +111,26 @@ export function benchRoutes(): OpenAPIHono<AppEnv> {
       const { session, user } = found;
       if (session.revokedAt !== null || session.expiresAt.getTime() <= Date.now() || !user.isActive)
         throw new AppError("invalid_access_token");
+      return c.json(presentUser(user), 200);
+    },
+  );
+
+  /**
+   * The issue's one-round-trip reference for GET /auth/me: exactly one primary-key read of the account
+   * (`?uid=`), no session, no token, and the same user JSON. /auth/me must reach 0.95x of it: its one
+   * statement (the session joined with its account) may cost no more than this one read.
+   */
+  router.openapi(
+    createRoute({
+      method: "get",
+      path: "/__bench/pk-reference",
+      hide: true,
+      request: { query: z.object({ uid: z.string().max(64).default("") }) },
+      responses: ok,
+    }),
+    async (c) => {
+      const user = await c.var.deps.db.users.findById(c.req.valid("query").uid);
+      if (!user) throw new AppError("not_found");
       return c.json(presentUser(user), 200);
     },
   );
@@ -259,6 +293,30 @@ export function benchRoutes(): OpenAPIHono<AppEnv> {
       }
       await c.env.DB.batch(statements);
       return c.json({ inserted: q.n, user_id: q.user_id, statements: statements.length }, 201);
+    },
+  );
+
+  /** Adds `n` users, each with a live session, in one D1 batch (the scale phase: 1k and 1M users). */
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/__bench/seed-users",
+      hide: true,
+      request: { query: SeedUsersQuery },
+      responses: created,
+    }),
+    async (c) => {
+      const { n } = c.req.valid("query");
+      const prefix = newId().slice(0, 23);
+      const now = c.var.deps.now().getTime();
+      const statements: D1PreparedStatement[] = [];
+      for (let from = 1; from <= n; from += SEED_CHUNK) {
+        const to = Math.min(n, from + SEED_CHUNK - 1);
+        statements.push(c.env.DB.prepare(SEED_USERS_SQL).bind(from, to, prefix, now));
+        statements.push(c.env.DB.prepare(SEED_SESSIONS_SQL).bind(from, to, prefix, now));
+      }
+      await c.env.DB.batch(statements);
+      return c.json({ inserted: n, statements: statements.length }, 201);
     },
   );
 

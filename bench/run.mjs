@@ -8,9 +8,9 @@
 // Knobs (environment): BENCH_DURATION (s per load phase, 8), BENCH_WARMUP (s, 1.5), BENCH_CONNECTIONS
 // (32), BENCH_REFRESH_CONNECTIONS (8), BENCH_SLOW_CONNECTIONS (4, register), BENCH_LOGIN_COUNT (60),
 // BENCH_AUDIT_ROWS (1000000), BENCH_STARTUP_RUNS (5), BENCH_STORM_CONNECTIONS (4, login storm),
-// BENCH_STORM_READERS (8, /auth/me during the storm), BENCH_KEEP_STATE=1 keeps bench/.state for inspection,
-// BENCH_EVENTS_COUNT (300, sign-in writes per variant), BENCH_PHASES (comma list of phases to run, e.g.
-// "events"; all when unset).
+// BENCH_STORM_READERS (8, /auth/me during the storm), BENCH_SCALE_USERS (1000000), BENCH_SCALE_COUNT (60),
+// BENCH_KEEP_STATE=1 keeps bench/.state for inspection, BENCH_EVENTS_COUNT (300, sign-in writes per
+// variant), BENCH_PHASES (comma list of phases to run, e.g. "events"; all when unset).
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -56,6 +56,10 @@ const S = {
     .split(",")
     .map((p) => p.trim())
     .filter(Boolean),
+  scaleUsers: num("BENCH_SCALE_USERS", 1_000_000),
+  scaleSmallUsers: 1000,
+  // Sequential requests per scale measure (login a third of it: each is a scrypt).
+  scaleCount: num("BENCH_SCALE_COUNT", 60),
   pageCount: 30,
   pageLimit: 50,
 };
@@ -169,7 +173,7 @@ function coldStart() {
       "ms",
       ratio,
       "reference",
-      "goal ≤ 98 ms",
+      `goal ≤ 98 ms: ${r.app[key] <= 98 ? "met" : "NOT met"}`,
     );
     figure(`startup CPU reference (${label}; bare Hono, same bundle, lazy)`, r.reference[key], "ms");
   }
@@ -241,6 +245,77 @@ async function loginStorm(available, me) {
     undefined,
     `${storm.ok} ok, ${shed} shed (503 overloaded), ${storm.non_ok - shed} other non-2xx`,
   );
+}
+
+/**
+ * Scale: login, /auth/me, refresh and the admin user list with 1k users, then again with S.scaleUsers
+ * (1M) users, each seeded with a live session; the figures are the 1M / 1k ratios (goal ≤ 1.2). Each
+ * measure is sequential (one request at a time) so it reads the statement cost, not queueing.
+ */
+async function scale(available, me, admin) {
+  if (!available.login || !available.me || !available.refresh) {
+    missing("scale", "login, /auth/me or refresh not in this build");
+    return;
+  }
+  const adminToken = (await login(admin.email)).access_token;
+  const measure = async (label) => {
+    const { access_token } = await login(me.email);
+    let chain = (await login(me.email)).refresh_token;
+    const count = S.scaleCount;
+    const runs = {
+      login: await sequential({ count: Math.max(10, Math.round(count / 3)), maxMs: 20_000 }, () =>
+        fetch(`${base}/auth/login`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ email: me.email, password: PASSWORD }),
+        }),
+      ),
+      me: await sequential({ count, maxMs: 8_000 }, () =>
+        fetch(`${base}/auth/me`, { headers: { Authorization: `Bearer ${access_token}` } }),
+      ),
+      refresh: await sequential({ count, maxMs: 8_000, warm: 0 }, async () => {
+        const res = await fetch(`${base}/auth/refresh`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ refresh_token: chain }),
+        });
+        const body = await res.clone().json();
+        if (res.ok) chain = body.refresh_token;
+        return res;
+      }),
+      "admin user list": await sequential({ count, maxMs: 8_000 }, () =>
+        fetch(`${base}/users?limit=50`, { headers: { Authorization: `Bearer ${adminToken}` } }),
+      ),
+    };
+    for (const [name, r] of Object.entries(runs)) {
+      raw[`scale ${name} @${label}`] = r;
+      progress(`scale ${name} @${label}: p50 ${r.p50_ms} ms (${r.ok} ok, ${r.non_ok} other)`);
+    }
+    return runs;
+  };
+  const small = S.scaleSmallUsers;
+  progress(`seeding ${small} users (with a session each)`);
+  await expectStatus("seed-users", call("POST", `/__bench/seed-users?n=${small}`), 201);
+  const atSmall = await measure("1k");
+  const bulk = S.scaleUsers - small;
+  progress(`seeding ${bulk} more users (with a session each)`);
+  const t0 = performance.now();
+  await expectStatus("seed-users", call("POST", `/__bench/seed-users?n=${bulk}`), 201);
+  const seedS = (performance.now() - t0) / 1000;
+  figure(`user seed (${bulk} users + sessions, one D1 batch)`, seedS, "s");
+  const big = S.scaleUsers === 1_000_000 ? "1M" : String(S.scaleUsers);
+  const atBig = await measure(big);
+  for (const name of Object.keys(atSmall)) {
+    const ratio = atBig[name].p50_ms / atSmall[name].p50_ms;
+    figure(
+      `${name} p50 @${big} users`,
+      atBig[name].p50_ms,
+      "ms",
+      ratio,
+      `@1k users (${atSmall[name].p50_ms} ms)`,
+      `goal ≤ 1.2: ${ratio <= 1.2 ? "met" : "NOT met"}`,
+    );
+  }
 }
 
 async function audit(available, me, admin) {
@@ -333,6 +408,7 @@ async function audit(available, me, admin) {
 async function hotReads(available, me) {
   const common = { connections: S.connections };
   const loads = {
+    plain: { ...common, url: `${base}/__bench/plain` },
     bare: { ...common, url: `${base}/__bench/bare` },
     // Without a session to read, the reference measures the same statement finding nothing.
     reference: { ...common, url: `${base}/__bench/reference?sid=none` },
@@ -342,6 +418,7 @@ async function hotReads(available, me) {
     // The reference reads the same session (its id is the token's sid claim) as /auth/me does.
     const { sid } = JSON.parse(Buffer.from(access_token.split(".")[1], "base64url").toString());
     loads.reference = { ...common, url: `${base}/__bench/reference?sid=${sid}` };
+    loads["pk-reference"] = { ...common, url: `${base}/__bench/pk-reference?uid=${me.id}` };
     loads.me = { ...common, url: `${base}/auth/me`, headers: { Authorization: `Bearer ${access_token}` } };
   }
   progress(`load: ${Object.keys(loads).join(", ")} alternating, ${S.rounds} rounds`);
@@ -353,7 +430,7 @@ async function hotReads(available, me) {
   });
   Object.assign(raw, r);
   const ref = r.reference;
-  for (const name of ["bare", "reference", "me"]) {
+  for (const name of ["plain", "bare", "reference", "pk-reference", "me"]) {
     const x = r[name];
     if (!x) {
       missing(
@@ -371,6 +448,28 @@ async function hotReads(available, me) {
     const ratio = r.me.rps / ref.rps;
     figure(
       "me/reference req/s",
+      round(ratio, 3),
+      "",
+      undefined,
+      undefined,
+      `goal ≥ 0.90: ${ratio >= 0.9 ? "met" : "NOT met"}`,
+    );
+  }
+  if (r.me && r["pk-reference"]) {
+    const ratio = r.me.rps / r["pk-reference"].rps;
+    figure(
+      "me/pk-reference req/s (one primary-key read)",
+      round(ratio, 3),
+      "",
+      undefined,
+      undefined,
+      `goal ≥ 0.95: ${ratio >= 0.95 ? "met" : "NOT met"}`,
+    );
+  }
+  if (r.plain && r.bare) {
+    const ratio = r.bare.rps / r.plain.rps;
+    figure(
+      "bare/plain req/s (middleware stack vs plain Hono route)",
       round(ratio, 3),
       "",
       undefined,
@@ -755,6 +854,7 @@ async function main() {
     if (runs("events")) await eventsCost(me);
     if (runs("register")) await register(available, hash);
     if (runs("enumeration")) await enumerationTiming(me);
+    if (runs("scale")) await scale(available, me, admin);
     // Last: the 1M-row audit log would otherwise sit under every write of the phases above.
     if (runs("audit")) await audit(available, me, admin);
   } finally {

@@ -64,6 +64,8 @@ if (vars.DATABASE_URL?.trim()) {
 }
 run(wrangler, [
   "dev",
+  // Postgres or Redis need the entry that carries their drivers (src/storage/drivers.ts).
+  ...(vars.DATABASE_URL?.trim() || vars.REDIS_URL?.trim() ? ["src/index.postgres.ts"] : []),
   "--var",
   `ENVIRONMENT:${vars.ENVIRONMENT}`,
   "--var",

@@ -65,6 +65,8 @@ const ConfigSchema = z
     REFRESH_TOKEN_EXPIRE_DAYS: int(30, 1, 365),
     /** How long a proof of a credential counts as recent for sensitive routes (API.md "sudo mode"). */
     REAUTH_WINDOW_SECONDS: int(600, 30, 86_400),
+    // D1 only: read-only routes may answer from a nearby read replica (README, "Read replicas").
+    D1_READ_REPLICAS: bool.default(false),
     DATABASE_URL: storeUrl(["postgres", "postgresql"], "postgres://user:password@127.0.0.1:5432/edge_auth"),
     REDIS_URL: storeUrl(["redis", "rediss"], "redis://127.0.0.1:6379/0"),
     GOOGLE_CLIENT_ID: optionalString,

@@ -12,7 +12,17 @@ import type { Database, EphemeralStore } from "./storage/types";
 /** What services need; built per request, nothing read from module-level env. */
 export interface Deps {
   readonly config: Config;
+  /**
+   * The relational store. On D1 with D1_READ_REPLICAS, a session that starts on the primary, unless the
+   * route declared itself replica-tolerant (`replicaReads`), then one that any replica may serve.
+   */
   readonly db: Database;
+  /** Always a session that starts on the primary: what a replica miss is checked against. */
+  readonly primary: Database;
+  /** Declares this request's reads replica-tolerant (read-only routes only; see `replicaReads`). */
+  readFromReplica(): void;
+  /** True once `readFromReplica` took effect: `db` is then a replica-tolerant D1 session. */
+  readonly readsFromReplica: boolean;
   readonly ephemeral: EphemeralStore;
   readonly email: EmailSender;
   readonly limiter: RateLimiter;
@@ -48,6 +58,8 @@ export interface AppOptions {
 /** Stores are opened lazily, so routes that touch no storage open no connection. */
 export class RequestDeps implements Deps {
   #db?: Database;
+  #replica?: Database;
+  #replicaReads = false;
   #ephemeral?: EphemeralStore;
   #email?: EmailSender;
   #limiter?: RateLimiter;
@@ -69,8 +81,31 @@ export class RequestDeps implements Deps {
   }
 
   get db(): Database {
+    if (this.#replicaReads) {
+      // A write through this handle (an audit entry of a read route) still goes to the primary: D1
+      // sends every write there whatever the session's constraint, so it keeps its outbox row too.
+      this.#replica ??= openDatabase(this.config, this.env, {
+        replicaReads: true,
+        outbox: { onWrite: () => this.wakeWebhooks() },
+      });
+      return this.#replica;
+    }
+    return this.primary;
+  }
+
+  get primary(): Database {
     this.#db ??= openDatabase(this.config, this.env, { outbox: { onWrite: () => this.wakeWebhooks() } });
     return this.#db;
+  }
+
+  get readsFromReplica(): boolean {
+    return this.#replicaReads;
+  }
+
+  readFromReplica(): void {
+    // Only where a replica exists: elsewhere the primary connection serves every statement.
+    const d1 = !this.config.DATABASE_URL && !this.env.HYPERDRIVE;
+    this.#replicaReads = d1 && this.config.D1_READ_REPLICAS;
   }
 
   get ephemeral(): EphemeralStore {
@@ -130,10 +165,20 @@ export class RequestDeps implements Deps {
         console.warn(JSON.stringify({ level: "warn", msg: "webhook queue send failed", error: String(err) }));
       });
     }
-    await Promise.all([this.#db?.close(), this.#ephemeral?.close(), this.#limiter?.close?.()]);
+    await Promise.all([
+      this.#db?.close(),
+      this.#replica?.close(),
+      this.#ephemeral?.close(),
+      this.#limiter?.close?.(),
+    ]);
   }
 
   get opened(): boolean {
-    return this.#db !== undefined || this.#ephemeral !== undefined || this.#limiter !== undefined;
+    return (
+      this.#db !== undefined ||
+      this.#replica !== undefined ||
+      this.#ephemeral !== undefined ||
+      this.#limiter !== undefined
+    );
   }
 }

@@ -3,14 +3,14 @@ import type { Context } from "hono";
 import type { AppEnv } from "./context";
 import { StorageUnavailableError } from "./errors";
 import { createRouter } from "./router";
-import { LazyPgClient } from "./storage/postgres/connection";
+import { loadDriver } from "./storage/drivers";
 
 /**
  * The number of migrations this code expects (migrations/*.sql for D1, migrations/postgres for Postgres;
  * both folders always hold the same steps). test/operations/health.test.ts fails when a migration is
  * added without bumping this.
  */
-export const SCHEMA_VERSION = 9;
+export const SCHEMA_VERSION = 10;
 
 const MIGRATE_HINT = {
   d1: "npm run db:migrate:local (or db:migrate:remote)",
@@ -71,6 +71,7 @@ async function appliedMigrations(c: Context<AppEnv>): Promise<{ kind: "d1" | "po
       throw new StorageUnavailableError("D1 did not answer", { cause: err });
     }
   }
+  const { LazyPgClient } = await loadDriver("postgresConnection");
   const client = new LazyPgClient(url);
   try {
     const exists = await client.query({

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createBenchApp } from "../bench/worker";
+import benchWorker, { createBenchApp } from "../bench/worker";
 import { createApp } from "../src/app";
 import { ConfigError, parseConfig } from "../src/config";
 
@@ -40,7 +40,9 @@ describe("bench routes", () => {
     async (environment) => {
       for (const path of [
         "/__bench/bare",
+        "/__bench/plain",
         "/__bench/reference?id=x",
+        "/__bench/pk-reference?uid=x",
         "/__bench/audit",
         "/__bench/audit/last-cursor",
       ]) {
@@ -55,6 +57,7 @@ describe("bench routes", () => {
       expect((await call(environment, "/__bench/seed-audit?n=5&user_id=x", { method: "POST" })).status).toBe(
         404,
       );
+      expect((await call(environment, "/__bench/seed-users?n=5", { method: "POST" })).status).toBe(404);
       const rows = await env.DB.prepare(
         "SELECT count(*) AS n FROM users WHERE email = 'nope@example.com'",
       ).first<{
@@ -141,6 +144,42 @@ describe("bench routes", () => {
     expect(wrong.status).toBe(401);
     const unknown = { ...credentials, email: "nobody@example.com" };
     expect((await bench("/__bench/login-reference", postJson(unknown))).status).toBe(401);
+  });
+
+  it("serves the plain-route reference before any middleware, and the one-primary-key-read reference", async () => {
+    const plain = await benchWorker.fetch(new Request(`${LOCAL}/__bench/plain`), {
+      ...env,
+      ENVIRONMENT: "development",
+    } as never);
+    expect(plain.status).toBe(200);
+    expect(await plain.json()).toEqual({ ok: true });
+    // No middleware of ours ran: it has no request id (the bare route, behind them, has one).
+    expect(plain.headers.get("X-Request-Id")).toBeNull();
+
+    const created = await bench(
+      "/__bench/users",
+      postJson({ email: "pk.reference@example.com", password: "correct horse battery" }),
+    );
+    const user = (await created.json()) as { id: string; email: string };
+    const ref = await bench(`/__bench/pk-reference?uid=${user.id}`);
+    expect(ref.status).toBe(200);
+    expect(await ref.json()).toMatchObject({ id: user.id, email: "pk.reference@example.com" });
+    expect((await bench("/__bench/pk-reference?uid=missing")).status).toBe(404);
+  });
+
+  it("seeds users, each with a live session", async () => {
+    const count = async (table: string) =>
+      (await env.DB.prepare(`SELECT count(*) AS n FROM ${table}`).first<{ n: number }>())?.n ?? 0;
+    const [users, sessions] = [await count("users"), await count("sessions")];
+    const seeded = await bench("/__bench/seed-users?n=1500", { method: "POST" });
+    expect(seeded.status).toBe(201);
+    expect(await seeded.json()).toMatchObject({ inserted: 1500 });
+    expect(await count("users")).toBe(users + 1500);
+    expect(await count("sessions")).toBe(sessions + 1500);
+    const orphans = await env.DB.prepare(
+      "SELECT count(*) AS n FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE u.id IS NULL",
+    ).first<{ n: number }>();
+    expect(orphans?.n).toBe(0);
   });
 
   it("seeds the audit log and pages it from both ends", async () => {

@@ -16,7 +16,18 @@ function median(values) {
 function checkStartup(root, config, outDir, i) {
   const r = spawnSync(
     join(root, "node_modules", ".bin", "wrangler"),
-    ["check", "startup", "--config", config, "--outfile", join(outDir, `startup-${i}.cpuprofile`)],
+    // --args too: `check startup` builds with `wrangler deploy --dry-run` and does not hand its own
+    // --config to it, so without this every config was profiled as the root wrangler.toml's Worker
+    // (wrangler 4.156; the reference then read as the service itself, same bundle size to the byte).
+    [
+      "check",
+      "startup",
+      "--config",
+      config,
+      `--args=--config ${config}`,
+      "--outfile",
+      join(outDir, `startup-${i}.cpuprofile`),
+    ],
     { cwd: root, env: WRANGLER_ENV, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 },
   );
   const out = `${r.stdout}\n${r.stderr}`;

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { AppContext } from "../context";
 import { json, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
-import { requireAuth } from "../security/middleware";
+import { replicaReads, requireAuth } from "../security/middleware";
 import { requireAdmin } from "../users/access";
 import {
   type AuditPageJson,
@@ -36,7 +36,7 @@ export function userLogsRoute(path: "/users/{user_id}/logs" | "/audit/users/{use
     summary: "A user's audit log (self or admin)",
     description: LOGS_DESCRIPTION,
     security: BEARER,
-    middleware: [requireAuth] as const,
+    middleware: [replicaReads, requireAuth] as const,
     request: { params: UserIdParam, query: AuditQuerySchema },
     responses: {
       200: json(AuditPageSchema, "A page of entries"),
@@ -64,7 +64,7 @@ const auditRoute = createRoute({
   summary: "Query the audit log (admin)",
   description: `${LOGS_DESCRIPTION} Filter by \`user_id\`, \`action\` (comma list), \`since\`, \`until\`.`,
   security: BEARER,
-  middleware: [requireAuth, requireAdmin] as const,
+  middleware: [replicaReads, requireAuth, requireAdmin] as const,
   request: { query: AdminAuditQuerySchema },
   responses: {
     200: json(AuditPageSchema, "A page of entries"),

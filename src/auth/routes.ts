@@ -4,7 +4,7 @@ import { AppError } from "../errors";
 import { requestBodyType } from "../http/content-type";
 import { json, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
-import { rateLimit, requireAuth } from "../security/middleware";
+import { rateLimit, replicaReads, requireAuth } from "../security/middleware";
 import { presentUser, UserSchema } from "../users/present";
 import { accountRoutes } from "./account-routes";
 import { passwordLoginWithCode } from "./login";
@@ -108,7 +108,7 @@ const meRoute = createRoute({
   tags,
   summary: "The signed-in user",
   security: BEARER,
-  middleware: [requireAuth] as const,
+  middleware: [replicaReads, requireAuth] as const,
   responses: { 200: json(UserSchema, "User"), 401: problems[401] },
 });
 
@@ -118,7 +118,7 @@ const sessionsRoute = createRoute({
   tags,
   summary: "Live sessions of the user",
   security: BEARER,
-  middleware: [requireAuth] as const,
+  middleware: [replicaReads, requireAuth] as const,
   responses: { 200: json(z.object({ items: z.array(SessionSchema) }), "Sessions"), 401: problems[401] },
 });
 

@@ -146,6 +146,11 @@ export async function verifyAccessTokenSignature(
  * statement from the relational store, which decides: a revoked or expired session, or a deleted or
  * deactivated account, makes the token invalid at once in every location. (There is no KV denylist on
  * this path any more: KV is eventually consistent, up to 60 s, so it could only ever have said "maybe".)
+ *
+ * When `users` reads a D1 read replica, `primary` is given: a refusal by the replica is read again on the
+ * primary before it counts, so a session created a moment ago (a replica that has not seen the sign-in
+ * yet) is not refused. The other direction is the replica's trade-off: a session revoked a moment ago
+ * still passes on replica-tolerant routes for as long as the replica lags (README, "Read replicas").
  */
 export async function authenticate(
   config: Config,
@@ -154,6 +159,7 @@ export async function authenticate(
   now: Date,
   // Legacy tokens only: whether a FastAPI token's jti was spent (signed out with POST /auth/logout).
   legacySpent: (jti: string) => Promise<boolean> = async () => false,
+  primary?: () => UserRepository,
 ): Promise<{ auth: AuthContext; user: User }> {
   let claims: Omit<AuthContext, "authenticatedAt">;
   try {
@@ -163,9 +169,12 @@ export async function authenticate(
     // its account is gone, inactive, or signed out everywhere since it was issued.
     const legacy = await verifyLegacyToken(config, token, "access", now);
     if (!legacy) throw err;
-    const [user, spent] = await Promise.all([users.findById(legacy.userId), legacySpent(legacy.jti)]);
-    if (!user?.isActive || spent || revokedSince(user.sessionsRevokedAt, legacy))
-      throw new AppError("invalid_access_token");
+    const legacyValid = (u: User | null): u is User =>
+      u?.isActive === true && !revokedSince(u.sessionsRevokedAt, legacy);
+    let [user, spent] = await Promise.all([users.findById(legacy.userId), legacySpent(legacy.jti)]);
+    // A spent jti stays spent, so only the account needs a second look on the primary.
+    if (!spent && !legacyValid(user) && primary) user = await primary().findById(legacy.userId);
+    if (spent || !legacyValid(user)) throw new AppError("invalid_access_token");
     return {
       auth: {
         userId: legacy.userId,
@@ -179,16 +188,15 @@ export async function authenticate(
       user,
     };
   }
-  const found = await users.findBySession(claims.sessionId);
-  if (
-    !found ||
-    found.session.userId !== claims.userId ||
-    found.session.revokedAt !== null ||
-    found.session.expiresAt.getTime() <= now.getTime() ||
-    !found.user.isActive
-  ) {
-    throw new AppError("invalid_access_token");
-  }
+  const valid = (f: Awaited<ReturnType<UserRepository["findBySession"]>>): f is NonNullable<typeof f> =>
+    f !== null &&
+    f.session.userId === claims.userId &&
+    f.session.revokedAt === null &&
+    f.session.expiresAt.getTime() > now.getTime() &&
+    f.user.isActive;
+  let found = await users.findBySession(claims.sessionId);
+  if (!valid(found) && primary) found = await primary().findBySession(claims.sessionId);
+  if (!valid(found)) throw new AppError("invalid_access_token");
   return { auth: { ...claims, authenticatedAt: found.session.authenticatedAt }, user: found.user };
 }
 

@@ -5,7 +5,7 @@ import { TokenResponseSchema } from "../auth/schemas";
 import { type AppEnv, requestMeta } from "../context";
 import { json, jsonBody, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
-import { rateLimit, requireAuth, requireRecentAuth } from "../security/middleware";
+import { rateLimit, replicaReads, requireAuth, requireRecentAuth } from "../security/middleware";
 import type { Passkey } from "../storage/types";
 import { AuthenticationResponseSchema, CredentialId, Name, RegistrationResponseSchema } from "./schemas";
 import {
@@ -164,7 +164,7 @@ const listRoute = createRoute({
   tags,
   summary: "The caller's passkeys, oldest first",
   security: BEARER,
-  middleware: [requireAuth] as const,
+  middleware: [replicaReads, requireAuth] as const,
   responses: { 200: json(PasskeyListSchema, "Passkeys"), 401: problems[401], 429: problems[429] },
 });
 

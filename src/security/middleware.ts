@@ -17,12 +17,27 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const match = BEARER.exec(c.req.header("Authorization") ?? "");
   if (!match) throw new AppError("unauthorized");
   const deps = c.var.deps;
+  const db = deps.db;
+  // On a replica, a refusal is checked again on the primary (a sign-in the replica has not seen yet);
+  // the primary's D1 session is only opened then.
+  const primary = deps.readsFromReplica ? () => deps.primary.users : undefined;
   // Counted as a read in flight, so a queued password hash waits for it (load shedding, hash-gate.ts).
   const { auth, user } = await deps.hashGate.read(() =>
-    authenticate(deps.config, deps.db.users, match[1]!, deps.now(), (jti) => deps.db.tokens.legacySpent(jti)),
+    authenticate(deps.config, db.users, match[1]!, deps.now(), (jti) => db.tokens.legacySpent(jti), primary),
   );
   c.set("auth", auth);
   c.set("currentUser", user);
+  await next();
+};
+
+/**
+ * Marks a read-only route as tolerating a D1 read replica (D1_READ_REPLICAS=true): its reads, the
+ * authentication's included, may be answered by a nearby replica, up to its replication lag behind the
+ * primary. Put it before requireAuth. Every other route, and any request that is not a GET or HEAD even on
+ * such a path, reads and writes on the primary, so nothing that changes state is decided on stale data.
+ */
+export const replicaReads: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.method === "GET" || c.req.method === "HEAD") c.var.deps.readFromReplica();
   await next();
 };
 

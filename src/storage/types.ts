@@ -169,8 +169,11 @@ export interface SessionRepository {
   markAuthenticated(id: string, now: Date): Promise<boolean>;
   /** Revokes every live session of the user except `exceptId`; returns the revoked ids. */
   revokeAllForUser(userId: string, now: Date, exceptId?: string): Promise<string[]>;
-  /** Retention: drops sessions (and their token history) that ended before `cutoff`. */
-  deleteEndedBefore(cutoff: Date): Promise<number>;
+  /**
+   * Retention: drops at most `limit` sessions (with their token history) that ended before `cutoff`, in
+   * one bounded batch; returns how many went (`limit` means more may remain).
+   */
+  deleteEndedBefore(cutoff: Date, limit: number): Promise<number>;
 }
 
 export type TokenPurpose =
@@ -236,7 +239,8 @@ export interface TokenRepository {
     maxAttempts: number,
     now: Date,
   ): Promise<CodeAttempt[]>;
-  deleteExpiredBefore(cutoff: Date): Promise<number>;
+  /** Retention: at most `limit` tokens expired before `cutoff`, one bounded batch; returns how many went. */
+  deleteExpiredBefore(cutoff: Date, limit: number): Promise<number>;
   /**
    * Records a FastAPI refresh token's jti as exchanged: one conditional INSERT, true only for the single
    * caller whose insert landed (the first use), false for every other one.
@@ -476,7 +480,8 @@ export interface PasskeyChallengeRepository {
     userId: string | null,
     now: Date,
   ): Promise<boolean>;
-  deleteExpiredBefore(cutoff: Date): Promise<number>;
+  /** Retention: at most `limit` challenges expired before `cutoff`, one bounded batch. */
+  deleteExpiredBefore(cutoff: Date, limit: number): Promise<number>;
 }
 
 export interface CounterValue {
@@ -490,7 +495,8 @@ export interface CounterRepository {
   increment(key: string, windowMs: number, now: Date): Promise<CounterValue>;
   /** Deletes the given counters in one statement. */
   reset(...keys: string[]): Promise<void>;
-  deleteExpiredBefore(cutoff: Date): Promise<number>;
+  /** Retention: at most `limit` counters whose window ended before `cutoff`, one bounded batch. */
+  deleteExpiredBefore(cutoff: Date, limit: number): Promise<number>;
 }
 
 /**
@@ -517,8 +523,8 @@ export interface LoginThrottleRepository {
   admit(key: string, policy: ThrottlePolicy, now: Date): Promise<ThrottleAdmission>;
   /** Ends the episode (a right password, a password reset). */
   clear(key: string): Promise<void>;
-  /** Retention: rows whose window and lock both ended before `cutoff`. */
-  deleteExpiredBefore(cutoff: Date): Promise<number>;
+  /** Retention: at most `limit` rows whose window and lock both ended before `cutoff`, one bounded batch. */
+  deleteExpiredBefore(cutoff: Date, limit: number): Promise<number>;
 }
 
 export interface DatabaseOptions {
@@ -533,6 +539,12 @@ export interface DatabaseOptions {
    * sets it exactly when WEBHOOK_URL is set (no webhook, no rows); `onWrite` runs after each such write.
    */
   outbox?: OutboxOptions;
+  /**
+   * D1 with D1_READ_REPLICAS: the statements may be served by a read replica (a D1 session
+   * "first-unconstrained") instead of starting on the primary ("first-primary"). Only read-only routes
+   * ask for it (`replicaReads`); Postgres ignores it.
+   */
+  replicaReads?: boolean;
 }
 
 export interface OutboxOptions {

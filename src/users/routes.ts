@@ -4,7 +4,7 @@ import { userLogs, userLogsRoute } from "../audit/routes";
 import { requestMeta } from "../context";
 import { json, jsonBody, problems } from "../http/openapi";
 import { BEARER, createRouter } from "../router";
-import { requireAuth } from "../security/middleware";
+import { replicaReads, requireAuth } from "../security/middleware";
 import { requireAdmin } from "./access";
 import { presentUser, UserSchema } from "./present";
 import { getUser, listUsers, updateUser } from "./service";
@@ -41,7 +41,7 @@ const listRoute = (path: "/users" | "/users/") =>
     summary: "List users, newest first (admin)",
     description: "Keyset-paginated: pass `next_cursor` back as `cursor`; it is null on the last page.",
     security: BEARER,
-    middleware: [requireAuth, requireAdmin] as const,
+    middleware: [replicaReads, requireAuth, requireAdmin] as const,
     request: { query: ListQuery },
     responses: {
       200: json(UserPageSchema, "A page of users"),
@@ -57,7 +57,7 @@ const getRoute = createRoute({
   tags,
   summary: "One user (admin)",
   security: BEARER,
-  middleware: [requireAuth, requireAdmin] as const,
+  middleware: [replicaReads, requireAuth, requireAdmin] as const,
   request: { params: UserIdParam },
   responses: { 200: json(UserSchema, "User"), 401: problems[401], 403: problems[403], 404: problems[404] },
 });

@@ -4,6 +4,8 @@
 // file and after every test. Test files run one after another in a worker (isolate: false), and the
 // database URL stays the same for the worker's life (config is cached per env object).
 import { env } from "cloudflare:workers";
+// The Postgres/Redis entry registers the drivers, as a deployment naming it as `main` does.
+import "../../src/index.postgres";
 import pg from "pg";
 import { afterEach, inject } from "vitest";
 import { requireSetting } from "./settings";

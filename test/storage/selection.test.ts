@@ -5,6 +5,8 @@ import { parseConfig } from "../../src/config";
 import type { Env } from "../../src/env";
 import { StorageUnavailableError } from "../../src/errors";
 import { openDatabase, openEphemeral } from "../../src/storage";
+import { ALL_DRIVERS } from "../../src/storage/all-drivers";
+import { registerDrivers } from "../../src/storage/drivers";
 
 const base = { ENVIRONMENT: "test", SECRET_KEY: "test-secret-key-that-is-at-least-32-bytes-long" };
 // Nothing listens on port 1; nothing here may try to connect anyway.
@@ -33,6 +35,8 @@ describe("storage selection", () => {
   });
 
   it("loads the Postgres driver on the first query, and an unreachable server is a StorageUnavailableError", async () => {
+    // As src/index.postgres.ts does (the D1 project's isolate has none registered); restored after.
+    const previous = registerDrivers(ALL_DRIVERS);
     const { db } = open({ DATABASE_URL: unreachable });
     try {
       await expect(db.users.findById("00000000-0000-0000-0000-000000000000")).rejects.toBeInstanceOf(
@@ -40,6 +44,7 @@ describe("storage selection", () => {
       );
     } finally {
       await db.close();
+      registerDrivers(previous);
     }
   });
 });

@@ -19,8 +19,9 @@ import { D1TwoFactorRepository } from "./two-factor";
 export type D1Batch = (statements: PromiseLike<unknown>[]) => Promise<readonly unknown[]>;
 
 /** The D1 (SQLite) side of the shared relational layer. */
-export function d1Dialect(binding: D1Database) {
-  const db = drizzle(binding);
+export function d1Dialect(binding: D1Database | D1DatabaseSession) {
+  // A D1 session answers prepare() and batch() as the binding does, which is all drizzle calls.
+  const db = drizzle(binding as D1Database);
   // The statements are built by this same D1 instance (through the shared builder types).
   const batch: D1Batch = (statements) => db.batch(statements as unknown as Parameters<typeof db.batch>[0]);
   const dialect: Dialect = {
@@ -47,7 +48,7 @@ export function d1Dialect(binding: D1Database) {
   return { db, dialect, batch };
 }
 
-export function openD1(binding: D1Database, outboxOptions?: OutboxOptions): Database {
+export function openD1(binding: D1Database | D1DatabaseSession, outboxOptions?: OutboxOptions): Database {
   const { db, dialect, batch } = d1Dialect(binding);
   const outbox = outboxOptions ? new OutboxWriter(dialect, outboxOptions) : null;
   return {

@@ -106,13 +106,17 @@ export class D1SessionRepository extends SqlSessionRepository {
     return swapped[0];
   }
 
-  async deleteEndedBefore(cutoff: Date): Promise<number> {
+  async deleteEndedBefore(cutoff: Date, limit: number): Promise<number> {
     const { db, t } = this.d;
-    const ended = db.select({ id: t.sessions.id }).from(t.sessions).where(this.endedBefore(cutoff));
-    // The history rows first, then their sessions, in one batch (one transaction).
+    // The history rows first, then their sessions, in one batch (one transaction). Both statements
+    // select the same batch: nothing changes the sessions table between them inside the transaction,
+    // and were it to differ, the foreign key's cascade still takes a deleted session's history along.
     const [, deleted] = (await this.batch([
-      db.delete(t.refreshTokens).where(inArray(t.refreshTokens.sessionId, ended)),
-      db.delete(t.sessions).where(this.endedBefore(cutoff)).returning({ id: t.sessions.id }),
+      db.delete(t.refreshTokens).where(inArray(t.refreshTokens.sessionId, this.endedBatch(cutoff, limit))),
+      db
+        .delete(t.sessions)
+        .where(inArray(t.sessions.id, this.endedBatch(cutoff, limit)))
+        .returning({ id: t.sessions.id }),
     ])) as [unknown, unknown[]];
     return deleted.length;
   }

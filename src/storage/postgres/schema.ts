@@ -75,6 +75,8 @@ export const sessions = pgTable(
   (t) => [
     index("sessions_user_idx").on(t.userId, t.createdAt),
     index("sessions_expires_idx").on(t.expiresAt),
+    // Retention finds revoked sessions by this (an OR with expires_at: each side needs its own index).
+    index("sessions_revoked_idx").on(t.revokedAt),
   ],
 );
 

@@ -1,4 +1,4 @@
-import { type SQL, sql, type WithSubquery } from "drizzle-orm";
+import { inArray, type SQL, sql, type WithSubquery } from "drizzle-orm";
 import type { NodePgDatabase } from "drizzle-orm/node-postgres";
 import { type Dialect, type OutboxWriter, SqlSessionRepository } from "../sql";
 import { retryOnChainConflict } from "../sql/audit-chain";
@@ -93,11 +93,11 @@ export class PgSessionRepository extends SqlSessionRepository {
     return rotated;
   }
 
-  async deleteEndedBefore(cutoff: Date): Promise<number> {
+  async deleteEndedBefore(cutoff: Date, limit: number): Promise<number> {
     // refresh_tokens go with their session (ON DELETE CASCADE).
     const rows = await this.db
       .delete(sessions)
-      .where(this.endedBefore(cutoff))
+      .where(inArray(sessions.id, this.endedBatch(cutoff, limit)))
       .returning({ id: sessions.id });
     return rows.length;
   }

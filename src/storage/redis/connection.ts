@@ -1,4 +1,5 @@
 import { StorageUnavailableError } from "../../errors";
+import { loadDriver } from "../drivers";
 
 // A down Redis must answer within a request's budget, not hang it: fail fast and let the caller 503.
 // Connect and command each get a deadline under the 2 s the README promises.
@@ -56,7 +57,7 @@ function deadline<T>(work: Promise<T>, ms: number, what: string, onTimeout: () =
 // Loaded on first use: D1/KV deployments and every request that needs no Redis skip the driver's
 // hundreds of modules.
 async function newClient(url: string, connectTimeout: number, commandTimeout: number) {
-  const { createClient } = await import("redis");
+  const { createClient } = await loadDriver("redis");
   return createClient({
     url,
     commandOptions: { timeout: commandTimeout },

@@ -1,5 +1,6 @@
 import { inArray, lt, sql } from "drizzle-orm";
 import type { CounterRepository, CounterValue } from "../types";
+import { deleteBatch } from "./bounded-delete";
 import type { Dialect } from "./dialect";
 
 export class SqlCounterRepository implements CounterRepository {
@@ -30,12 +31,8 @@ export class SqlCounterRepository implements CounterRepository {
     await this.d.db.delete(counters).where(inArray(counters.key, keys));
   }
 
-  async deleteExpiredBefore(cutoff: Date): Promise<number> {
+  async deleteExpiredBefore(cutoff: Date, limit: number): Promise<number> {
     const { counters } = this.d.t;
-    const rows = await this.d.db
-      .delete(counters)
-      .where(lt(counters.resetAt, cutoff))
-      .returning({ k: counters.key });
-    return rows.length;
+    return deleteBatch(this.d.db, counters, counters.key, lt(counters.resetAt, cutoff), limit);
   }
 }

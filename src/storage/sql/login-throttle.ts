@@ -1,5 +1,6 @@
 import { and, eq, isNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { LoginThrottleRepository, ThrottleAdmission, ThrottlePolicy } from "../types";
+import { deleteBatch } from "./bounded-delete";
 import type { Dialect } from "./dialect";
 
 export class SqlLoginThrottleRepository implements LoginThrottleRepository {
@@ -56,17 +57,17 @@ export class SqlLoginThrottleRepository implements LoginThrottleRepository {
     await this.d.db.delete(loginThrottle).where(eq(loginThrottle.key, key));
   }
 
-  async deleteExpiredBefore(cutoff: Date): Promise<number> {
+  async deleteExpiredBefore(cutoff: Date, limit: number): Promise<number> {
     const { loginThrottle } = this.d.t;
-    const rows = await this.d.db
-      .delete(loginThrottle)
-      .where(
-        and(
-          lt(loginThrottle.windowEndsAt, cutoff),
-          or(isNull(loginThrottle.lockedUntil), lt(loginThrottle.lockedUntil, cutoff)),
-        ),
-      )
-      .returning({ k: loginThrottle.key });
-    return rows.length;
+    return deleteBatch(
+      this.d.db,
+      loginThrottle,
+      loginThrottle.key,
+      and(
+        lt(loginThrottle.windowEndsAt, cutoff),
+        or(isNull(loginThrottle.lockedUntil), lt(loginThrottle.lockedUntil, cutoff)),
+      ),
+      limit,
+    );
   }
 }

@@ -9,6 +9,7 @@ import type {
   PasskeyDeleteResult,
   PasskeyRepository,
 } from "../types";
+import { deleteBatch } from "./bounded-delete";
 import type { Dialect, SqlDb } from "./dialect";
 
 type Row = typeof pgTables.passkeys.$inferSelect;
@@ -173,9 +174,8 @@ export class SqlPasskeyChallengeRepository implements PasskeyChallengeRepository
     return rows.length === 1;
   }
 
-  async deleteExpiredBefore(cutoff: Date): Promise<number> {
+  async deleteExpiredBefore(cutoff: Date, limit: number): Promise<number> {
     const { passkeyChallenges: c } = this.t;
-    const rows = await this.db.delete(c).where(lt(c.expiresAt, cutoff)).returning({ h: c.challengeHash });
-    return rows.length;
+    return deleteBatch(this.db, c, c.challengeHash, lt(c.expiresAt, cutoff), limit);
   }
 }

@@ -9,6 +9,7 @@ import type {
   SessionRepository,
 } from "../types";
 import { asTail, retryOnChainConflict } from "./audit-chain";
+import { batchOf } from "./bounded-delete";
 import type { Dialect } from "./dialect";
 import type { OutboxWriter } from "./outbox";
 import { classifyUnswapped } from "./rotation";
@@ -26,7 +27,7 @@ export abstract class SqlSessionRepository implements SessionRepository {
   ) {}
 
   abstract create(session: NewSession, audit?: NewAuditEntry): Promise<Session>;
-  abstract deleteEndedBefore(cutoff: Date): Promise<number>;
+  abstract deleteEndedBefore(cutoff: Date, limit: number): Promise<number>;
   /**
    * One attempt at the swap with what must happen only if it won, atomically: the new hash into the token
    * history and, when given, the audit entry, chained to the session's user. Returns the rotated session,
@@ -120,7 +121,15 @@ export abstract class SqlSessionRepository implements SessionRepository {
   /** Sessions that ended (expired or were revoked) before `cutoff`: what retention drops. */
   protected endedBefore(cutoff: Date) {
     const { sessions } = this.d.t;
+    // Both columns are indexed (sessions_expires_idx, sessions_revoked_idx), so the OR is two index
+    // range scans on both backends, not a scan of every session each time the clean-up finds nothing.
     return or(lt(sessions.expiresAt, cutoff), lt(sessions.revokedAt, cutoff));
+  }
+
+  /** The ids of at most `limit` sessions that ended before `cutoff`: one clean-up batch. */
+  protected endedBatch(cutoff: Date, limit: number) {
+    const { sessions } = this.d.t;
+    return batchOf(this.d.db, sessions, sessions.id, this.endedBefore(cutoff), limit);
   }
 
   /** The session that issued the presented token, found through the token history (its primary key). */

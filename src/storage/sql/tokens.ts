@@ -1,5 +1,6 @@
 import { and, desc, eq, gt, isNull, lt, sql } from "drizzle-orm";
 import type { CodeAttempt, ConsumedToken, NewOneTimeToken, TokenPurpose, TokenRepository } from "../types";
+import { deleteBatch } from "./bounded-delete";
 import type { Dialect } from "./dialect";
 
 export class SqlTokenRepository implements TokenRepository {
@@ -94,10 +95,9 @@ export class SqlTokenRepository implements TokenRepository {
     return rows.map((r) => ({ ...r, data: r.data ?? null }));
   }
 
-  async deleteExpiredBefore(cutoff: Date): Promise<number> {
+  async deleteExpiredBefore(cutoff: Date, limit: number): Promise<number> {
     const { oneTimeTokens: t } = this.d.t;
-    const rows = await this.d.db.delete(t).where(lt(t.expiresAt, cutoff)).returning({ h: t.tokenHash });
-    return rows.length;
+    return deleteBatch(this.d.db, t, t.tokenHash, lt(t.expiresAt, cutoff), limit);
   }
 
   async spendLegacy(jti: string, userId: string, now: Date): Promise<boolean> {
