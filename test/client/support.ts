@@ -1,0 +1,56 @@
+import { env } from "cloudflare:workers";
+import { createApp } from "../../src/app";
+import type { ChannelLike } from "../../src/client";
+import type { AppOptions } from "../../src/deps";
+import { CapturingEmailSender } from "../helpers";
+import { testHasher } from "../support/test-hasher";
+
+/**
+ * The real service (createApp over this project's D1/KV or Postgres/Redis) behind a `fetch`, counting
+ * requests by "METHOD /path" so tests can prove how many refreshes a client made.
+ */
+export function service(options: AppOptions = {}, envOverrides: Record<string, unknown> = {}) {
+  const mailbox = new CapturingEmailSender();
+  const app = createApp({ email: mailbox, passwords: testHasher, ...options });
+  const testEnv = { ...env, ...envOverrides };
+  const counts = new Map<string, number>();
+  const fetch = async (request: Request): Promise<Response> => {
+    const key = `${request.method} ${new URL(request.url).pathname}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    return app.request(request, undefined, testEnv);
+  };
+  return { fetch, mailbox, count: (key: string) => counts.get(key) ?? 0 };
+}
+
+/**
+ * BroadcastChannel semantics in memory (workerd has no BroadcastChannel): a message reaches every other
+ * channel of the same hub, asynchronously, as a structured clone; never the sender. `log` keeps every
+ * message, to check what an eavesdropping script of the origin would see.
+ */
+export function channelHub() {
+  const members = new Set<{ listeners: Array<(e: { data: unknown }) => void> }>();
+  const log: unknown[] = [];
+  const channel = (): ChannelLike => {
+    const me = { listeners: [] as Array<(e: { data: unknown }) => void> };
+    members.add(me);
+    return {
+      postMessage(message) {
+        log.push(message);
+        for (const other of members) {
+          if (other === me) continue;
+          const data = structuredClone(message);
+          setTimeout(() => {
+            for (const l of other.listeners) l({ data });
+          }, 0);
+        }
+      },
+      addEventListener(_type, listener) {
+        me.listeners.push(listener);
+      },
+      close() {
+        members.delete(me);
+      },
+    };
+  };
+  return { channel, log };
+}
