@@ -141,15 +141,17 @@ export class EdgeAuthClient {
 
   /** POST /auth/logout (this session), then forgets the tokens, here and in other tabs holding them. */
   async logout(): Promise<void> {
-    const tokens = await this.storage.get();
-    if (!tokens) return;
+    const before = await this.storage.get();
+    if (!before) return;
     try {
-      await this.authed("POST", "/auth/logout", { refresh_token: tokens.refresh_token });
+      await this.authed("POST", "/auth/logout");
     } catch (err) {
       // Already over (refused access and refresh) is the outcome asked for; anything else is reported.
       if (!(err instanceof EdgeAuthError && err.status === 401)) throw err;
     } finally {
-      await this.forget(tokens.refresh_token);
+      // The call may have refreshed on the way: tabs hold the pair that is current now.
+      const current = await this.storage.get();
+      await this.forget(current?.refresh_token ?? before.refresh_token);
     }
   }
 

@@ -66,6 +66,8 @@ function isMessage(data: unknown): data is Message {
 export class CrossTab {
   private readonly announced = new Map<string, number>();
   private readonly waiters = new Map<string, Array<(o: Outcome) => void>>();
+  /** Outcomes heard lately, for a tab that reaches `coordinate` just after the result arrived. */
+  private readonly heard = new Map<string, { outcome: Outcome; at: number }>();
 
   constructor(
     private readonly channel: ChannelLike,
@@ -79,6 +81,11 @@ export class CrossTab {
   /** Refreshes `token` through `refresh`, unless another tab is already doing it. */
   async coordinate(token: string, refresh: () => Promise<StoredTokens>): Promise<StoredTokens> {
     const id = await idOf(token);
+    const recent = this.heard.get(id);
+    if (recent && Date.now() - recent.at < WAIT_MS) {
+      if (recent.outcome.kind === "refreshed") return recent.outcome.tokens;
+      throw new SessionEndedElsewhere();
+    }
     const since = this.announced.get(id);
     if (since !== undefined && Date.now() - since < WAIT_MS) {
       const outcome = await this.wait(id, WAIT_MS - (Date.now() - since));
@@ -126,6 +133,9 @@ export class CrossTab {
 
   private settle(id: string, outcome: Outcome): void {
     this.announced.delete(id);
+    const now = Date.now();
+    for (const [key, h] of this.heard) if (now - h.at >= WAIT_MS) this.heard.delete(key);
+    this.heard.set(id, { outcome, at: now });
     const list = this.waiters.get(id) ?? [];
     this.waiters.delete(id);
     for (const w of list) w(outcome);

@@ -14,12 +14,23 @@ export function service(options: AppOptions = {}, envOverrides: Record<string, u
   const app = createApp({ email: mailbox, passwords: testHasher, ...options });
   const testEnv = { ...env, ...envOverrides };
   const counts = new Map<string, number>();
+  const gates = new Map<string, Promise<void>>();
   const fetch = async (request: Request): Promise<Response> => {
     const key = `${request.method} ${new URL(request.url).pathname}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
+    await gates.get(key);
     return app.request(request, undefined, testEnv);
   };
-  return { fetch, mailbox, count: (key: string) => counts.get(key) ?? 0 };
+  /** Holds requests to `key` until the returned function is called (to order two tabs' steps). */
+  const hold = (key: string): (() => void) => {
+    let release!: () => void;
+    gates.set(key, new Promise<void>((r) => (release = r)));
+    return () => {
+      gates.delete(key);
+      release();
+    };
+  };
+  return { fetch, mailbox, hold, count: (key: string) => counts.get(key) ?? 0 };
 }
 
 /**
@@ -39,9 +50,11 @@ export function channelHub() {
         for (const other of members) {
           if (other === me) continue;
           const data = structuredClone(message);
-          setTimeout(() => {
+          // A later task in a browser; a microtask here (workerd runs 0 ms timers late while a test
+          // awaits in-process requests), which still delivers after postMessage has returned.
+          queueMicrotask(() => {
             for (const l of other.listeners) l({ data });
-          }, 0);
+          });
         }
       },
       addEventListener(_type, listener) {
