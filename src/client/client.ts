@@ -1,5 +1,9 @@
 import { type ChannelLike, CrossTab, defaultChannel, SessionEndedElsewhere } from "./cross-tab";
 import { EdgeAuthError, errorFrom } from "./errors";
+import { type Body, type FetchLike, isTokenRefused, readJson, request } from "./transport";
+
+export type { FetchLike };
+
 import { memoryStorage, type StoredTokens, type TokenStorage } from "./storage";
 import type {
   AuthenticationResponseJSON,
@@ -17,9 +21,6 @@ import type {
   TokenResponse,
   User,
 } from "./types";
-
-/** `fetch`, or anything shaped like it: a service binding's `fetch` in a Worker (`env.AUTH.fetch`). */
-export type FetchLike = (request: Request) => Promise<Response>;
 
 export interface ClientOptions {
   /** The service's base URL (`APP_URL`); with a service binding any URL works, e.g. `https://auth`. */
@@ -42,8 +43,6 @@ export interface ClientOptions {
 export type SignInResult =
   | { status: "signed_in"; tokens: TokenResponse }
   | ({ status: "mfa_required" } & Omit<MfaChallenge, "mfa_required">);
-
-type Body = Record<string, unknown> | undefined;
 
 const notSignedIn = () => new EdgeAuthError({ code: "unauthorized", status: 401, detail: "Not signed in." });
 
@@ -206,18 +205,18 @@ export class EdgeAuthClient {
     let tokens = await this.storage.get();
     if (!tokens) throw notSignedIn();
     if (tokens.expires_at - Date.now() <= this.marginMs) tokens = await this.refreshFrom(tokens);
-    let res = await this.fetch(method, path, body, tokens.access_token);
+    let res = await request(this.send, this.base, method, path, body, tokens.access_token);
     if (res.status === 401 && (await isTokenRefused(res))) {
       // Another call may have refreshed meanwhile: refreshFrom then answers the stored pair at once.
       const next = await this.refreshFrom(tokens);
-      res = await this.fetch(method, path, body, next.access_token);
+      res = await request(this.send, this.base, method, path, body, next.access_token);
     }
-    return this.read<T>(res);
+    return readJson<T>(res);
   }
 
   /** Any route without authentication. Failures are EdgeAuthError. */
   async call<T = unknown>(method: string, path: string, body?: Body): Promise<T> {
-    return this.read<T>(await this.fetch(method, path, body));
+    return readJson<T>(await request(this.send, this.base, method, path, body));
   }
 
   /** Closes the cross-tab channel (a long-lived page need not call it). */
@@ -262,7 +261,7 @@ export class EdgeAuthClient {
   }
 
   private async rotate(refreshToken: string): Promise<StoredTokens> {
-    const res = await this.fetch("POST", "/auth/refresh", { refresh_token: refreshToken });
+    const res = await request(this.send, this.base, "POST", "/auth/refresh", { refresh_token: refreshToken });
     if (!res.ok) {
       const err = await errorFrom(res);
       // 401: the session is over (revoked, expired, or this token was already reused). Anything else
@@ -295,52 +294,10 @@ export class EdgeAuthClient {
       expires_at: Date.now() + t.expires_in * 1000,
     };
   }
-
-  private async fetch(method: string, path: string, body: Body, token?: string): Promise<Response> {
-    const headers = new Headers({ Accept: "application/json" });
-    if (body !== undefined) headers.set("Content-Type", "application/json");
-    if (token) headers.set("Authorization", `Bearer ${token}`);
-    const request = new Request(`${this.base}${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    try {
-      return await this.send(request);
-    } catch (err) {
-      throw new EdgeAuthError(
-        { code: "network_error", status: 0, detail: "The service could not be reached." },
-        { cause: err },
-      );
-    }
-  }
-
-  private async read<T>(res: Response): Promise<T> {
-    if (!res.ok) throw await errorFrom(res);
-    if (res.status === 204) return undefined as T;
-    try {
-      return (await res.json()) as T;
-    } catch (err) {
-      throw new EdgeAuthError(
-        { code: "invalid_response", status: res.status, detail: "The answer is not JSON." },
-        { cause: err },
-      );
-    }
-  }
 }
 
 const sessionOver = () =>
   new EdgeAuthError({ code: "invalid_token", status: 401, detail: "The session has ended; sign in again." });
-
-/** RFC 6750 §3.1: the access token was refused as invalid or expired (not a wrong password, say). */
-async function isTokenRefused(res: Response): Promise<boolean> {
-  try {
-    const body = (await res.clone().json()) as { code?: unknown };
-    return body.code === "invalid_token";
-  } catch {
-    return false;
-  }
-}
 
 export function createClient(options: ClientOptions): EdgeAuthClient {
   return new EdgeAuthClient(options);
