@@ -129,6 +129,33 @@ describe("edge-auth/verify with HS256 (the shared secret)", () => {
     expect((await local(token)).status).toBe(200);
   });
 
+  it("counts the session check against the end user's IP, and passes the service's 429 on", async () => {
+    const user = await createVerifiedUser(testClient());
+    // The service with a default limit of 2 a minute, counted by its own store (no fixed bindings).
+    const limited = service(
+      {},
+      {
+        RATE_LIMIT_ENABLED: "true",
+        RATE_LIMIT_DEFAULT: "2",
+        ...Object.fromEntries(
+          ["RL_LOGIN", "RL_REGISTER", "RL_VERIFY", "RL_REFRESH", "RL_DEFAULT"].map((n) => [n, undefined]),
+        ),
+      },
+    );
+    const call = downstream({ ...hs, session: { fetcher: limited } });
+    const from = (ip: string) => call(user.tokens.access_token, { "CF-Connecting-IP": ip });
+    const one = `198.51.100.${1 + (Date.now() % 200)}`;
+
+    expect([(await from(one)).status, (await from(one)).status]).toEqual([200, 200]);
+    const third = await from(one);
+    expect(third.status).toBe(429);
+    expect(Number(third.headers.get("Retry-After"))).toBeGreaterThan(0);
+    expect(await third.json()).toMatchObject({ code: "rate_limited" });
+    // Another user of the same downstream Worker is not held back by the first one's bucket.
+    expect((await from("2001:db8:77::1")).status).toBe(200);
+    expect(limited.count("GET /auth/me")).toBe(4);
+  });
+
   it("fails closed when the service cannot be asked", async () => {
     const user = await createVerifiedUser(testClient());
     const down = { fetch: () => Promise.reject(new Error("binding unavailable")) };
