@@ -4,14 +4,6 @@ import { auditActions, BASE, createVerifiedUser, database, PASSWORD, testClient 
 import { fakeClock } from "../support/clock";
 import { channelHub, service } from "./support";
 
-/** Resolves once `predicate` holds (polled on timers), so a test can wait for a message to be posted. */
-async function until(predicate: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !predicate(); i++) await new Promise((r) => setTimeout(r, 2));
-  if (!predicate()) throw new Error("condition never held");
-}
-
-const announced = (log: unknown[]) => () => log.some((m) => (m as { type?: string }).type === "refreshing");
-
 function tamper(jwt: string): string {
   return `${jwt.slice(0, -1)}${jwt.at(-1) === "A" ? "B" : "A"}`;
 }
@@ -49,7 +41,7 @@ describe("edge-auth/client across tabs", () => {
 
     // Tab A hits a 401 and refreshes; tab B's next call comes while A's refresh is under way.
     const first = a.me();
-    await until(announced(hub.log));
+    await hub.posted("refreshing");
     const second = b.me();
     expect((await Promise.all([first, second])).map((u) => u.id)).toEqual([user.id, user.id]);
 
@@ -84,7 +76,7 @@ describe("edge-auth/client across tabs", () => {
 
     const release = svc.hold("POST /auth/refresh");
     const fromA = a.refresh();
-    await until(announced(hub.log)); // A's refresh is under way, held at the service's door
+    await hub.posted("refreshing"); // A's refresh is under way, held at the service's door
     const fromB = b.refresh();
     await new Promise((r) => setTimeout(r, 10));
     release();

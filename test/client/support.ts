@@ -41,12 +41,22 @@ export function service(options: AppOptions = {}, envOverrides: Record<string, u
 export function channelHub() {
   const members = new Set<{ listeners: Array<(e: { data: unknown }) => void> }>();
   const log: unknown[] = [];
+  const watchers: Array<{ type: string; resolve: () => void }> = [];
+  /** Resolves when some channel posts a message of `type` (at once if one already has). */
+  const posted = (type: string): Promise<void> =>
+    log.some((m) => (m as { type?: string }).type === type)
+      ? Promise.resolve()
+      : new Promise((resolve) => watchers.push({ type, resolve }));
   const channel = (): ChannelLike => {
     const me = { listeners: [] as Array<(e: { data: unknown }) => void> };
     members.add(me);
     return {
       postMessage(message) {
         log.push(message);
+        for (const w of watchers.splice(0)) {
+          if (w.type === (message as { type?: string }).type) w.resolve();
+          else watchers.push(w);
+        }
         for (const other of members) {
           if (other === me) continue;
           const data = structuredClone(message);
@@ -65,5 +75,5 @@ export function channelHub() {
       },
     };
   };
-  return { channel, log };
+  return { channel, log, posted };
 }

@@ -197,4 +197,17 @@ describe.each([
       ),
     );
   });
+
+  it("answers 503, never lets the token through, when the keys cannot be fetched", async () => {
+    const user = await createVerifiedUser(
+      testClient({}, { ALGORITHM: alg, JWT_PRIVATE_KEY: await privateJwk() }),
+    );
+    const url = `${BASE}/.well-known/jwks.json?case=${crypto.randomUUID()}`;
+    const broken = { fetch: async () => new Response("upstream error", { status: 502 }) };
+    const res = await downstream({ issuer: BASE, audience: BASE, jwks: { url, fetcher: broken } })(
+      user.tokens.access_token,
+    );
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ code: "auth_unavailable" });
+  });
 });
