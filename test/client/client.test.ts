@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { createClient, EdgeAuthError, memoryStorage, type StoredTokens } from "edge-auth/client";
 import { describe, expect, it, vi } from "vitest";
 import { auditActions, BASE, createVerifiedUser, database, PASSWORD, testClient } from "../helpers";
@@ -5,6 +6,11 @@ import { SoftwareAuthenticator } from "../passkeys/authenticator";
 import { fakeClock } from "../support/clock";
 import { createTwoFactorUser } from "../twofactor/support";
 import { service } from "./support";
+
+// Each in-process request opens its own Postgres connection, and the test server is shared with other
+// suites (max_connections 100): on Postgres the burst is smaller. Single flight is the client's logic, the
+// same whatever the backend; D1 takes the full 60.
+const BURST = env.DATABASE_URL ? 20 : 60;
 
 /** A signature that no longer matches: the service refuses it with 401 invalid_token. */
 function tamper(jwt: string): string {
@@ -106,7 +112,7 @@ describe("edge-auth/client against the service", () => {
     expect(await auditActions(user.id)).toContain("passkey_login");
   });
 
-  it("answers 60 concurrent 401s with exactly one refresh, and the session stays alive", async () => {
+  it(`answers ${BURST} concurrent 401s with exactly one refresh, and the session stays alive`, async () => {
     const svc = service();
     const user = await createVerifiedUser(testClient());
     const storage = memoryStorage();
@@ -117,10 +123,10 @@ describe("edge-auth/client against the service", () => {
     await storage.set({ ...signedIn, access_token: tamper(signedIn.access_token) });
 
     const answers = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => (i % 2 ? client.me() : client.sessions())),
+      Array.from({ length: BURST }, (_, i) => (i % 2 ? client.me() : client.sessions())),
     );
 
-    expect(answers).toHaveLength(60);
+    expect(answers).toHaveLength(BURST);
     expect(svc.count("POST /auth/refresh")).toBe(1);
     const after = (await storage.get())!;
     expect(after.refresh_token).not.toBe(signedIn.refresh_token);
