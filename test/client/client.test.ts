@@ -1,7 +1,16 @@
 import { env } from "cloudflare:workers";
 import { createClient, EdgeAuthError, memoryStorage, type StoredTokens } from "edge-auth/client";
 import { describe, expect, it, vi } from "vitest";
-import { auditActions, BASE, createVerifiedUser, database, PASSWORD, testClient } from "../helpers";
+import {
+  auditActions,
+  BASE,
+  createVerifiedUser,
+  database,
+  PASSWORD,
+  testClient,
+  uniqueEmail,
+} from "../helpers";
+import { ALLOWED_REDIRECT, googleSignIn, googleSub, OAUTH_ENV, oauthClient } from "../oauth/fake-providers";
 import { SoftwareAuthenticator } from "../passkeys/authenticator";
 import { fakeClock } from "../support/clock";
 import { createTwoFactorUser } from "../twofactor/support";
@@ -110,6 +119,23 @@ describe("edge-auth/client against the service", () => {
     expect((await browser.me()).providers).toEqual(["password", "passkey"]);
     expect((await browser.passkeys()).map((p) => p.id)).toEqual([authenticator.credentialId]);
     expect(await auditActions(user.id)).toContain("passkey_login");
+  });
+
+  it("exchanges the one-time code of a redirect_to hand-over, once", async () => {
+    const harness = oauthClient();
+    const email = uniqueEmail("g");
+    const redirect = await googleSignIn(
+      harness,
+      { sub: googleSub(), email, email_verified: true },
+      `?redirect_to=${encodeURIComponent(ALLOWED_REDIRECT)}`,
+    );
+    const code = new URL(redirect.headers.get("Location")!).searchParams.get("code")!;
+    const client = createClient({ baseUrl: BASE, fetch: service({}, OAUTH_ENV).fetch, channel: false });
+
+    expect((await client.exchangeCode(code)).status).toBe("signed_in");
+    expect((await client.me()).email).toBe(email);
+    const again = await client.exchangeCode(code).catch((e) => e);
+    expect(again).toMatchObject({ code: "invalid_code", status: 400 });
   });
 
   it(`answers ${BURST} concurrent 401s with exactly one refresh, and the session stays alive`, async () => {
