@@ -6,6 +6,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 // Strings that only bench code contains: its route prefix and its bulk-insert marker.
@@ -69,6 +71,39 @@ for (const key of ["compatibility_date", "compatibility_flags"]) {
   }
 }
 
+// The package's other entry points (package.json "exports") ship into browsers and other Workers: they
+// must bundle without any server module (the client imports the server's schemas as types only).
+const ENTRIES = {
+  "edge-auth/client": { entry: "src/client/index.ts", allowed: /^(src\/client\/|node_modules\/)/ },
+  "edge-auth/verify": {
+    entry: "src/verify/index.ts",
+    allowed: /^(src\/verify\/|node_modules\/(jose|hono)\/)/,
+  },
+};
+const sizes = [];
+for (const [name, { entry, allowed }] of Object.entries(ENTRIES)) {
+  const result = await build({
+    entryPoints: [join(root, entry)],
+    absWorkingDir: root,
+    bundle: true,
+    minify: true,
+    format: "esm",
+    platform: "browser",
+    // Peer imports of the Worker using the middleware; not part of what it adds.
+    external: name === "edge-auth/verify" ? ["hono", "hono/*"] : [],
+    write: false,
+    metafile: true,
+    logLevel: "silent",
+  });
+  for (const input of Object.keys(result.metafile.inputs)) {
+    if (!allowed.test(input)) problems.push(`${name} bundles ${input}`);
+  }
+  const code = result.outputFiles[0].contents;
+  sizes.push(
+    `${name} ${(code.length / 1024).toFixed(1)} KiB (gzip ${(gzipSync(code).length / 1024).toFixed(1)} KiB)`,
+  );
+}
+
 if (problems.length > 0) {
   console.error(`check:bundle failed:\n- ${problems.join("\n- ")}`);
   process.exit(1);
@@ -76,3 +111,4 @@ if (problems.length > 0) {
 console.log(
   "check:bundle: the production bundle has no bench code and no Postgres/Redis driver; bench runtime matches the service",
 );
+console.log(`check:bundle: ${sizes.join("; ")}: no server code`);

@@ -150,14 +150,19 @@ export const ErrorCode = {
 export type ErrorCodeName = keyof typeof ErrorCode;
 
 /** Wire codes that differ from the catalog key (the catalog keeps one entry per status). */
-const WIRE_CODE: Partial<Record<ErrorCodeName, string>> = {
+const WIRE_CODE = {
   invalid_access_token: "invalid_token",
   invalid_refresh_token: "invalid_token",
   invalid_mfa_token: "invalid_token",
   invalid_mfa_code: "invalid_code",
   invalid_provider_token: "invalid_token",
   invalid_passkey_assertion: "invalid_passkey",
-};
+} as const satisfies Partial<Record<ErrorCodeName, string>>;
+
+/** The `code` values a client can receive (the typed client in src/client switches on these). */
+export type WireErrorCode =
+  | Exclude<ErrorCodeName, keyof typeof WIRE_CODE>
+  | (typeof WIRE_CODE)[keyof typeof WIRE_CODE];
 
 export interface FieldError {
   path: string;
@@ -188,7 +193,7 @@ export class AppError extends Error {
   }
 
   get wireCode(): string {
-    return WIRE_CODE[this.code] ?? this.code;
+    return (WIRE_CODE as Partial<Record<ErrorCodeName, string>>)[this.code] ?? this.code;
   }
 }
 

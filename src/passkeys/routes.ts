@@ -37,7 +37,7 @@ const IdParams = z.object({
   id: CredentialId.openapi({ param: { name: "id", in: "path" }, description: "The credential id" }),
 });
 
-const PasskeySchema = z
+export const PasskeySchema = z
   .object({
     id: z
       .string()
