@@ -17,6 +17,7 @@ import {
   urlGuardMiddleware,
 } from "./middleware";
 import { oauthRoutes } from "./oauth/routes";
+import { pageRoutes } from "./pages/routes";
 import { passkeyRoutes } from "./passkeys/routes";
 import { corsMiddleware } from "./security/cors";
 import { jsonGuardMiddleware } from "./security/json-guard";
@@ -56,6 +57,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   app.route("/", passkeyRoutes());
   app.route("/", userRoutes());
   app.route("/", auditRoutes());
+  app.route("/", pageRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
