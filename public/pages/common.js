@@ -97,6 +97,7 @@ export async function api(path, { method = "GET", body, auth = false, raw = fals
 }
 
 const $ = (id) => document.getElementById(id);
+
 export { $ };
 
 /** Announces progress in the page's polite live region and clears any error. */

@@ -1,6 +1,6 @@
 // The hosted sign-up page (GET /signup): posts to /auth/register and shows the API's reasons (password
 // policy, invalid email, username rules) next to the field they are about.
-import { $, api, ApiError, busy, fail, say } from "./common.js";
+import { $, ApiError, api, busy, fail, say } from "./common.js";
 
 const FIELDS = ["full_name", "email", "username", "password"];
 const form = $("signup-form");

@@ -1,5 +1,5 @@
-import type { HtmlEscapedString } from "hono/utils/html";
 import { html, raw } from "hono/html";
+import type { HtmlEscapedString } from "hono/utils/html";
 import type { AppContext } from "../context";
 
 /** Where the hosted pages' own scripts and the vendored WebAuthn helper are served from (public/). */
@@ -74,7 +74,8 @@ export function renderPage(c: AppContext, options: PageOptions): never {
   const nonce = newNonce();
   const appName = c.var.deps.config.APP_NAME;
   const scripts = (options.scripts ?? []).map(
-    (src) => html`<script nonce="${nonce}" src="${src}" ${src.endsWith(".umd.min.js") ? "" : html`type="module"`}></script>`,
+    (src) =>
+      html`<script nonce="${nonce}" src="${src}" ${src.endsWith(".umd.min.js") ? "" : html`type="module"`}></script>`,
   );
   c.header("Content-Security-Policy", pageCsp(nonce));
   c.header("Cache-Control", "no-store");

@@ -65,7 +65,8 @@ ${
     ? html`<section aria-labelledby="providers-heading">
 <h2 id="providers-heading">With another account</h2>
 <ul class="plain">${providers.map(
-        (p) => html`<li><a class="provider" data-provider="${p.id}" href="/auth/${p.id}/authorize">${p.label}</a></li>`,
+        (p) =>
+          html`<li><a class="provider" data-provider="${p.id}" href="/auth/${p.id}/authorize">${p.label}</a></li>`,
       )}</ul>
 </section>`
     : ""

@@ -128,7 +128,9 @@ describe("hosted pages in Chromium", () => {
     screenshotOnFailure("2fa-enable");
     await page.getByRole("button", { name: "Set up an authenticator app" }).click();
     await page.getByRole("img", { name: /QR code/ }).waitFor();
-    expect(await page.getByRole("img", { name: /QR code/ }).getAttribute("src")).toMatch(/^data:image\/svg\+xml/);
+    expect(await page.getByRole("img", { name: /QR code/ }).getAttribute("src")).toMatch(
+      /^data:image\/svg\+xml/,
+    );
     totpSecret = (await page.locator("#twofactor-secret").textContent()) ?? "";
     expect(totpSecret).toMatch(/^[A-Z2-7]{32}$/);
     await page.getByLabel("6-digit code from the app").fill(nextTotp(0));

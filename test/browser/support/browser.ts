@@ -70,18 +70,14 @@ export interface AxeViolation {
 export async function axeViolations(page: Page): Promise<AxeViolation[]> {
   await page.evaluate(axeSource);
   return page.evaluate(async () => {
-    // biome-ignore lint/suspicious/noExplicitAny: axe is a global the evaluated source defined.
     const axe = (globalThis as any).axe;
-    // biome-ignore lint/suspicious/noExplicitAny: the page's document (no DOM types in this project).
     const result = await axe.run((globalThis as any).document, {
       runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
     });
-    // biome-ignore lint/suspicious/noExplicitAny: axe's result objects.
     return result.violations.map((v: any) => ({
       id: v.id,
       impact: v.impact,
       help: v.help,
-      // biome-ignore lint/suspicious/noExplicitAny: axe's result objects.
       nodes: v.nodes.map((n: any) => n.target.join(" ")),
     }));
   });

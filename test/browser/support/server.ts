@@ -31,7 +31,10 @@ export async function startAuthServer(vars: (origin: string) => Record<string, s
   const worker = (origin: string) => ({
     root: ROOT,
     workers: [
-      { configPath: "./wrangler.toml", vars: { APP_URL: origin, RATE_LIMIT_ENABLED: "false", ...vars(origin) } },
+      {
+        configPath: "./wrangler.toml",
+        vars: { APP_URL: origin, RATE_LIMIT_ENABLED: "false", ...vars(origin) },
+      },
     ],
   });
   const harness = createTestHarness(worker("http://localhost:8787"));
