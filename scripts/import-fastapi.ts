@@ -1,12 +1,15 @@
-// `npm run import:fastapi -- --from <postgres-url> [--to local|<postgres-url>] [--persist-to DIR] [--batch N]`
+// `npm run import:fastapi -- --from <postgres-url> [--to local|remote|<postgres-url>] [--persist-to DIR] [--batch N]`
 // Copies the FastAPI service's users and activity logs into this service's database (README, "Migrating
-// from the FastAPI service"). Idempotent: rows are inserted with ON CONFLICT DO NOTHING under ids derived
-// from the old ones, so a second run inserts nothing and says so. Runs with Node's type stripping.
-import { existsSync, readFileSync } from "node:fs";
+// from the FastAPI service"). Idempotent: users are inserted with ON CONFLICT DO NOTHING, activity logs under
+// ids derived from the old ones are skipped when present, so a second run inserts nothing and says so.
+// Imported activity logs join their user's audit hash chain, so `GET /audit/verify` still passes.
+// Runs with Node's type stripping.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeBase32IgnorePadding } from "@oslojs/encoding";
 import pg from "pg";
+import { type ChainTail, chainAfter, chainOf, laterTail } from "../src/audit/chain.ts";
 import { encryptSecret } from "../src/twofactor/secret-box.ts";
 import { isStrictEmail } from "./admin-sql.ts";
 // @ts-expect-error plain .mjs script without declarations; typed below.
@@ -16,7 +19,7 @@ const parseDevVars = parseDevVarsUntyped as (text: string) => Record<string, str
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const USAGE =
-  "usage: npm run import:fastapi -- --from <postgres-url> [--to local|<postgres-url>] [--persist-to DIR] [--batch N]";
+  "usage: npm run import:fastapi -- --from <postgres-url> [--to local|remote|<postgres-url>] [--persist-to DIR] [--batch N]";
 
 /** One clear message and exit code for everything that stops the import before it writes. */
 class Stop extends Error {
@@ -47,14 +50,8 @@ export function parseArgs(argv: string[]): Options {
   const from = values.get("--from");
   if (!from) throw new Stop(`--from is required\n${USAGE}`, 2);
   const to = values.get("--to") ?? "local";
-  if (to === "remote") {
-    throw new Stop(
-      "--to remote is not supported yet: import --to local, then `wrangler d1 export` and execute it remotely",
-      2,
-    );
-  }
-  if (to !== "local" && !/^postgres(ql)?:\/\//.test(to))
-    throw new Stop(`--to must be local or a postgres:// URL\n${USAGE}`, 2);
+  if (to !== "local" && to !== "remote" && !/^postgres(ql)?:\/\//.test(to))
+    throw new Stop(`--to must be local, remote or a postgres:// URL\n${USAGE}`, 2);
   if (values.has("--persist-to") && to !== "local")
     throw new Stop("--persist-to only applies to --to local", 2);
   const batch = Number(values.get("--batch") ?? 1000);
@@ -107,6 +104,12 @@ interface AuditRow {
   action: string;
   created_at: Date;
   metadata: string;
+  // The entry's link in its user's hash chain (src/audit/chain.ts), so `GET /audit/verify` passes after
+  // an import as before it.
+  chain: string;
+  seq: number;
+  prev_hash: string;
+  hash: string;
 }
 
 const USER_COLUMNS = [
@@ -123,14 +126,40 @@ const USER_COLUMNS = [
   "created_at",
   "updated_at",
 ] as const;
-const AUDIT_COLUMNS = ["id", "user_id", "action", "created_at", "metadata"] as const;
+const AUDIT_COLUMNS = [
+  "id",
+  "user_id",
+  "action",
+  "created_at",
+  "metadata",
+  "chain",
+  "seq",
+  "prev_hash",
+  "hash",
+] as const;
 
-interface Target {
-  /** Inserts what is not there yet; returns how many rows were inserted. */
+/** Where an import writes: this service's Postgres, or a D1 database (local, or any D1 binding). */
+export interface Target {
+  /** Inserts the users that are not there yet; returns how many rows were inserted. */
   insertUsers(rows: UserRow[]): Promise<number>;
+  /**
+   * Inserts audit rows (already chained, none present yet) in one transaction; a (chain, seq) taken by
+   * a writer that appended meanwhile fails the whole call.
+   */
   insertAudit(rows: AuditRow[]): Promise<number>;
+  /** Which of these audit ids are already stored (a rerun skips them). */
+  existingAuditIds(ids: string[]): Promise<Set<string>>;
+  /** Where a chain ends now: its newest row or its retention anchor. */
+  chainTail(chain: string): Promise<ChainTail>;
   close(): Promise<void>;
 }
+
+const TAIL_SQL = (p: (n: number) => string): [string, string] => [
+  `select seq, hash from audit_log where chain = ${p(1)} and seq is not null order by seq desc limit 1`,
+  `select seq, hash from audit_anchors where chain = ${p(1)}`,
+];
+
+class ChainMoved extends Error {}
 
 const placeholders = (columns: readonly string[], rows: number, dollar: boolean): string =>
   Array.from(
@@ -157,9 +186,34 @@ async function postgresTarget(url: string): Promise<Target> {
     );
     return res.rowCount ?? 0;
   };
+  const [newest, anchor] = TAIL_SQL((n) => `$${n}`);
   return {
     insertUsers: (rows) => insert("users", USER_COLUMNS, rows as never),
-    insertAudit: (rows) => insert("audit_log", AUDIT_COLUMNS, rows as never),
+    insertAudit: async (rows) => {
+      if (rows.length === 0) return 0;
+      try {
+        // One statement: all of the batch or none of it.
+        const res = await client.query(
+          `insert into audit_log (${AUDIT_COLUMNS.join(", ")}) values ${placeholders(AUDIT_COLUMNS, rows.length, true)}`,
+          rows.flatMap((row) => AUDIT_COLUMNS.map((c) => row[c])),
+        );
+        return res.rowCount ?? 0;
+      } catch (err) {
+        if ((err as { code?: string }).code === "23505") throw new ChainMoved();
+        throw err;
+      }
+    },
+    existingAuditIds: async (ids) => {
+      if (ids.length === 0) return new Set();
+      const res = await client.query<{ id: string }>("select id from audit_log where id = any($1)", [ids]);
+      return new Set(res.rows.map((r) => r.id));
+    },
+    chainTail: async (chain) => {
+      const [a, b] = await Promise.all([client.query(newest, [chain]), client.query(anchor, [chain])]);
+      return laterTail(
+        ...[a.rows[0], b.rows[0]].map((r) => (r ? { seq: Number(r.seq), hash: r.hash } : null)),
+      );
+    },
     close: () => client.end().catch(() => {}),
   };
 }
@@ -172,34 +226,120 @@ async function localD1Target(persistTo: string | undefined): Promise<Target> {
     // --persist-to DIR keeps its state under DIR/v3, as wrangler does.
     ...(persistTo ? { persist: { path: join(persistTo, "v3") } } : {}),
   });
-  const db = proxy.env.DB;
+  return d1Target(proxy.env.DB, () => proxy.dispose());
+}
+
+/**
+ * The deployed D1 ([env.production]'s, as `npm run deploy` migrates it) through wrangler's remote
+ * bindings: the same statements as locally, bound values and batches included, sent to Cloudflare's API
+ * under the account `wrangler login` (or CLOUDFLARE_API_TOKEN) gives.
+ */
+async function remoteD1Target(): Promise<Target> {
+  const { getPlatformProxy, unstable_readConfig } = await import("wrangler");
+  const config = unstable_readConfig({ config: join(root, "wrangler.toml"), env: "production" });
+  const databases = config.d1_databases as {
+    binding: string;
+    database_name?: string;
+    database_id?: string;
+  }[];
+  const binding = databases.find((d) => d.binding === "DB");
+  if (!binding?.database_id || /^0{8}-0{4}-0{4}-0{4}-0{12}$/.test(binding.database_id)) {
+    throw new Stop(
+      "remote D1: set database_id of [[env.production.d1_databases]] in wrangler.toml (npx wrangler d1 create edge-auth prints it)",
+    );
+  }
+  // A throwaway config holding only that binding, marked remote (wrangler.toml itself stays local-first).
+  const dir = join(root, ".wrangler", "import-remote");
+  mkdirSync(dir, { recursive: true });
+  const configPath = join(dir, "wrangler.json");
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      name: config.name,
+      compatibility_date: config.compatibility_date,
+      d1_databases: [
+        {
+          binding: "DB",
+          database_name: binding.database_name,
+          database_id: binding.database_id,
+          remote: true,
+        },
+      ],
+    }),
+  );
+  const proxy = await getPlatformProxy<{ DB: D1Database }>({
+    configPath,
+    remoteBindings: true,
+    persist: false,
+  });
+  return d1Target(proxy.env.DB, () => proxy.dispose(), "remote D1");
+}
+
+/** A D1 database as the import's target: the local one through wrangler, or a binding (the tests). */
+export async function d1Target(
+  db: D1Database,
+  dispose: () => Promise<void> = async () => {},
+  where = "local D1",
+): Promise<Target> {
   try {
     await db.prepare("select username_lower from users limit 0").all();
   } catch (err) {
-    await proxy.dispose();
-    throw new Stop(`local D1: ${(err as Error).message} (is it migrated? npm run db:migrate:local)`);
+    await dispose();
+    const migrate = where === "remote D1" ? "npm run db:migrate:remote" : "npm run db:migrate:local";
+    throw new Stop(`${where}: ${(err as Error).message} (is it migrated? ${migrate})`);
   }
-  const ms = (d: Date) => d.getTime();
-  const insert = async (table: string, columns: readonly string[], rows: Record<string, unknown>[]) => {
-    if (rows.length === 0) return 0;
-    // D1 binds at most 100 values per statement: as many rows per statement as fit, all statements in
-    // one batch (one transaction, one round trip). D1 stores booleans as 0/1 and times as epoch ms.
+  // D1 binds at most 100 values per statement; it stores booleans as 0/1 and times as epoch ms.
+  const value = (v: unknown) =>
+    v instanceof Date ? v.getTime() : typeof v === "boolean" ? (v ? 1 : 0) : (v ?? null);
+  const statements = (
+    table: string,
+    columns: readonly string[],
+    rows: Record<string, unknown>[],
+    onConflict: string,
+  ) => {
     const perStatement = Math.floor(100 / columns.length);
-    const value = (v: unknown) =>
-      v instanceof Date ? ms(v) : typeof v === "boolean" ? (v ? 1 : 0) : (v ?? null);
-    const statements = [];
+    const out = [];
     for (let i = 0; i < rows.length; i += perStatement) {
       const chunk = rows.slice(i, i + perStatement);
-      const sql = `insert into ${table} (${columns.join(", ")}) values ${placeholders(columns, chunk.length, false)} on conflict do nothing`;
-      statements.push(db.prepare(sql).bind(...chunk.flatMap((row) => columns.map((c) => value(row[c])))));
+      const sql = `insert into ${table} (${columns.join(", ")}) values ${placeholders(columns, chunk.length, false)}${onConflict}`;
+      out.push(db.prepare(sql).bind(...chunk.flatMap((row) => columns.map((c) => value(row[c])))));
     }
-    const results = await db.batch(statements);
-    return results.reduce((n, r) => n + (r.meta.changes ?? 0), 0);
+    return out;
   };
+  // All statements of a call in one batch: one transaction, one round trip.
+  const run = async (batch: D1PreparedStatement[]) =>
+    batch.length === 0 ? 0 : (await db.batch(batch)).reduce((n, r) => n + (r.meta.changes ?? 0), 0);
+  const [newest, anchor] = TAIL_SQL(() => "?");
   return {
-    insertUsers: (rows) => insert("users", USER_COLUMNS, rows as never),
-    insertAudit: (rows) => insert("audit_log", AUDIT_COLUMNS, rows as never),
-    close: () => proxy.dispose(),
+    insertUsers: (rows) => run(statements("users", USER_COLUMNS, rows as never, " on conflict do nothing")),
+    insertAudit: async (rows) => {
+      try {
+        return await run(statements("audit_log", AUDIT_COLUMNS, rows as never, ""));
+      } catch (err) {
+        if (/UNIQUE constraint failed/i.test((err as Error).message)) throw new ChainMoved();
+        throw err;
+      }
+    },
+    existingAuditIds: async (ids) => {
+      const found = new Set<string>();
+      for (let i = 0; i < ids.length; i += 100) {
+        const chunk = ids.slice(i, i + 100);
+        const { results } = await db
+          .prepare(`select id from audit_log where id in (${chunk.map(() => "?").join(", ")})`)
+          .bind(...chunk)
+          .all<{ id: string }>();
+        for (const r of results) found.add(r.id);
+      }
+      return found;
+    },
+    chainTail: async (chain) => {
+      const [a, b] = await Promise.all([
+        db.prepare(newest).bind(chain).first<{ seq: number; hash: string }>(),
+        db.prepare(anchor).bind(chain).first<{ seq: number; hash: string }>(),
+      ]);
+      return laterTail(a, b);
+    },
+    close: dispose,
   };
 }
 
@@ -222,6 +362,13 @@ export interface Report {
 export async function runImport(
   options: Options,
   log: (line: string) => void = console.log,
+  // The target named by options.to, unless the caller brings one (the tests bring the Worker's D1).
+  openTarget: () => Promise<Target> = () =>
+    options.to === "local"
+      ? localD1Target(options.persistTo)
+      : options.to === "remote"
+        ? remoteD1Target()
+        : postgresTarget(options.to),
 ): Promise<Report> {
   const source = new pg.Client({ connectionString: options.from, connectionTimeoutMillis: 10_000 });
   source.on("error", () => {});
@@ -252,8 +399,7 @@ export async function runImport(
         "2FA users need ENCRYPTION_KEY (or SECRET_KEY) of the deployment, in the environment or .dev.vars",
       );
     }
-    target =
-      options.to === "local" ? await localD1Target(options.persistTo) : await postgresTarget(options.to);
+    target = await openTarget();
 
     const report: Report = {
       users: { read: 0, inserted: 0, alreadyPresent: 0 },
@@ -339,6 +485,7 @@ export async function runImport(
     }
 
     let afterLog = -1;
+    const tails = new Map<string, ChainTail>();
     for (;;) {
       const { rows } = await source.query<{
         id: number;
@@ -351,18 +498,50 @@ export async function runImport(
       ]);
       if (rows.length === 0) break;
       afterLog = rows[rows.length - 1]!.id;
-      const batch: AuditRow[] = rows.map((r) => ({
-        // Derived from the old id, so a rerun conflicts instead of duplicating.
-        id: `fastapi-log-${r.id}`,
-        user_id: r.user_id !== null && imported.has(r.user_id) ? String(r.user_id) : null,
-        action: ACTIONS[r.action] ?? r.action,
-        created_at: r.timestamp ?? now,
-        metadata: JSON.stringify({ imported: true, fastapi_action: r.action, fastapi_user_id: r.user_id }),
-      }));
-      report.auditEntries.read += batch.length;
-      const inserted = await target.insertAudit(batch);
-      report.auditEntries.inserted += inserted;
-      report.auditEntries.alreadyPresent += batch.length - inserted;
+      report.auditEntries.read += rows.length;
+      // Derived from the old id, so a rerun finds what it imported instead of duplicating it.
+      const idOf = (old: number) => `fastapi-log-${old}`;
+      const present = await target.existingAuditIds(rows.map((r) => idOf(r.id)));
+      const batch: AuditRow[] = [];
+      for (const r of rows) {
+        if (present.has(idOf(r.id))) continue;
+        const metadata = { imported: true, fastapi_action: r.action, fastapi_user_id: r.user_id };
+        const entry = {
+          id: idOf(r.id),
+          userId: r.user_id !== null && imported.has(r.user_id) ? String(r.user_id) : null,
+          action: ACTIONS[r.action] ?? r.action,
+          ip: null,
+          userAgent: null,
+          createdAt: r.timestamp ?? now,
+          metadata,
+        };
+        // Appended to the chain's current end, in the old ids' order: the chain hashes exactly what is
+        // stored, so verification treats imported entries like any other.
+        const chain = chainOf(entry.userId);
+        const tail = tails.get(chain) ?? (await target.chainTail(chain));
+        const link = chainAfter(tail, entry);
+        tails.set(chain, { seq: link.seq, hash: link.hash });
+        batch.push({
+          id: entry.id,
+          user_id: entry.userId,
+          action: entry.action,
+          created_at: entry.createdAt,
+          metadata: JSON.stringify(metadata),
+          chain: link.chain,
+          seq: link.seq,
+          prev_hash: link.prevHash,
+          hash: link.hash,
+        });
+      }
+      try {
+        report.auditEntries.inserted += await target.insertAudit(batch);
+      } catch (err) {
+        if (!(err instanceof ChainMoved)) throw err;
+        throw new Stop(
+          "an audit chain grew while importing (is the service already live?): run the import again, it continues where it stopped",
+        );
+      }
+      report.auditEntries.alreadyPresent += present.size;
       log(`activity logs ${report.auditEntries.read}/${totals[0]!.logs}`);
     }
     return report;

@@ -14,9 +14,9 @@ export const AUDIT_METADATA_KEYS = {
   login_succeeded: ["method", "mfa"],
   login_failed: ["reason", "email_hash", "method"],
   login_throttled: ["failures", "until"],
-  token_refreshed: ["grace"],
+  token_refreshed: ["grace", "legacy"],
   refresh_token_reused: ["session_id"],
-  logout: ["session_id"],
+  logout: ["session_id", "legacy"],
   logout_all: ["sessions"],
   session_revoked: ["session_id"],
   // The hosted login page handed its session to an allow-listed app (auth/handover.ts).

@@ -138,7 +138,11 @@ export async function logout(
   meta: RequestMeta,
   refreshToken?: string,
 ): Promise<void> {
-  const ids = [auth.sessionId];
+  // A FastAPI access token has no session here: signing out spends its jti, which authenticate checks,
+  // so the token is refused from now on (in every location: the relational store decides).
+  const legacy = auth.sessionId.startsWith("legacy:");
+  if (legacy) await deps.db.tokens.spendLegacy(auth.jti, auth.userId, deps.now());
+  const ids = legacy ? [] : [auth.sessionId];
   if (refreshToken) {
     const named = await deps.db.sessions.findByRefreshHash(await hashToken(refreshToken));
     if (named && named.userId === auth.userId && named.id !== auth.sessionId && named.revokedAt === null) {
@@ -146,6 +150,7 @@ export async function logout(
     }
   }
   await revokeSessions(deps, ids);
+  if (legacy) recordEvent(deps, meta, { action: "logout", userId: auth.userId, metadata: { legacy: true } });
   for (const id of ids) {
     recordEvent(deps, meta, { action: "logout", userId: auth.userId, metadata: { session_id: id } });
   }

@@ -152,6 +152,8 @@ export async function authenticate(
   users: UserRepository,
   token: string,
   now: Date,
+  // Legacy tokens only: whether a FastAPI token's jti was spent (signed out with POST /auth/logout).
+  legacySpent: (jti: string) => Promise<boolean> = async () => false,
 ): Promise<{ auth: AuthContext; user: User }> {
   let claims: Omit<AuthContext, "authenticatedAt">;
   try {
@@ -161,8 +163,8 @@ export async function authenticate(
     // its account is gone, inactive, or signed out everywhere since it was issued.
     const legacy = await verifyLegacyToken(config, token, "access", now);
     if (!legacy) throw err;
-    const user = await users.findById(legacy.userId);
-    if (!user?.isActive || revokedSince(user.sessionsRevokedAt, legacy))
+    const [user, spent] = await Promise.all([users.findById(legacy.userId), legacySpent(legacy.jti)]);
+    if (!user?.isActive || spent || revokedSince(user.sessionsRevokedAt, legacy))
       throw new AppError("invalid_access_token");
     return {
       auth: {

@@ -19,7 +19,7 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const deps = c.var.deps;
   // Counted as a read in flight, so a queued password hash waits for it (load shedding, hash-gate.ts).
   const { auth, user } = await deps.hashGate.read(() =>
-    authenticate(deps.config, deps.db.users, match[1]!, deps.now()),
+    authenticate(deps.config, deps.db.users, match[1]!, deps.now(), (jti) => deps.db.tokens.legacySpent(jti)),
   );
   c.set("auth", auth);
   c.set("currentUser", user);

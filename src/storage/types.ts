@@ -210,6 +210,8 @@ export interface TokenRepository {
    * caller whose insert landed (the first use), false for every other one.
    */
   spendLegacy(jti: string, userId: string, now: Date): Promise<boolean>;
+  /** Whether a FastAPI token's jti was spent: an exchanged refresh token, or an access token signed out. */
+  legacySpent(jti: string): Promise<boolean>;
 }
 
 export interface NewAuditEntry {

@@ -106,6 +106,22 @@ describe("legacy access tokens", () => {
       expect.arrayContaining([expect.objectContaining({ action: "logout_all" })]),
     );
   });
+
+  it("die with POST /auth/logout: the stolen copy is refused at once; other old tokens keep working", async () => {
+    const client = testClient({}, legacyEnv);
+    const user = await importedUser();
+    const token = await oldToken(user.id, "access");
+    const other = await oldToken(user.id, "access");
+    expect((await client.call("POST", "/auth/logout", { token })).status).toBe(204);
+    const after = await client.call("GET", "/auth/me", { token });
+    expect(after.status).toBe(401);
+    expect(after.body.code).toBe("invalid_token");
+    expect((await client.call("POST", "/auth/logout", { token })).status).toBe(401);
+    expect((await client.call("GET", "/auth/me", { token: other })).status).toBe(200);
+    const logouts = (await auditEntries(user.id)).filter((e) => e.action === "logout");
+    expect(logouts).toHaveLength(1);
+    expect(logouts[0]!.metadata).toEqual({ legacy: true });
+  });
 });
 
 describe("legacy refresh tokens", () => {

@@ -83,8 +83,11 @@ describe("the log says why Postgres cannot be used", () => {
   for (const [what, url, cause] of cases) {
     it(`${what}: 503, cause in the log, no password anywhere`, async () => {
       const spy = vi.spyOn(console, "error").mockImplementation(() => {});
+      const started = Date.now();
       const res = await appWith(url)("/auth/login", login);
       expect(res.status).toBe(503);
+      // The promise is 2 s (a 1.5 s connect deadline); the bound is generous for a loaded CI machine.
+      expect(Date.now() - started).toBeLessThan(3_000);
       const body = await res.text();
       const log = spy.mock.calls.flat().join(" ");
       expect(log).toMatch(cause);

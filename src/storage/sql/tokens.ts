@@ -70,4 +70,10 @@ export class SqlTokenRepository implements TokenRepository {
       .returning({ jti: t.jti });
     return rows.length === 1;
   }
+
+  async legacySpent(jti: string): Promise<boolean> {
+    const { legacySpentTokens: t } = this.d.t;
+    const rows = await this.d.db.select({ jti: t.jti }).from(t).where(eq(t.jti, jti)).limit(1);
+    return rows.length === 1;
+  }
 }
