@@ -7,9 +7,13 @@ const root = $("login");
 const redirectTo = root.dataset.redirectTo || null;
 let mfaToken = null;
 let autofill = null;
+// Set once a sign-in succeeded: a second one finishing meanwhile (the autofill passkey ceremony and the
+// button's can both complete) must not start a second hand-over or navigation.
+let finished = false;
 
 /** Where a finished sign-in goes: the app (through a hand-over) or the account page. */
 async function finish(answer) {
+  if (finished) return;
   if (answer.mfa_required) {
     mfaToken = answer.mfa_token;
     $("mfa-step").hidden = false;
@@ -17,6 +21,7 @@ async function finish(answer) {
     $("mfa-code").focus();
     return;
   }
+  finished = true;
   saveTokens(answer);
   if (redirectTo) {
     say("Signed in. Returning to the application…");
@@ -95,6 +100,7 @@ if (!passkeysSupported()) {
   passkeyButton.textContent = "Passkeys are not available in this browser";
 } else {
   passkeyButton.addEventListener("click", () => {
+    if (finished) return;
     // The button's ceremony replaces a pending autofill one (one WebAuthn request at a time).
     webauthn().WebAuthnAbortService.cancelCeremony();
     autofill = null;

@@ -16,6 +16,7 @@ let page: Page;
 const email = `ada.${Date.now().toString(36)}@example.com`;
 const password = "correct horse battery staple 42";
 let totpSecret = "";
+const REAUTH_WINDOW_SECONDS = 40;
 const cspViolations: string[] = [];
 
 beforeAll(async () => {
@@ -28,6 +29,8 @@ beforeAll(async () => {
     GOOGLE_CLIENT_ID: "browser-test.apps.googleusercontent.com",
     GOOGLE_CLIENT_SECRET: "browser-test-secret",
     WEBAUTHN_ORIGINS: origin,
+    // Short (the minimum is 30 s), so one step can wait it out and meet the in-place reauthentication.
+    REAUTH_WINDOW_SECONDS: String(REAUTH_WINDOW_SECONDS),
   }));
   browser = await launchChromium();
   context = await browser.newContext();
@@ -73,7 +76,8 @@ async function signOut(): Promise<void> {
 }
 
 async function expectOnAccountPage(): Promise<void> {
-  await page.waitForURL(`${auth.origin}/account`);
+  // Polled, not waitForURL: a navigation that replaces another aborts the first, which is not a failure.
+  await expect.poll(() => page.url()).toBe(`${auth.origin}/account`);
   await expect.poll(() => page.locator("#profile-email").textContent()).toBe(email);
 }
 
@@ -197,6 +201,25 @@ describe("hosted pages in Chromium", () => {
     await expect.poll(() => page.locator("#signed-out").isVisible()).toBe(true);
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
   });
+
+  it("asks for the password in place when a step needs a recent sign-in, then carries on", async () => {
+    screenshotOnFailure("reauth");
+    await page.goto(`${auth.origin}/login`);
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await expectOnAccountPage();
+    const signedInAt = Date.now();
+    await expect.poll(() => page.locator("#passkeys-list li").count()).toBe(1);
+    // Wait the recent-authentication window out (the Worker's clock is real, so this test waits too).
+    await page.waitForTimeout(Math.max(0, signedInAt + (REAUTH_WINDOW_SECONDS + 1) * 1000 - Date.now()));
+    await page.getByRole("button", { name: "Remove Work laptop" }).click();
+    await page.getByRole("heading", { name: "Confirm it is you" }).waitFor();
+    await expectAccessible();
+    await page.getByLabel("Password", { exact: true }).fill(password);
+    await page.getByRole("button", { name: "Confirm with password" }).click();
+    await expect.poll(() => page.locator("#passkeys-list li").count()).toBe(0);
+    expect(await page.locator("#reauth").isVisible()).toBe(false);
+    expect(await page.locator("#status").textContent()).toBe("Passkey removed.");
+  }, 120_000);
 
   it("ran every page without a single CSP refusal", () => {
     expect(cspViolations).toEqual([]);
