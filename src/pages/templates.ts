@@ -34,9 +34,9 @@ a sign-in. Open the application again and start over.</p>
 ${status}
 <section id="password-step" aria-labelledby="password-heading">
 <h2 id="password-heading">With your password</h2>
-<form id="password-form" novalidate>
+<form id="password-form" method="post" action="/auth/login" novalidate>
 <label for="login-email">Email or username</label>
-<input id="login-email" name="email" autocomplete="username webauthn" required maxlength="254" autocapitalize="none" spellcheck="false">
+<input id="login-email" name="username" autocomplete="username webauthn" required maxlength="254" autocapitalize="none" spellcheck="false">
 <label for="login-password">Password</label>
 <input id="login-password" name="password" type="password" autocomplete="current-password" required maxlength="128">
 <button type="submit">Sign in</button>
@@ -49,12 +49,12 @@ ${status}
 </section>
 <section aria-labelledby="email-heading">
 <h2 id="email-heading">With a link or code by email</h2>
-<form id="email-form" novalidate>
+<form id="email-form" method="post" novalidate>
 <label for="email-address">Email address</label>
 <input id="email-address" name="email" type="email" autocomplete="email" required maxlength="254">
 <button type="submit" class="secondary">Email me a sign-in link and code</button>
 </form>
-<form id="email-code-form" hidden novalidate>
+<form id="email-code-form" method="post" hidden novalidate>
 <label for="email-code">The 6-digit code from the email</label>
 <input id="email-code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required>
 <button type="submit">Sign in with the code</button>
@@ -73,7 +73,7 @@ ${
 }
 <section id="mfa-step" hidden aria-labelledby="mfa-heading">
 <h2 id="mfa-heading" tabindex="-1">Second factor</h2>
-<form id="mfa-form" novalidate>
+<form id="mfa-form" method="post" novalidate>
 <label for="mfa-code">Code from your authenticator app, or a recovery code</label>
 <input id="mfa-code" name="code" autocomplete="one-time-code" required maxlength="64" autocapitalize="none" spellcheck="false">
 <button type="submit">Verify</button>
@@ -86,7 +86,7 @@ ${
 export function signupBody(minPasswordLength: number, redirectTo: string | null): Fragment {
   return html`<div id="signup">
 ${status}
-<form id="signup-form" novalidate>
+<form id="signup-form" method="post" novalidate>
 <label for="signup-name">Full name <span class="hint">(optional)</span></label>
 <input id="signup-name" name="full_name" autocomplete="name" maxlength="128" aria-describedby="full_name-error">
 <p id="full_name-error" class="error hint"></p>
@@ -116,13 +116,13 @@ ${status}
 <section id="reauth" hidden aria-labelledby="reauth-heading">
 <h2 id="reauth-heading" tabindex="-1">Confirm it is you</h2>
 <p>This step needs a recent sign-in. Confirm with your password, a passkey or a code.</p>
-<form id="reauth-password-form" novalidate>
+<form id="reauth-password-form" method="post" novalidate>
 <label for="reauth-password">Password</label>
 <input id="reauth-password" type="password" autocomplete="current-password" maxlength="128">
 <button type="submit">Confirm with password</button>
 </form>
 <button id="reauth-passkey" type="button" class="secondary">Confirm with a passkey</button>
-<form id="reauth-code-form" novalidate>
+<form id="reauth-code-form" method="post" novalidate>
 <label for="reauth-code">Authenticator or recovery code</label>
 <input id="reauth-code" autocomplete="one-time-code" maxlength="64">
 <button type="submit" class="secondary">Confirm with code</button>
@@ -133,7 +133,7 @@ ${status}
 <section aria-labelledby="profile-heading">
 <h2 id="profile-heading">Profile</h2>
 <p>Signed in as <strong id="profile-email"></strong> <span id="profile-verified"></span></p>
-<form id="profile-form" novalidate>
+<form id="profile-form" method="post" novalidate>
 <label for="profile-name">Full name</label>
 <input id="profile-name" name="full_name" autocomplete="name" maxlength="128">
 <label for="profile-username">Username</label>
@@ -157,7 +157,7 @@ ${status}
 <p>Scan this code with your authenticator app, or enter the key by hand.</p>
 <img id="twofactor-qr" class="qr" alt="QR code of the authenticator key">
 <p>Key: <code id="twofactor-secret"></code></p>
-<form id="twofactor-enable-form" novalidate>
+<form id="twofactor-enable-form" method="post" novalidate>
 <label for="twofactor-enable-code">6-digit code from the app</label>
 <input id="twofactor-enable-code" inputmode="numeric" autocomplete="one-time-code" maxlength="6" required>
 <button type="submit">Turn on two-factor authentication</button>
@@ -168,7 +168,7 @@ ${status}
 <p>Each code works once if you lose your authenticator. They are shown only now: store them safely.</p>
 <ul id="recovery-list" class="codes plain" aria-labelledby="recovery-heading"></ul>
 </div>
-<form id="twofactor-manage-form" hidden novalidate>
+<form id="twofactor-manage-form" method="post" hidden novalidate>
 <label for="twofactor-manage-code">Current authenticator or recovery code</label>
 <input id="twofactor-manage-code" autocomplete="one-time-code" maxlength="64" required>
 <button type="submit" name="action" value="regenerate" class="secondary">New recovery codes</button>
@@ -179,7 +179,7 @@ ${status}
 <section aria-labelledby="passkeys-heading">
 <h2 id="passkeys-heading">Passkeys</h2>
 <ul id="passkeys-list" class="plain"></ul>
-<form id="passkey-add-form" novalidate>
+<form id="passkey-add-form" method="post" novalidate>
 <label for="passkey-name">Name for a new passkey</label>
 <input id="passkey-name" maxlength="64" placeholder="My laptop">
 <button type="submit">Add a passkey</button>
@@ -188,7 +188,7 @@ ${status}
 
 <section aria-labelledby="email-change-heading">
 <h2 id="email-change-heading">Email address</h2>
-<form id="email-change-form" novalidate>
+<form id="email-change-form" method="post" novalidate>
 <label for="new-email">New email address</label>
 <input id="new-email" type="email" autocomplete="email" maxlength="254" required>
 <button type="submit" class="secondary">Send a confirmation link</button>
@@ -198,7 +198,7 @@ ${status}
 <section aria-labelledby="data-heading">
 <h2 id="data-heading">Your data</h2>
 <button id="export" type="button" class="secondary">Download my data</button>
-<form id="delete-form" novalidate>
+<form id="delete-form" method="post" novalidate>
 <label><input id="delete-confirm" type="checkbox" required> I understand that deleting my account cannot be undone</label>
 <button type="submit" class="secondary">Delete my account</button>
 </form>

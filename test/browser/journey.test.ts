@@ -68,6 +68,15 @@ function nextTotp(offsetSteps = 1): string {
   return totpForStep(decodeTotpSecret(totpSecret), totpStep(Date.now()) + offsetSteps);
 }
 
+/** Presses Tab until the element with `id` has the focus (fails after 15 presses). */
+async function tabTo(id: string): Promise<void> {
+  for (let i = 0; i < 15; i++) {
+    await page.keyboard.press("Tab");
+    if ((await page.evaluate<string | undefined>("document.activeElement?.id")) === id) return;
+  }
+  throw new Error(`#${id} cannot be reached with Tab`);
+}
+
 async function signOut(): Promise<void> {
   await page.goto(`${auth.origin}/account`);
   await page.getByRole("button", { name: "Sign out", exact: true }).click();
@@ -117,9 +126,13 @@ describe("hosted pages in Chromium", () => {
     screenshotOnFailure("login");
     await expectAccessible();
     expect(await page.getByRole("link", { name: "Continue with Google" }).isVisible()).toBe(true);
-    await page.getByLabel("Email or username").fill(email);
-    await page.getByLabel("Password", { exact: true }).fill(password);
-    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    // By keyboard alone: Tab to the field, type, Tab on, Enter submits.
+    await tabTo("login-email");
+    await page.keyboard.type(email);
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate<string | undefined>("document.activeElement?.id")).toBe("login-password");
+    await page.keyboard.type(password);
+    await page.keyboard.press("Enter");
     await expectOnAccountPage();
     await expectAccessible();
     // Tokens live in this tab's sessionStorage only: no cookie, nothing in the address.

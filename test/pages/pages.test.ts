@@ -99,6 +99,15 @@ describe("hosted pages", () => {
     }
   });
 
+  it("never lets a form fall back to GET: without the script a password or code must not land in a URL", async () => {
+    for (const path of ["/login", "/signup", "/account"]) {
+      const { text } = await testClient({}, ENV).call("GET", path);
+      const forms = [...text.matchAll(/<form\b[^>]*>/g)].map((m) => m[0]);
+      expect(forms.length, path).toBeGreaterThan(0);
+      for (const form of forms) expect(form, path).toContain('method="post"');
+    }
+  });
+
   it("front page links to sign-in, the account page and the docs", async () => {
     const res = await testClient({}, ENV).call("GET", "/");
     for (const href of ["/login", "/account", "/docs"]) expect(res.text).toContain(`href="${href}"`);
