@@ -30,7 +30,11 @@ export async function handOverSession(
     tokenHash: await hashToken(code),
     purpose: "sign_in_code",
     userId: auth.userId,
-    data: { method: "handover", proved_at: auth.authenticatedAt?.getTime() ?? null },
+    data: {
+      method: "handover",
+      proved_at: auth.authenticatedAt?.getTime() ?? null,
+      issued_at: now.getTime(),
+    },
     expiresAt: new Date(now.getTime() + SIGN_IN_CODE_TTL_SECONDS * 1000),
     now,
   });

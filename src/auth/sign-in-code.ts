@@ -65,6 +65,14 @@ export async function exchangeSignInCode(
   const raw = consumed.data?.proved_at;
   const provedAt = typeof raw === "number" && Number.isFinite(raw) ? new Date(raw) : undefined;
   if (handover) {
+    // "Sign out everywhere" (or a password change or reset) after the hand-over also ends the sign-in
+    // still travelling as this code.
+    const issuedAt = consumed.data?.issued_at;
+    if (
+      user.sessionsRevokedAt &&
+      (typeof issuedAt !== "number" || user.sessionsRevokedAt.getTime() >= issuedAt)
+    )
+      throw new AppError("invalid_code");
     // A hand-over (auth/handover.ts) comes from a session that already passed every factor: it moves
     // that sign-in as is, second factor included, with the session's own proof time (none: not recent).
     const event = { action: "login_succeeded", userId: user.id, metadata: { method: "handover" } } as const;

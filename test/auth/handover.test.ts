@@ -141,6 +141,22 @@ describe("POST /auth/handover (the hosted login page's redirect_to)", () => {
     expect(decodeJwt(tokens.body.access_token).auth_time).toBe(authTime);
   });
 
+  it("signing out everywhere after the hand-over also kills the code in flight", async () => {
+    const client = testClient({}, ENV);
+    const user = await createVerifiedUser(client);
+    const other = await client.call("POST", "/auth/login", {
+      json: { email: user.email, password: user.password },
+    });
+    const res = await handover(client, user.tokens.access_token);
+    expect(res.status).toBe(200);
+    expect((await client.call("POST", "/auth/logout/all", { token: other.body.access_token })).status).toBe(
+      204,
+    );
+    const late = await exchange(client, codeOf(res.body.location));
+    expect(late.status).toBe(400);
+    expect(late.body.code).toBe("invalid_code");
+  });
+
   it("a code expires after 60 s", async () => {
     const clock = fakeClock();
     const client = testClient({}, ENV);
