@@ -110,6 +110,30 @@ async function loadProfile() {
   $("profile-name").value = me.full_name ?? "";
   $("profile-username").value = me.username ?? "";
   drawTwoFactor();
+  drawProviders();
+}
+
+const PROVIDER_LABELS = { google: "Google", facebook: "Facebook" };
+
+/** Google/Facebook links, each with a way to remove it (the API refuses to remove the last way in). */
+function drawProviders() {
+  const linked = (me.providers ?? []).filter((p) => p in PROVIDER_LABELS);
+  $("providers").hidden = linked.length === 0;
+  $("providers-list").replaceChildren(
+    ...linked.map((provider) => {
+      const li = el("li", `${PROVIDER_LABELS[provider]} `);
+      const button = el("button", `Unlink ${PROVIDER_LABELS[provider]}`);
+      button.type = "button";
+      button.className = "secondary";
+      onClick(button, async () => {
+        await recent(() => authed(`/auth/providers/${provider}`, { method: "DELETE" }));
+        say(`${PROVIDER_LABELS[provider]} is no longer linked.`);
+        await loadProfile();
+      });
+      li.append(button);
+      return li;
+    }),
+  );
 }
 
 onSubmit($("profile-form"), async () => {

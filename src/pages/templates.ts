@@ -186,6 +186,11 @@ ${status}
 </form>
 </section>
 
+<section id="providers" hidden aria-labelledby="providers-heading">
+<h2 id="providers-heading">Linked accounts</h2>
+<ul id="providers-list" class="plain"></ul>
+</section>
+
 <section aria-labelledby="email-change-heading">
 <h2 id="email-change-heading">Email address</h2>
 <form id="email-change-form" method="post" novalidate>
