@@ -29,6 +29,10 @@ export function pageCsp(nonce: string): string {
     "form-action 'self'",
     "frame-ancestors 'none'",
     "base-uri 'none'",
+    // DOM XSS: the scripts build the page with textContent and createElement only; a string reaching
+    // innerHTML or another script sink is refused by the browser (Trusted Types).
+    "require-trusted-types-for 'script'",
+    "trusted-types 'none'",
   ].join("; ");
 }
 

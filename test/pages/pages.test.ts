@@ -23,6 +23,7 @@ describe("hosted pages", () => {
       expect(csp).toContain("default-src 'none'");
       expect(csp).toContain("frame-ancestors 'none'");
       expect(csp).toContain("base-uri 'none'");
+      expect(csp).toContain("require-trusted-types-for 'script'");
       expect(csp).not.toContain("unsafe-inline");
       expect(csp).not.toContain("unsafe-eval");
       expect(a.headers.get("X-Frame-Options")).toBe("DENY");
