@@ -40,6 +40,8 @@ async function finish(answer) {
 }
 
 function onSubmit(form, handler) {
+  // Not every page has every form (the emailed link's page has only its own and the second factor).
+  if (!form) return;
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     busy(form, handler).catch(fail);
@@ -54,6 +56,17 @@ onSubmit($("password-form"), async () => {
       body: { email: $("login-email").value.trim(), password: $("login-password").value },
     }),
   );
+});
+
+const emailLinkForm = $("email-link-form");
+if (emailLinkForm) {
+  // The token is in the form now: take it out of the address bar and history.
+  history.replaceState(null, "", window.location.pathname);
+}
+onSubmit(emailLinkForm, async () => {
+  say("Signing in…");
+  const token = emailLinkForm.elements.token.value;
+  await finish(await api("/auth/email-login/verify", { method: "POST", body: { token } }));
 });
 
 onSubmit($("mfa-form"), async () => {
@@ -95,7 +108,9 @@ async function passkeySignIn(useBrowserAutofill) {
 }
 
 const passkeyButton = $("passkey-button");
-if (!passkeysSupported()) {
+if (!passkeyButton) {
+  // A page without passkey sign-in (the emailed link's).
+} else if (!passkeysSupported()) {
   passkeyButton.disabled = true;
   passkeyButton.textContent = "Passkeys are not available in this browser";
 } else {

@@ -7,6 +7,16 @@ type Fragment = HtmlEscapedString | Promise<HtmlEscapedString>;
 const status = html`<p id="status" role="status" aria-live="polite"></p>
 <p id="error" class="error" role="alert"></p>`;
 
+/** The second-factor step, shown by login.js when a sign-in answers `mfa_required`. */
+const mfaStep = html`<section id="mfa-step" hidden aria-labelledby="mfa-heading">
+<h2 id="mfa-heading" tabindex="-1">Second factor</h2>
+<form id="mfa-form" method="post" novalidate>
+<label for="mfa-code">Code from your authenticator app, or a recovery code</label>
+<input id="mfa-code" name="code" autocomplete="one-time-code" required maxlength="64" autocapitalize="none" spellcheck="false">
+<button type="submit">Verify</button>
+</form>
+</section>`;
+
 export interface LoginView {
   /** An allow-listed app URL the browser returns to with a one-time code; null for none. */
   redirectTo: string | null;
@@ -71,15 +81,29 @@ ${
 </section>`
     : ""
 }
-<section id="mfa-step" hidden aria-labelledby="mfa-heading">
-<h2 id="mfa-heading" tabindex="-1">Second factor</h2>
-<form id="mfa-form" method="post" novalidate>
-<label for="mfa-code">Code from your authenticator app, or a recovery code</label>
-<input id="mfa-code" name="code" autocomplete="one-time-code" required maxlength="64" autocapitalize="none" spellcheck="false">
-<button type="submit">Verify</button>
+${mfaStep}
+<p>New here? <a href="${withRedirect("/signup", view.redirectTo)}">Create an account</a></p>
+</div>`;
+}
+
+/**
+ * The page an emailed sign-in link opens (GET /auth/email-login?token=). The GET spends nothing (mail
+ * scanners open links); the button does. With the script it posts the token as JSON and carries on
+ * like /login (second factor, then the account page); without, the form posts it.
+ */
+export function emailLinkBody(token: string): Fragment {
+  return html`<div id="login" data-redirect-to="">
+${status}
+<section id="email-link-step" aria-labelledby="email-link-heading">
+<h2 id="email-link-heading">Sign in with the emailed link</h2>
+<p>The link works once and for 10 minutes. On another device, enter the 6-digit code from the same
+email on its sign-in page instead.</p>
+<form id="email-link-form" method="post" action="/auth/email-login/verify">
+<input type="hidden" name="token" value="${token}">
+<button type="submit">Sign in</button>
 </form>
 </section>
-<p>New here? <a href="${withRedirect("/signup", view.redirectTo)}">Create an account</a></p>
+${mfaStep}
 </div>`;
 }
 

@@ -63,9 +63,22 @@ async function expectAccessible(): Promise<void> {
   expect(await axeViolations(page)).toEqual([]);
 }
 
-/** The TOTP code of the step after the current one: accepted (one step of drift), never spent yet. */
-function nextTotp(offsetSteps = 1): string {
-  return totpForStep(decodeTotpSecret(totpSecret), totpStep(Date.now()) + offsetSteps);
+let lastTotpStep = -1;
+
+/**
+ * A TOTP code the service will take: each step is accepted once and only after the last accepted one,
+ * within one step of now. So: the current step, or the one after the last used; wait if that is too far.
+ */
+async function freshTotp(): Promise<string> {
+  for (;;) {
+    const now = totpStep(Date.now());
+    const step = Math.max(now, lastTotpStep + 1);
+    if (step <= now + 1) {
+      lastTotpStep = step;
+      return totpForStep(decodeTotpSecret(totpSecret), step);
+    }
+    await page.waitForTimeout(1_000);
+  }
 }
 
 /** Presses Tab until the element with `id` has the focus (fails after 15 presses). */
@@ -164,7 +177,7 @@ describe("hosted pages in Chromium", () => {
     );
     totpSecret = (await page.locator("#twofactor-secret").textContent()) ?? "";
     expect(totpSecret).toMatch(/^[A-Z2-7]{32}$/);
-    await page.getByLabel("6-digit code from the app").fill(nextTotp(0));
+    await page.getByLabel("6-digit code from the app").fill(await freshTotp());
     await page.getByRole("button", { name: "Turn on two-factor authentication" }).click();
     await expect.poll(() => page.locator("#recovery-list li").count()).toBe(10);
     expect(await page.locator("#twofactor-state").textContent()).toMatch(/is on/);
@@ -184,7 +197,7 @@ describe("hosted pages in Chromium", () => {
     await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.getByRole("heading", { name: "Second factor" }).waitFor();
     await expectAccessible();
-    await page.getByLabel(/Code from your authenticator app/).fill(nextTotp(1));
+    await page.getByLabel(/Code from your authenticator app/).fill(await freshTotp());
     await page.getByRole("button", { name: "Verify" }).click();
     await expectOnAccountPage();
   });
