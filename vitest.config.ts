@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
@@ -22,9 +23,12 @@ const baseBindings = {
 //   test/**/*.d1.test.ts     D1/KV-only (e.g. the storage contracts bound to D1 and KV), and files that
 //                            do not depend on the backend (pure functions): once is enough
 //   test/pg-redis/**         Postgres/Redis-only (their contracts, reconnects, outages)
+//   test/browser/**          Node-side: real Chromium against the Worker on a local port (NODE_SIDE below)
 const ALL_TESTS = "test/**/*.test.ts";
 const D1_ONLY = "test/**/*.d1.test.ts";
 const PG_REDIS_ONLY = "test/pg-redis/**";
+/** Tests that run in Node, not in workerd: each folder here is one node project below. */
+const NODE_SIDE = ["test/browser/**"];
 
 // A database of the tests' own (created by test/pg-redis/global-setup.ts when missing), never "test" or
 // another name someone may keep data in: the run empties it.
@@ -75,6 +79,18 @@ async function pgRedisTargets(): Promise<{ databaseUrl: string; redisUrl: string
 
 const targets = await pgRedisTargets();
 
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/** Whether the browser journey can run here; when not, says so loudly (and fails where it is required). */
+function browserAvailable(): boolean {
+  if (existsSync(CHROMIUM)) return true;
+  const reason = `Browser tests (test/browser) NOT RUN: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+  // CI sets REQUIRE_BROWSER=1 (.ci/run installs chromium): there a missing browser is a failure.
+  if (process.env.REQUIRE_BROWSER === "1") throw new Error(`${reason} (REQUIRE_BROWSER=1)`);
+  console.warn(`\n\x1b[43m\x1b[30m WARNING \x1b[0m ${reason}\n`);
+  return false;
+}
+
 /** Names this run's per-file clones of the test database, so teardown drops exactly those. */
 function clonePrefix(databaseUrl: string): string {
   const name = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
@@ -111,7 +127,7 @@ export default defineConfig({
             miniflare: { bindings: baseBindings },
           }),
         ],
-        test: { ...shared, name: "workers", include: [ALL_TESTS], exclude: [PG_REDIS_ONLY] },
+        test: { ...shared, name: "workers", include: [ALL_TESTS], exclude: [PG_REDIS_ONLY, ...NODE_SIDE] },
       },
       ...(targets
         ? [
@@ -134,13 +150,33 @@ export default defineConfig({
                 ...shared,
                 name: "pg-redis",
                 include: [ALL_TESTS],
-                exclude: [D1_ONLY],
+                exclude: [D1_ONLY, ...NODE_SIDE],
                 // Then a database per test file, emptied after each test (as the pool does for D1).
                 setupFiles: [...shared.setupFiles, "./test/pg-redis/setup.ts"],
                 // Node side, before any worker starts: migrate the (possibly fresh) database.
                 // and start the servers the outage tests may break (test/pg-redis/fault-servers.ts).
                 globalSetup: ["./test/pg-redis/global-setup.ts", "./test/pg-redis/fault-servers.ts"],
                 provide: { pgRedis: { ...targets, clonePrefix: clonePrefix(targets.databaseUrl) } },
+              },
+            },
+          ]
+        : []),
+      ...(browserAvailable()
+        ? [
+            {
+              test: {
+                name: "browser",
+                include: ["test/browser/**/*.test.ts"],
+                environment: "node",
+                // One Worker and one Chromium for the whole journey: the steps run in order, one file at
+                // a time, so the browser project costs one browser start, not one per file.
+                pool: "forks",
+                fileParallelism: false,
+                maxWorkers: 1,
+                testTimeout: 60_000,
+                hookTimeout: 180_000,
+                // A page waits on real password hashing on a shared machine: poll for up to 20 s.
+                expect: { poll: { timeout: 20_000, interval: 100 } },
               },
             },
           ]

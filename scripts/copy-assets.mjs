@@ -1,4 +1,5 @@
-// Copies Swagger UI from swagger-ui-dist into public/vendor so /docs works without a CDN.
+// Copies browser assets from node_modules into public/vendor, so /docs and the hosted pages work
+// without a CDN: Swagger UI (swagger-ui-dist) and the WebAuthn helper (@simplewebauthn/browser).
 // Runs on `npm install` (postinstall) and before dev/deploy.
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -7,16 +8,41 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const require = createRequire(import.meta.url);
-let dist;
-try {
-  dist = dirname(require.resolve("swagger-ui-dist/package.json"));
-} catch {
-  console.warn("swagger-ui-dist is not installed; /docs will load without its assets");
-  process.exit(0);
+
+/** Copies `files` ([from, to] relative to the package and to public/vendor/<dir>) of one package. */
+function vendor(pkg, dir, files, missing) {
+  let dist;
+  try {
+    dist = dirname(require.resolve(`${pkg}/package.json`));
+  } catch {
+    // A package whose "exports" hides package.json: its folder is still where npm put it.
+    dist = join(root, "node_modules", pkg);
+    if (!existsSync(join(dist, "package.json"))) {
+      console.warn(`${pkg} is not installed; ${missing}`);
+      return;
+    }
+  }
+  const out = join(root, "public", "vendor", dir);
+  mkdirSync(out, { recursive: true });
+  for (const [from, to] of files) {
+    const source = join(dist, from);
+    if (existsSync(source)) copyFileSync(source, join(out, to));
+  }
 }
-const out = join(root, "public", "vendor", "swagger-ui");
-mkdirSync(out, { recursive: true });
-for (const file of ["swagger-ui-bundle.js", "swagger-ui.css"]) {
-  const from = join(dist, file);
-  if (existsSync(from)) copyFileSync(from, join(out, file));
-}
+
+vendor(
+  "swagger-ui-dist",
+  "swagger-ui",
+  [
+    ["swagger-ui-bundle.js", "swagger-ui-bundle.js"],
+    ["swagger-ui.css", "swagger-ui.css"],
+  ],
+  "/docs will load without its assets",
+);
+// The UMD bundle (one file, global SimpleWebAuthnBrowser): the pages load it with their CSP nonce.
+vendor(
+  "@simplewebauthn/browser",
+  "simplewebauthn",
+  [["dist/bundle/index.umd.min.js", "browser.umd.min.js"]],
+  "the hosted pages will offer no passkeys",
+);

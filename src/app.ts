@@ -20,6 +20,7 @@ import {
   urlGuardMiddleware,
 } from "./middleware";
 import { oauthRoutes } from "./oauth/routes";
+import { pageRoutes } from "./pages/routes";
 import { passkeyRoutes } from "./passkeys/routes";
 import { corsMiddleware } from "./security/cors";
 import { jsonGuardMiddleware } from "./security/json-guard";
@@ -62,6 +63,7 @@ export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   app.route("/", userRoutes());
   app.route("/", auditRoutes());
   app.route("/", webhookRoutes());
+  app.route("/", pageRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

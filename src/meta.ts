@@ -6,6 +6,8 @@ import { createRouter } from "./router";
  * here, not a new page design.
  */
 export const INDEX_LINKS: readonly { href: string; label: string }[] = [
+  { href: "/login", label: "Sign in" },
+  { href: "/account", label: "Your account" },
   { href: "/docs", label: "API documentation (interactive)" },
   { href: "/openapi.json", label: "OpenAPI document" },
   { href: "/health", label: "Health" },
@@ -27,7 +29,7 @@ function indexHtml(appName: string): string {
 </head>
 <body>
 <h1>${escapeHtml(appName)}</h1>
-<p>An authentication API. Start with the documentation.</p>
+<p>Sign in, manage your account, or read the API documentation.</p>
 <ul>
 ${items}
 </ul>

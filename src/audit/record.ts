@@ -19,6 +19,8 @@ export const AUDIT_METADATA_KEYS = {
   logout: ["session_id", "legacy"],
   logout_all: ["sessions"],
   session_revoked: ["session_id"],
+  // The hosted login page handed its session to an allow-listed app (auth/handover.ts).
+  session_handed_over: ["session_id", "redirect_origin"],
   password_reset_requested: [],
   password_reset: ["sessions"],
   password_changed: ["sessions"],

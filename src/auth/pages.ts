@@ -9,13 +9,14 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
-function layout(title: string, body: string): string {
+function layout(appName: string, title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#222}
+<meta name="robots" content="noindex"><title>${escapeHtml(title)} · ${escapeHtml(appName)}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}
 input,button{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;margin:.25rem 0}button{cursor:pointer}</style>
-</head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
+</head><body><main><p>${escapeHtml(appName)}</p><h1>${escapeHtml(title)}</h1>${body}
+<p><a href="/login">Back to sign in</a></p></main></body></html>`;
 }
 
 /**
@@ -30,7 +31,7 @@ export function htmlPage(
 ): never {
   c.header("Content-Security-Policy", PAGE_CSP);
   c.header("Cache-Control", "no-store");
-  return c.html(layout(title, body), status) as never;
+  return c.html(layout(c.var.deps.config.APP_NAME, title, body), status) as never;
 }
 
 /** A GET must not consume the token: mail scanners prefetch links (OWASP Forgot Password cheat sheet). */

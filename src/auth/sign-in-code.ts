@@ -3,7 +3,14 @@ import type { Deps } from "../deps";
 import { AppError } from "../errors";
 import { randomToken } from "../lib/crypto";
 import type { User } from "../storage/types";
-import { completeSignIn, type MfaChallenge, type SignInMethod, type TokenResponse } from "./sign-in";
+import { presentTokens } from "./present";
+import {
+  completeSignIn,
+  type MfaChallenge,
+  type SignInMethod,
+  startSession,
+  type TokenResponse,
+} from "./sign-in";
 import { hashToken } from "./tokens";
 
 export const SIGN_IN_CODE_TTL_SECONDS = 60;
@@ -48,18 +55,28 @@ export async function exchangeSignInCode(
   meta: RequestMeta,
 ): Promise<TokenResponse | MfaChallenge> {
   const consumed = await deps.db.tokens.consume("sign_in_code", await hashToken(code), deps.now());
+  const handover = consumed?.data?.method === "handover";
   const method = METHODS.find((m) => m === consumed?.data?.method);
-  if (!consumed?.userId || !method) throw new AppError("invalid_code");
+  if (!consumed?.userId || (!method && !handover)) throw new AppError("invalid_code");
   const user = await deps.db.users.findById(consumed.userId);
   if (!user) throw new AppError("invalid_code");
   // Disabled between the callback and the exchange: the sign-in ends here.
   if (!user.isActive) throw new AppError("account_disabled");
-  const provedAt = consumed.data?.proved_at;
-  return completeSignIn(
-    deps,
-    user,
-    method,
-    meta,
-    typeof provedAt === "number" && Number.isFinite(provedAt) ? new Date(provedAt) : undefined,
-  );
+  const raw = consumed.data?.proved_at;
+  const provedAt = typeof raw === "number" && Number.isFinite(raw) ? new Date(raw) : undefined;
+  if (handover) {
+    // "Sign out everywhere" (or a password change or reset) after the hand-over also ends the sign-in
+    // still travelling as this code.
+    const issuedAt = consumed.data?.issued_at;
+    if (
+      user.sessionsRevokedAt &&
+      (typeof issuedAt !== "number" || user.sessionsRevokedAt.getTime() >= issuedAt)
+    )
+      throw new AppError("invalid_code");
+    // A hand-over (auth/handover.ts) comes from a session that already passed every factor: it moves
+    // that sign-in as is, second factor included, with the session's own proof time (none: not recent).
+    const event = { action: "login_succeeded", userId: user.id, metadata: { method: "handover" } } as const;
+    return presentTokens(await startSession(deps, user, meta, event, provedAt ?? null));
+  }
+  return completeSignIn(deps, user, method!, meta, provedAt);
 }

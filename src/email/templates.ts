@@ -61,7 +61,7 @@ export function usernameTakenEmail(config: Config, to: string, username: string)
       `Someone (hopefully you) tried to create an account with this email address and the username "${username}", which is already taken.`,
       "No account was created. Sign up again with another username, or without one. If this wasn't you, ignore this email.",
     ],
-    // No link until the hosted sign-up page exists: every link in an email must open a working page.
+    { url: `${config.APP_URL}/signup`, label: "Sign up again" },
   );
 }
 

@@ -30,3 +30,19 @@ export function isAllowedRedirect(config: Config, candidate: string, ownUrls: st
     return allowed !== null && allowed.origin === url.origin && pathWithin(url.pathname, allowed.pathname);
   });
 }
+
+/** The path of the hosted login page (src/pages), which OAuth sign-ins started there return to. */
+export const HOSTED_LOGIN_PATH = "/login";
+
+/**
+ * Where an OAuth flow may send its one-time code: an allow-listed app URL, or our own hosted login page
+ * (any query: it carries the app's redirect_to through the provider round trip, and that page checks
+ * it again before handing anything over).
+ */
+export function isAllowedOAuthRedirect(config: Config, candidate: string): boolean {
+  const url = parse(candidate);
+  const own = parse(config.APP_URL);
+  if (url && own && url.origin === own.origin && url.pathname === HOSTED_LOGIN_PATH && !url.hash)
+    return !url.username && !url.password;
+  return isAllowedRedirect(config, candidate);
+}

@@ -16,7 +16,7 @@ import {
   ProviderUnavailable,
   redirectUriFor,
 } from "./providers";
-import { isAllowedRedirect } from "./redirects";
+import { isAllowedOAuthRedirect, isAllowedRedirect } from "./redirects";
 
 export const OAUTH_STATE_TTL_SECONDS = 600;
 
@@ -46,7 +46,7 @@ export async function startAuthorization(
   linkUserId: string | null = null,
 ): Promise<AuthorizationStart> {
   const provider = oauthProvider(deps, name);
-  if (redirectTo !== null && !isAllowedRedirect(deps.config, redirectTo))
+  if (redirectTo !== null && !isAllowedOAuthRedirect(deps.config, redirectTo))
     throw new AppError("invalid_redirect");
   const state = randomToken(32);
   const now = deps.now();
@@ -102,7 +102,7 @@ export async function completeCallback(
   const user = await signedInUser(deps, name, profile, meta, linkTo);
   const stored = typeof consumed.data.redirect_to === "string" ? consumed.data.redirect_to : null;
   // Re-checked: the allowlist may have shrunk since the flow started.
-  if (stored && isAllowedRedirect(deps.config, stored)) {
+  if (stored && isAllowedOAuthRedirect(deps.config, stored)) {
     const code = await issueSignInCode(deps, user, name);
     return { kind: "redirect", location: withSignInCode(stored, code) };
   }

@@ -67,6 +67,8 @@ describe("every link in every email opens a working page", () => {
         String(expected),
       ).toBe(true);
 
+    const taken = sent.find((m) => /Choose another .* username/.test(m.subject));
+    expect(linksOf(taken!)).toEqual([`${BASE}/signup`]);
     const links = [...new Set(sent.flatMap(linksOf))];
     expect(links.length).toBeGreaterThanOrEqual(4);
     for (const link of links) {
