@@ -231,7 +231,8 @@ describe("expiry clean-up in bounded batches", () => {
       const idle = await applyRetention(db, config, NOW, limits);
       expect(idle).toMatchObject({ sessions: 0, oneTimeTokens: 0, counters: 0, passkeyChallenges: 0 });
       expect(idle.drained).toBe(true);
-      expect(idle.statements).toBe(db.kind === "d1" ? 6 : 5);
+      // (sessions cost two on D1; the webhook outbox's settled rows are a kind of their own)
+      expect(idle.statements).toBe(db.kind === "d1" ? 7 : 6);
     } finally {
       await db.close();
     }

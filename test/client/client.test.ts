@@ -22,9 +22,14 @@ import { service } from "./support";
 const BURST = env.DATABASE_URL ? 20 : 60;
 
 /** A signature that no longer matches: the service refuses it with 401 invalid_token. */
+/**
+ * A token whose signature no longer verifies. The FIRST signature character is changed: all six of its
+ * bits are signature bits, whereas the last character's low bits are base64url padding, so changing it
+ * (B↔A, C, D) can leave the decoded signature, and the token, valid.
+ */
 function tamper(jwt: string): string {
-  const last = jwt.at(-1) === "A" ? "B" : "A";
-  return `${jwt.slice(0, -1)}${last}`;
+  const at = jwt.lastIndexOf(".") + 1;
+  return `${jwt.slice(0, at)}${jwt[at] === "A" ? "Q" : "A"}${jwt.slice(at + 1)}`;
 }
 
 async function sessionRow(accessToken: string) {

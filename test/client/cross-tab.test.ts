@@ -4,8 +4,14 @@ import { auditActions, BASE, createVerifiedUser, database, PASSWORD, testClient 
 import { fakeClock } from "../support/clock";
 import { channelHub, service } from "./support";
 
+/**
+ * A token whose signature no longer verifies. The FIRST signature character is changed: all six of its
+ * bits are signature bits, whereas the last character's low bits are base64url padding, so changing it
+ * (B↔A, C, D) can leave the decoded signature, and the token, valid.
+ */
 function tamper(jwt: string): string {
-  return `${jwt.slice(0, -1)}${jwt.at(-1) === "A" ? "B" : "A"}`;
+  const at = jwt.lastIndexOf(".") + 1;
+  return `${jwt.slice(0, at)}${jwt[at] === "A" ? "Q" : "A"}${jwt.slice(at + 1)}`;
 }
 
 /** Two "tabs" holding the same session (a duplicated tab copies sessionStorage), linked by a channel. */
