@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { decodeTotpSecret, totpForStep, totpStep } from "../../src/twofactor/totp";
@@ -260,6 +260,36 @@ describe("hosted pages in Chromium", () => {
     expect(await page.locator("#reauth").isVisible()).toBe(false);
     expect(await page.locator("#status").textContent()).toBe("Passkey removed.");
   }, 120_000);
+
+  it("edits the profile, downloads the account's data, then deletes the account, after which nothing signs in", async () => {
+    screenshotOnFailure("delete");
+    await expectOnAccountPage();
+    await page.getByLabel("Full name").fill("Ada Lovelace");
+    await page.getByRole("button", { name: "Save profile" }).click();
+    await expect.poll(() => page.locator("#status").textContent()).toBe("Profile saved.");
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download my data" }).click(),
+    ]);
+    const exported = JSON.parse(readFileSync((await download.path())!, "utf8"));
+    expect(JSON.stringify(exported)).toContain(email);
+    expect(JSON.stringify(exported)).toContain("Ada Lovelace");
+    expect(JSON.stringify(exported)).not.toContain(password);
+
+    await page.getByRole("button", { name: "Delete my account" }).click();
+    await expect.poll(() => page.locator("#error").textContent()).toMatch(/Tick the box/);
+    await page.getByLabel(/cannot be undone/).check();
+    await page.getByRole("button", { name: "Delete my account" }).click();
+    await expect.poll(() => page.locator("#signed-out").isVisible()).toBe(true);
+    expect(await page.locator("#status").textContent()).toBe("Your account was deleted.");
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+
+    await page.goto(`${auth.origin}/login`);
+    await page.getByLabel("Email or username").fill(email);
+    await page.getByLabel("Password", { exact: true }).fill(password);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await expect.poll(() => page.locator("#error").textContent()).toMatch(/incorrect/i);
+  });
 
   it("ran every page without a single CSP refusal", () => {
     expect(cspViolations).toEqual([]);
