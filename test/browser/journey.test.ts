@@ -261,6 +261,42 @@ describe("hosted pages in Chromium", () => {
     expect(await page.locator("#status").textContent()).toBe("Passkey removed.");
   }, 120_000);
 
+  it("signs in with the 6-digit code from the email, then the second factor", async () => {
+    screenshotOnFailure("email-code");
+    await signOut();
+    await page.goto(`${auth.origin}/login`);
+    const before = auth.emails(email).length;
+    await page.getByLabel("Email address").fill(email);
+    await page.getByRole("button", { name: "Email me a sign-in link and code" }).click();
+    await expect.poll(() => auth.emails(email).length).toBe(before + 1);
+    const code = /sign-in code is (\d{6})/.exec(auth.emails(email).at(-1)!.text)?.[1] ?? "";
+    await page.getByLabel("The 6-digit code from the email").fill(code);
+    await page.getByRole("button", { name: "Sign in with the code" }).click();
+    await page.getByRole("heading", { name: "Second factor" }).waitFor();
+    await page.getByLabel(/Code from your authenticator app/).fill(await freshTotp());
+    await page.getByRole("button", { name: "Verify" }).click();
+    await expectOnAccountPage();
+  });
+
+  it("signs in with the emailed link: its page spends nothing until the button, then the second factor", async () => {
+    screenshotOnFailure("email-link");
+    await signOut();
+    await page.goto(`${auth.origin}/login`);
+    const before = auth.emails(email).length;
+    await page.getByLabel("Email address").fill(email);
+    await page.getByRole("button", { name: "Email me a sign-in link and code" }).click();
+    await expect.poll(() => auth.emails(email).length).toBe(before + 1);
+    await page.goto(linkIn(auth.emails(email).at(-1)!, `${auth.origin}/auth/email-login?token=`));
+    // The token leaves the address bar as soon as the page has it.
+    await expect.poll(() => page.url()).toBe(`${auth.origin}/auth/email-login`);
+    await expectAccessible();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.getByRole("heading", { name: "Second factor" }).waitFor();
+    await page.getByLabel(/Code from your authenticator app/).fill(await freshTotp());
+    await page.getByRole("button", { name: "Verify" }).click();
+    await expectOnAccountPage();
+  });
+
   it("edits the profile, downloads the account's data, then deletes the account, after which nothing signs in", async () => {
     screenshotOnFailure("delete");
     await expectOnAccountPage();
