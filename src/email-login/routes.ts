@@ -6,9 +6,10 @@ import { type AppEnv, requestMeta } from "../context";
 import { AppError } from "../errors";
 import { requestBodyType } from "../http/content-type";
 import { DetailSchema, json, jsonBody, problems } from "../http/openapi";
+import { PAGE_SCRIPTS, renderPage } from "../pages/layout";
+import { emailLinkBody } from "../pages/templates";
 import { createRouter } from "../router";
 import { rateLimit } from "../security/middleware";
-import { emailLoginForm } from "./page";
 import { EmailLoginVerifyBody, type EmailLoginVerifyInput } from "./schemas";
 import { type EmailLoginProof, requestEmailLogin, verifyEmailLogin } from "./service";
 
@@ -111,7 +112,12 @@ export function emailLoginRoutes() {
   router.openapi(pageRoute, (c) => {
     const parsed = TokenSchema.safeParse(c.req.valid("query").token);
     if (!parsed.success) return htmlPage(c, "Link not valid", message("This link is incomplete."), 400);
-    return htmlPage(c, "Sign in", emailLoginForm(parsed.data));
+    // The hosted sign-in flow: the button spends the token, then the second factor or the account page.
+    return renderPage(c, {
+      title: "Sign in",
+      scripts: [PAGE_SCRIPTS.login],
+      body: emailLinkBody(parsed.data),
+    });
   });
 
   router.openapi(verifyRoute, async (c) => {

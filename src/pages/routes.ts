@@ -125,6 +125,7 @@ export function pageRoutes(): ReturnType<typeof createRouter> {
         redirectRefused: refused,
         google: Boolean(config.GOOGLE_CLIENT_ID && config.GOOGLE_CLIENT_SECRET),
         facebook: Boolean(config.FACEBOOK_CLIENT_ID && config.FACEBOOK_CLIENT_SECRET),
+        emailLogin: config.EMAIL_LOGIN,
         minPasswordLength: config.PASSWORD_MIN_LENGTH,
       }),
     });

@@ -24,6 +24,8 @@ export interface LoginView {
   redirectRefused: boolean;
   google: boolean;
   facebook: boolean;
+  /** EMAIL_LOGIN: the link-or-code section is shown only when email sign-in is on. */
+  emailLogin: boolean;
   minPasswordLength: number;
 }
 
@@ -57,7 +59,9 @@ ${status}
 <h2 id="passkey-heading">With a passkey</h2>
 <button id="passkey-button" type="button">Sign in with a passkey</button>
 </section>
-<section aria-labelledby="email-heading">
+${
+  view.emailLogin
+    ? html`<section aria-labelledby="email-heading">
 <h2 id="email-heading">With a link or code by email</h2>
 <form id="email-form" method="post" novalidate>
 <label for="email-address">Email address</label>
@@ -69,7 +73,9 @@ ${status}
 <input id="email-code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required>
 <button type="submit">Sign in with the code</button>
 </form>
-</section>
+</section>`
+    : ""
+}
 ${
   providers.length > 0
     ? html`<section aria-labelledby="providers-heading">

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { decodeTotpSecret, totpForStep, totpStep } from "../../src/twofactor/totp";
@@ -260,6 +260,72 @@ describe("hosted pages in Chromium", () => {
     expect(await page.locator("#reauth").isVisible()).toBe(false);
     expect(await page.locator("#status").textContent()).toBe("Passkey removed.");
   }, 120_000);
+
+  it("signs in with the 6-digit code from the email, then the second factor", async () => {
+    screenshotOnFailure("email-code");
+    await signOut();
+    await page.goto(`${auth.origin}/login`);
+    const before = auth.emails(email).length;
+    await page.getByLabel("Email address").fill(email);
+    await page.getByRole("button", { name: "Email me a sign-in link and code" }).click();
+    await expect.poll(() => auth.emails(email).length).toBe(before + 1);
+    const code = /sign-in code is (\d{6})/.exec(auth.emails(email).at(-1)!.text)?.[1] ?? "";
+    await page.getByLabel("The 6-digit code from the email").fill(code);
+    await page.getByRole("button", { name: "Sign in with the code" }).click();
+    await page.getByRole("heading", { name: "Second factor" }).waitFor();
+    await page.getByLabel(/Code from your authenticator app/).fill(await freshTotp());
+    await page.getByRole("button", { name: "Verify" }).click();
+    await expectOnAccountPage();
+  });
+
+  it("signs in with the emailed link: its page spends nothing until the button, then the second factor", async () => {
+    screenshotOnFailure("email-link");
+    await signOut();
+    await page.goto(`${auth.origin}/login`);
+    const before = auth.emails(email).length;
+    await page.getByLabel("Email address").fill(email);
+    await page.getByRole("button", { name: "Email me a sign-in link and code" }).click();
+    await expect.poll(() => auth.emails(email).length).toBe(before + 1);
+    await page.goto(linkIn(auth.emails(email).at(-1)!, `${auth.origin}/auth/email-login?token=`));
+    // The token leaves the address bar as soon as the page has it.
+    await expect.poll(() => page.url()).toBe(`${auth.origin}/auth/email-login`);
+    await expectAccessible();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.getByRole("heading", { name: "Second factor" }).waitFor();
+    await page.getByLabel(/Code from your authenticator app/).fill(await freshTotp());
+    await page.getByRole("button", { name: "Verify" }).click();
+    await expectOnAccountPage();
+  });
+
+  it("edits the profile, downloads the account's data, then deletes the account, after which nothing signs in", async () => {
+    screenshotOnFailure("delete");
+    await expectOnAccountPage();
+    await page.getByLabel("Full name").fill("Ada Lovelace");
+    await page.getByRole("button", { name: "Save profile" }).click();
+    await expect.poll(() => page.locator("#status").textContent()).toBe("Profile saved.");
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download my data" }).click(),
+    ]);
+    const exported = JSON.parse(readFileSync((await download.path())!, "utf8"));
+    expect(JSON.stringify(exported)).toContain(email);
+    expect(JSON.stringify(exported)).toContain("Ada Lovelace");
+    expect(JSON.stringify(exported)).not.toContain(password);
+
+    await page.getByRole("button", { name: "Delete my account" }).click();
+    await expect.poll(() => page.locator("#error").textContent()).toMatch(/Tick the box/);
+    await page.getByLabel(/cannot be undone/).check();
+    await page.getByRole("button", { name: "Delete my account" }).click();
+    await expect.poll(() => page.locator("#signed-out").isVisible()).toBe(true);
+    expect(await page.locator("#status").textContent()).toBe("Your account was deleted.");
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+
+    await page.goto(`${auth.origin}/login`);
+    await page.getByLabel("Email or username").fill(email);
+    await page.getByLabel("Password", { exact: true }).fill(password);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await expect.poll(() => page.locator("#error").textContent()).toMatch(/incorrect/i);
+  });
 
   it("ran every page without a single CSP refusal", () => {
     expect(cspViolations).toEqual([]);
