@@ -8,6 +8,7 @@ import {
   database,
   PASSWORD,
   testClient,
+  tokenFromEmail,
   uniqueEmail,
 } from "../helpers";
 import { ALLOWED_REDIRECT, googleSignIn, googleSub, OAUTH_ENV, oauthClient } from "../oauth/fake-providers";
@@ -21,7 +22,6 @@ import { service } from "./support";
 // same whatever the backend; D1 takes the full 60.
 const BURST = env.DATABASE_URL ? 20 : 60;
 
-/** A signature that no longer matches: the service refuses it with 401 invalid_token. */
 /**
  * A token whose signature no longer verifies. The FIRST signature character is changed: all six of its
  * bits are signature bits, whereas the last character's low bits are base64url padding, so changing it
@@ -243,5 +243,28 @@ describe("edge-auth/client against the service", () => {
     });
     expect(replay.status).toBe(401);
     expect(await auditActions(user.id)).toContain("logout");
+  });
+
+  it("signs in with an emailed code and with an emailed link; a spent or wrong one is a typed error", async () => {
+    const svc = service();
+    const user = await createVerifiedUser(testClient());
+    const client = createClient({ baseUrl: BASE, fetch: svc.fetch, channel: false });
+
+    expect(await client.requestEmailLogin(user.email)).toMatchObject({ detail: expect.any(String) });
+    const first = svc.mailbox.last(user.email);
+    const code = /sign-in code is (\d{6})/.exec(first.text)?.[1] ?? "";
+    const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, "0");
+    const refused = await client.verifyEmailLogin({ email: user.email, code: wrong }).catch((e) => e);
+    expect(refused).toBeInstanceOf(EdgeAuthError);
+    expect(refused).toMatchObject({ code: "invalid_code", status: 400 });
+    expect(await client.verifyEmailLogin({ email: user.email, code })).toMatchObject({ status: "signed_in" });
+    expect((await client.me()).id).toBe(user.id);
+
+    await client.requestEmailLogin(user.email);
+    const token = tokenFromEmail(svc.mailbox.last(user.email));
+    expect(await client.verifyEmailLogin({ token })).toMatchObject({ status: "signed_in" });
+    const again = await client.verifyEmailLogin({ token }).catch((e) => e);
+    expect(again).toMatchObject({ code: "invalid_token", status: 400 });
+    expect((await auditActions(user.id)).filter((a) => a === "email_login")).toHaveLength(2);
   });
 });
