@@ -158,7 +158,8 @@ export async function authenticate(
   token: string,
   now: Date,
   // Legacy tokens only: whether a FastAPI token's jti was spent (signed out with POST /auth/logout).
-  legacySpent: (jti: string) => Promise<boolean> = async () => false,
+  // Required, not defaulted: a caller that forgot it would silently accept signed-out old tokens.
+  legacySpent: (jti: string) => Promise<boolean>,
   primary?: () => UserRepository,
 ): Promise<{ auth: AuthContext; user: User }> {
   let claims: Omit<AuthContext, "authenticatedAt">;
