@@ -16,6 +16,11 @@ const FORBIDDEN = ["/__bench", "edge-auth-bench"];
 // which src/index.postgres.ts fills: esbuild's comments name every bundled module, so a stray import
 // that drags them back in shows here.
 const DRIVERS = ["// node_modules/pg/", "// node_modules/@redis/", "// node_modules/redis/"];
+// The common-password list is a static asset (public/vendor/zxcvbn-ts, read through env.ASSETS): it must
+// not come back into the bundle, neither as zxcvbn-ts' module (compressed) nor as a plain word list.
+const PASSWORD_LIST = ["@zxcvbn-ts/language-common", "ApasswordA12345678", "password1\npassword12"];
+const PASSWORD_ASSET = join(root, "public", "vendor", "zxcvbn-ts", "common-passwords.txt");
+const PASSWORD_HEADER = "# edge-auth common passwords v1 ";
 
 function files(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -52,6 +57,10 @@ try {
     for (const file of bundle) {
       const text = readFileSync(file, "utf8");
       for (const s of FORBIDDEN) if (text.includes(s)) problems.push(`${file} contains "${s}"`);
+      for (const s of PASSWORD_LIST) {
+        if (text.includes(s))
+          problems.push(`${file} bundles the common-password list (${JSON.stringify(s)})`);
+      }
       if (file.endsWith(".js")) {
         for (const s of DRIVERS) if (text.includes(s)) problems.push(`${file} bundles a driver ("${s}")`);
       }
@@ -59,6 +68,19 @@ try {
   }
 } finally {
   rmSync(out, { recursive: true, force: true });
+}
+
+// Without the asset every registration would answer 500 misconfigured (fail closed), so a build without
+// it must not ship: scripts/copy-assets.mjs (postinstall, npm run deploy) writes it.
+try {
+  const lines = readFileSync(PASSWORD_ASSET, "utf8").split("\n");
+  const count = lines[0]?.startsWith(PASSWORD_HEADER) ? Number(lines[0].slice(PASSWORD_HEADER.length)) : 0;
+  const words = new Set(lines.slice(1).filter((l) => l !== ""));
+  if (!(count > 0 && words.size === count && words.has("password"))) {
+    problems.push(`${PASSWORD_ASSET} is not the complete list; run node scripts/copy-assets.mjs`);
+  }
+} catch {
+  problems.push(`${PASSWORD_ASSET} is missing; run node scripts/copy-assets.mjs`);
 }
 
 const service = readFileSync(join(root, "wrangler.toml"), "utf8");
@@ -109,6 +131,6 @@ if (problems.length > 0) {
   process.exit(1);
 }
 console.log(
-  "check:bundle: the production bundle has no bench code and no Postgres/Redis driver; bench runtime matches the service",
+  "check:bundle: the production bundle has no bench code, no Postgres/Redis driver and no common-password list (the asset is complete); bench runtime matches the service",
 );
 console.log(`check:bundle: ${sizes.join("; ")}: no server code`);

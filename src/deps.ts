@@ -29,6 +29,8 @@ export interface Deps {
   readonly passwords: PasswordHasher;
   /** The isolate's gate around hashing; authenticated reads report themselves to it (requireAuth). */
   readonly hashGate: HashGate;
+  /** The Worker's static assets (public/), where the common-password list lives; unset without [assets]. */
+  readonly assets: Fetcher | undefined;
   /** Outbound HTTP (OAuth providers, email APIs); injectable so tests fake only the providers. */
   readonly fetch: typeof fetch;
   now(): Date;
@@ -78,6 +80,10 @@ export class RequestDeps implements Deps {
     this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.hashGate = options.hashGate ?? isolateHashGate;
     this.passwords = options.passwords ?? gatedHasher(scryptHasher, this.hashGate);
+  }
+
+  get assets(): Fetcher | undefined {
+    return this.env.ASSETS;
   }
 
   get db(): Database {

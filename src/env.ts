@@ -6,7 +6,7 @@ import type { WebhookNudge } from "./events/worker";
  * when it is stale). String settings are validated by src/config.ts, not read from here.
  *
  * Everything is optional except DB and KV: the bindings differ per environment and deployment (no rate
- * limit bindings on Node, no ASSETS in tests), and a setting may be unset. The generated type says every
+ * limit bindings on Node, no ASSETS where wrangler.toml drops [assets]), and a setting may be unset. The generated type says every
  * key is present because wrangler.toml declares them all for local development.
  */
 export interface Env extends Partial<Cloudflare.Env> {

@@ -52,7 +52,7 @@ export interface RegisterInput {
  * gets "you already have an account" instead of a verification email.
  */
 export async function register(deps: Deps, input: RegisterInput, meta: RequestMeta): Promise<void> {
-  await assertPasswordAcceptable(input.password, deps.config.PASSWORD_MIN_LENGTH, input.email);
+  await assertPasswordAcceptable(deps.assets, input.password, deps.config.PASSWORD_MIN_LENGTH, input.email);
   const passwordHash = await deps.passwords.hash(input.password);
   deps.defer(createAccount(deps, input, passwordHash, meta), "registration");
 }
@@ -149,7 +149,13 @@ export async function resetPassword(
   const pending = await deps.db.tokens.peek("password_reset", tokenHash, deps.now());
   const owner = pending?.userId ? await deps.db.users.findById(pending.userId) : null;
   if (!owner) throw new AppError("invalid_token");
-  await assertPasswordAcceptable(newPassword, deps.config.PASSWORD_MIN_LENGTH, owner.email, "new_password");
+  await assertPasswordAcceptable(
+    deps.assets,
+    newPassword,
+    deps.config.PASSWORD_MIN_LENGTH,
+    owner.email,
+    "new_password",
+  );
   const passwordHash = await deps.passwords.hash(newPassword);
   const consumed = await deps.db.tokens.consume("password_reset", tokenHash, deps.now());
   if (!consumed?.userId) throw new AppError("invalid_token");
@@ -182,7 +188,13 @@ export async function changePassword(
     throw new AppError("invalid_credentials", { detail: "The current password is incorrect." });
   }
   await clearLoginThrottle(deps, attempt);
-  await assertPasswordAcceptable(newPassword, deps.config.PASSWORD_MIN_LENGTH, user.email, "new_password");
+  await assertPasswordAcceptable(
+    deps.assets,
+    newPassword,
+    deps.config.PASSWORD_MIN_LENGTH,
+    user.email,
+    "new_password",
+  );
   await deps.db.users.update(user.id, { passwordHash: await deps.passwords.hash(newPassword) }, deps.now());
   const sessions = await revokeAllSessions(deps, user.id, auth.sessionId);
   recordEvent(deps, meta, { action: "password_changed", userId: user.id, metadata: { sessions } });
