@@ -21,6 +21,37 @@ const DRIVERS = ["// node_modules/pg/", "// node_modules/@redis/", "// node_modu
 const PASSWORD_LIST = ["@zxcvbn-ts/language-common", "ApasswordA12345678", "password1\npassword12"];
 const PASSWORD_ASSET = join(root, "public", "vendor", "zxcvbn-ts", "common-passwords.txt");
 const PASSWORD_HEADER = "# edge-auth common passwords v1 ";
+// wrangler.toml's [alias] answers zod's "../locales/index.js" with English only (src/lib/zod-locales.ts).
+// wrangler matches the import path exactly, whoever imports it: the stub must be in, no other zod locale
+// may be, and no bundled module outside zod may import that path (it would get the stub too).
+const LOCALE_INDEX = "../locales/index.js";
+const LOCALE_STUB = "src/lib/zod-locales.ts";
+const LOCALES_ALLOWED = new Set(["node_modules/zod/v4/locales/en.js"]);
+
+/** The bundled modules, by the path comment esbuild writes before each (relative to the project). */
+function bundledModules(text) {
+  return [...text.matchAll(/^\/\/ ((?:node_modules|src)\/\S+)$/gm)].map((m) => m[1]);
+}
+
+function checkLocales(file, text) {
+  const modules = bundledModules(text);
+  if (!modules.includes(LOCALE_STUB)) problems.push(`${file}: the zod locale alias did not apply`);
+  for (const m of modules) {
+    if (m.startsWith("node_modules/zod/v4/locales/") && !LOCALES_ALLOWED.has(m)) {
+      problems.push(`${file} bundles a zod locale besides English (${m})`);
+    }
+    if (m.startsWith("node_modules/zod/") || !/\.[cm]?[jt]s$/.test(m)) continue;
+    let source = "";
+    try {
+      source = readFileSync(join(root, m), "utf8");
+    } catch {
+      continue;
+    }
+    if (source.includes(`"${LOCALE_INDEX}"`) || source.includes(`'${LOCALE_INDEX}'`)) {
+      problems.push(`${m} imports "${LOCALE_INDEX}", which wrangler.toml's [alias] replaces with zod's stub`);
+    }
+  }
+}
 
 function files(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -63,6 +94,7 @@ try {
       }
       if (file.endsWith(".js")) {
         for (const s of DRIVERS) if (text.includes(s)) problems.push(`${file} bundles a driver ("${s}")`);
+        checkLocales(file, text);
       }
     }
   }
@@ -131,6 +163,6 @@ if (problems.length > 0) {
   process.exit(1);
 }
 console.log(
-  "check:bundle: the production bundle has no bench code, no Postgres/Redis driver and no common-password list (the asset is complete); bench runtime matches the service",
+  "check:bundle: the production bundle has no bench code, no Postgres/Redis driver and no common-password list (the asset is complete), no zod locale but English; bench runtime matches the service",
 );
 console.log(`check:bundle: ${sizes.join("; ")}: no server code`);
