@@ -1,14 +1,11 @@
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from "@simplewebauthn/server";
-import { COSEALG, decodeClientDataJSON, isoBase64URL } from "@simplewebauthn/server/helpers";
 import { recordEvent } from "../audit/record";
 import { type SessionTokens, startSession } from "../auth/sign-in";
 import { hashToken } from "../auth/tokens";
@@ -22,9 +19,28 @@ import type { Passkey, PasskeyChallengePurpose, User } from "../storage/types";
 /** API.md: challenges live 5 minutes; the browser's own timeout is a little shorter. */
 export const CHALLENGE_TTL_MS = 5 * 60_000;
 const CEREMONY_TIMEOUT_MS = 4 * 60_000;
-/** EdDSA, ES256, RS256 (API.md). Named explicitly: the library's default grows with the runtime (ML-DSA). */
-const ALGORITHMS = [COSEALG.EdDSA, COSEALG.ES256, COSEALG.RS256];
 export const DEFAULT_PASSKEY_NAME = "Passkey";
+
+// The library and its ASN.1/X.509 stack (@peculiar/*, tsyringe, reflect-metadata: decorators and schema
+// registrations at module load) were ~15% of the Worker's start-up CPU, for routes most isolates never
+// serve. Dynamic imports keep them in the bundle but evaluate them on the first ceremony only (a static
+// import of /helpers alone would evaluate the whole stack again).
+interface WebAuthn {
+  server: typeof import("@simplewebauthn/server");
+  helpers: typeof import("@simplewebauthn/server/helpers");
+}
+let library: Promise<WebAuthn> | undefined;
+function webauthn(): Promise<WebAuthn> {
+  library ??= Promise.all([import("@simplewebauthn/server"), import("@simplewebauthn/server/helpers")]).then(
+    ([server, helpers]) => ({ server, helpers }),
+  );
+  return library;
+}
+
+/** EdDSA, ES256, RS256 (API.md). Named explicitly: the library's default grows with the runtime (ML-DSA). */
+function algorithms({ COSEALG }: WebAuthn["helpers"]): number[] {
+  return [COSEALG.EdDSA, COSEALG.ES256, COSEALG.RS256];
+}
 
 const encoder = new TextEncoder();
 
@@ -41,6 +57,7 @@ async function newChallenge(
 ): Promise<Uint8Array<ArrayBuffer>> {
   const now = deps.now();
   const challenge = randomBytes(32) as Uint8Array<ArrayBuffer>;
+  const { isoBase64URL } = (await webauthn()).helpers;
   await deps.db.passkeyChallenges.create({
     challengeHash: await hashToken(isoBase64URL.fromBuffer(challenge)),
     purpose,
@@ -61,6 +78,7 @@ async function spendChallenge(
   clientDataJSON: string,
   userId: string | null,
 ): Promise<string | null> {
+  const { decodeClientDataJSON } = (await webauthn()).helpers;
   let challenge: string;
   try {
     challenge = decodeClientDataJSON(clientDataJSON).challenge;
@@ -85,7 +103,8 @@ export async function registrationOptions(
     deps.db.passkeys.listForUser(user.id),
     newChallenge(deps, "registration", user.id),
   ]);
-  return generateRegistrationOptions({
+  const { server, helpers } = await webauthn();
+  return server.generateRegistrationOptions({
     rpName: deps.config.APP_NAME,
     rpID: deps.config.WEBAUTHN_RP_ID,
     userName: user.email,
@@ -96,7 +115,7 @@ export async function registrationOptions(
     attestationType: "none",
     excludeCredentials: existing.map((p) => ({ id: p.id, transports: p.transports })),
     authenticatorSelection: { residentKey: "required", userVerification: "preferred" },
-    supportedAlgorithmIDs: ALGORITHMS,
+    supportedAlgorithmIDs: algorithms(helpers),
   });
 }
 
@@ -119,14 +138,15 @@ export async function registerPasskey(
   if (!challenge) throw fail("challenge");
   let info: Awaited<ReturnType<typeof verifyRegistrationResponse>>["registrationInfo"];
   try {
-    const result = await verifyRegistrationResponse({
+    const { server, helpers } = await webauthn();
+    const result = await server.verifyRegistrationResponse({
       response,
       expectedChallenge: challenge,
       expectedOrigin: deps.config.WEBAUTHN_ORIGINS,
       expectedRPID: deps.config.WEBAUTHN_RP_ID,
       // Preferred, not required (API.md): a security key without a PIN is still a strong first factor.
       requireUserVerification: false,
-      supportedAlgorithmIDs: ALGORITHMS,
+      supportedAlgorithmIDs: algorithms(helpers),
     });
     info = result.verified ? result.registrationInfo : undefined;
   } catch {
@@ -136,7 +156,7 @@ export async function registerPasskey(
   const passkey: Passkey = {
     id: info.credential.id,
     userId: user.id,
-    publicKey: isoBase64URL.fromBuffer(info.credential.publicKey),
+    publicKey: (await webauthn()).helpers.isoBase64URL.fromBuffer(info.credential.publicKey),
     counter: info.credential.counter,
     transports: (response.response.transports ?? []).filter((t) => /^[a-z-]{1,32}$/.test(t)).slice(0, 8),
     deviceType: info.credentialDeviceType,
@@ -177,7 +197,8 @@ export async function deletePasskey(deps: Deps, user: User, id: string, meta: Re
 export async function authenticationOptions(deps: Deps): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const challenge = await newChallenge(deps, "authentication", null);
   // No allowCredentials: discoverable credentials, so the server learns nothing about who is asking.
-  return generateAuthenticationOptions({
+  const { server } = await webauthn();
+  return server.generateAuthenticationOptions({
     rpID: deps.config.WEBAUTHN_RP_ID,
     challenge,
     timeout: CEREMONY_TIMEOUT_MS,
@@ -211,13 +232,15 @@ export async function verifyPasskeyAssertion(
   if (!passkey || (expectedUserId !== undefined && passkey.userId !== expectedUserId)) {
     throw fail("unknown_credential", expectedUserId ?? null);
   }
+  const { server, helpers } = await webauthn();
+  const { isoBase64URL } = helpers;
   const handle = response.response.userHandle;
   if (handle !== undefined && handle !== isoBase64URL.fromBuffer(userHandle(passkey.userId))) {
     throw fail("user_handle", passkey.userId, passkey.id);
   }
   let verification: Awaited<ReturnType<typeof verifyAuthenticationResponse>> | null;
   try {
-    verification = await verifyAuthenticationResponse({
+    verification = await server.verifyAuthenticationResponse({
       response,
       expectedChallenge: challenge,
       expectedOrigin: deps.config.WEBAUTHN_ORIGINS,
