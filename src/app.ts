@@ -10,21 +10,11 @@ import { AppError, onError, problemResponse } from "./errors";
 import { webhookRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
 import { metaRoutes } from "./meta";
-import {
-  bodyLimitMiddleware,
-  contentTypeMiddleware,
-  depsMiddleware,
-  requestIdMiddleware,
-  responseDefaults,
-  securityHeadersMiddleware,
-  urlGuardMiddleware,
-} from "./middleware";
+import { depsMiddleware, requestGuardMiddleware, responseHeadersMiddleware } from "./middleware";
 import { oauthRoutes } from "./oauth/routes";
 import { pageRoutes } from "./pages/routes";
 import { passkeyRoutes } from "./passkeys/routes";
-import { corsMiddleware } from "./security/cors";
-import { jsonGuardMiddleware } from "./security/json-guard";
-import { globalRateLimit } from "./security/middleware";
+import { requestChecks } from "./security/middleware";
 import { twoFactorRoutes } from "./twofactor/routes";
 import { userRoutes } from "./users/routes";
 
@@ -40,17 +30,12 @@ const API_DESCRIPTION = `Authentication API for Cloudflare Workers.
 export function createApp(options: AppOptions = {}): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
 
-  app.use(requestIdMiddleware);
-  app.use(securityHeadersMiddleware);
-  app.use(responseDefaults);
-  app.use(corsMiddleware);
-  app.use(bodyLimitMiddleware);
-  app.use(contentTypeMiddleware);
-  app.use(urlGuardMiddleware);
-  app.use(depsMiddleware(options));
-  // Hardening: per-IP limits (route bucket or "default") before any body is read, then body checks.
-  app.use(globalRateLimit);
-  app.use(jsonGuardMiddleware);
+  // Few handlers on purpose (each is an async hop on every request): response headers and request id;
+  // CORS, body size, media type and URL checks; the deps, then per-IP limits (route bucket or
+  // "default") before any body is read, then body checks (src/middleware.ts, src/security/middleware.ts).
+  app.use(responseHeadersMiddleware);
+  app.use(requestGuardMiddleware);
+  app.use(depsMiddleware(options, requestChecks));
 
   app.route("/", healthRoutes());
   app.route("/", metaRoutes());

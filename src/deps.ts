@@ -57,6 +57,10 @@ export interface AppOptions {
   hashGate?: HashGate;
 }
 
+// Called unbound, as the runtime's fetch must be (an unbound method call would be an "Illegal invocation").
+const globalFetch: typeof fetch = (input, init) => fetch(input, init);
+const isolatePasswords = gatedHasher(scryptHasher, isolateHashGate);
+
 /** Stores are opened lazily, so routes that touch no storage open no connection. */
 export class RequestDeps implements Deps {
   #db?: Database;
@@ -77,9 +81,12 @@ export class RequestDeps implements Deps {
     private readonly options: AppOptions,
     private readonly waitUntil: ((p: Promise<unknown>) => void) | undefined,
   ) {
-    this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    // Built per request: the defaults are shared, so a request that hashes nothing allocates nothing here.
+    this.fetch = options.fetch ?? globalFetch;
     this.hashGate = options.hashGate ?? isolateHashGate;
-    this.passwords = options.passwords ?? gatedHasher(scryptHasher, this.hashGate);
+    this.passwords =
+      options.passwords ??
+      (this.hashGate === isolateHashGate ? isolatePasswords : gatedHasher(scryptHasher, this.hashGate));
   }
 
   get assets(): Fetcher | undefined {
@@ -184,7 +191,8 @@ export class RequestDeps implements Deps {
       this.#db !== undefined ||
       this.#replica !== undefined ||
       this.#ephemeral !== undefined ||
-      this.#limiter !== undefined
+      // A limiter that holds nothing (bindings, none, the relational counters through #db) needs no close.
+      this.#limiter?.close !== undefined
     );
   }
 }

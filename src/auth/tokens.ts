@@ -108,12 +108,61 @@ export async function issueAccessToken(
 /** What a verified access token says, before the store has been asked about its session. */
 export type AccessClaims = Omit<AuthContext, "authenticatedAt">;
 
+interface VerifiedToken {
+  claims: AccessClaims;
+  /** nbf, seconds since the epoch (exp is in claims). */
+  nbf: number;
+}
+
+/**
+ * Access tokens this isolate already verified, per configuration (keys, issuer, audience), keyed by the
+ * exact token text. A client sends the same token on every request for its whole life, and jose's
+ * decoding, JSON parsing, signature check and claim checks cost about as much CPU as the rest of
+ * /auth/me; the outcome for the same bytes under the same configuration only changes with the clock, so
+ * exp and nbf are checked again on every hit. Only tokens jose accepted get in (a forged or altered
+ * token is different text, so it always meets jose), and nothing here decides revocation: authenticate
+ * reads the session on every request. Bounded; the oldest entry leaves first.
+ */
+const verifiedTokens = new WeakMap<Config, Map<string, VerifiedToken>>();
+const VERIFIED_TOKENS_MAX = 1024;
+
+function cachedClaims(config: Config, token: string, now: Date): AccessClaims | undefined {
+  const cache = verifiedTokens.get(config);
+  const hit = cache?.get(token);
+  if (!hit) return undefined;
+  // The same tolerance jose applies: expired at exp + tolerance, valid from nbf - tolerance.
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  if (
+    hit.claims.exp > nowSeconds - CLOCK_TOLERANCE_SECONDS &&
+    hit.nbf <= nowSeconds + CLOCK_TOLERANCE_SECONDS
+  )
+    return hit.claims;
+  // Outside its window: jose decides (and says why), and the entry is of no further use.
+  cache?.delete(token);
+  return undefined;
+}
+
+function rememberClaims(config: Config, token: string, claims: AccessClaims, nbf: number): void {
+  let cache = verifiedTokens.get(config);
+  if (!cache) {
+    cache = new Map();
+    verifiedTokens.set(config, cache);
+  }
+  if (cache.size >= VERIFIED_TOKENS_MAX) {
+    const oldest = cache.keys().next();
+    if (!oldest.done) cache.delete(oldest.value);
+  }
+  cache.set(token, { claims, nbf });
+}
+
 /** Verifies signature (algorithm pinned), typ, iss, aud, exp and nbf; does not check revocation. */
 export async function verifyAccessTokenSignature(
   config: Config,
   token: string,
   now: Date,
 ): Promise<AccessClaims> {
+  const cached = cachedClaims(config, token, now);
+  if (cached) return cached;
   const keys = await keysFor(config);
   let payload: JWTPayload;
   try {
@@ -138,7 +187,11 @@ export async function verifyAccessTokenSignature(
   ) {
     throw new AppError("invalid_access_token");
   }
-  return { userId: sub, sessionId: sid, jti, exp };
+  const claims: AccessClaims = Object.freeze({ userId: sub, sessionId: sid, jti, exp });
+  // Tokens we issue always carry nbf; one without it is valid from its iat (a required claim).
+  const nbf = typeof payload.nbf === "number" ? payload.nbf : (payload.iat as number);
+  rememberClaims(config, token, claims, nbf);
+  return claims;
 }
 
 /**

@@ -79,9 +79,10 @@ function containsNul(value: unknown): boolean {
  * are 400. The decoded text stays in Hono's body cache, so the route's validator parses the same bytes.
  */
 export const jsonGuardMiddleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const method = c.req.method;
+  if (method === "GET" || method === "HEAD" || method === "OPTIONS") return next();
   const type = requestBodyType(c);
   if (type === "other") return next();
-  if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS") return next();
 
   const bytes = await c.req.arrayBuffer();
   let text: string;

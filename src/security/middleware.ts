@@ -3,7 +3,8 @@ import { matchedRoutes } from "hono/route";
 import { authenticate } from "../auth/tokens";
 import { type AppEnv, clientIp } from "../context";
 import { AppError } from "../errors";
-import type { RateBucket } from "./rate-limit";
+import { jsonGuardMiddleware } from "./json-guard";
+import { NoRateLimiter, type RateBucket } from "./rate-limit";
 
 // RFC 6750 §2.1 b64token.
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
@@ -81,10 +82,24 @@ function bucketOf(c: Context<AppEnv>): RateBucket {
  * written later are covered by "default" without having to remember it.
  */
 export const globalRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
-  await c.var.deps.limiter.check(bucketOf(c), clientIp(c));
-  counted.add(c.req.raw);
+  const limiter = c.var.deps.limiter;
+  // RATE_LIMIT_ENABLED=false: nothing to count, so no bucket lookup or address parsing per request (a
+  // route's own rateLimit() then calls the same no-op limiter).
+  if (!(limiter instanceof NoRateLimiter)) {
+    await limiter.check(bucketOf(c), clientIp(c));
+    counted.add(c.req.raw);
+  }
   await next();
 };
+
+/**
+ * The per-request checks behind the stores, in their order: the per-IP limit before any body is read,
+ * then the body guard. One handler for both, because each handler in the stack is an async hop.
+ */
+export const requestChecks: MiddlewareHandler<AppEnv> = (c, next) =>
+  globalRateLimit(c, async () => {
+    await jsonGuardMiddleware(c, next);
+  });
 
 /**
  * Marks a route's bucket (read by globalRateLimit). When the route is mounted outside createApp (no

@@ -76,9 +76,10 @@ export interface UserRepository {
   /**
    * The session `sessionId` and its account, read in one statement (a join): what every authenticated
    * request needs to decide, in the relational store, that the session is live and the account active.
-   * Null when either row is missing; the caller judges revocation and expiry.
+   * Null when either row is missing; the caller judges revocation and expiry. Only the session fields
+   * that decide are read (not its hashes, address or user agent): this runs on every request.
    */
-  findBySession(sessionId: string): Promise<{ user: User; session: Session } | null>;
+  findBySession(sessionId: string): Promise<{ user: User; session: SessionLiveness } | null>;
   update(id: string, patch: UserPatch, now: Date): Promise<User | null>;
   /**
    * Marks the address verified (and makes the account admin when `promote`) only if it is not verified
@@ -108,6 +109,9 @@ export interface Session {
   ip: string | null;
   userAgent: string | null;
 }
+
+/** What authentication needs of a session: whose it is, whether it is live, when it last proved a credential. */
+export type SessionLiveness = Pick<Session, "id" | "userId" | "expiresAt" | "revokedAt" | "authenticatedAt">;
 
 export interface NewSession {
   id: string;

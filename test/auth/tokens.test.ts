@@ -80,6 +80,33 @@ describe("access tokens", () => {
     );
   });
 
+  it("a token verified before is still checked on every use: clock, session and configuration", async () => {
+    const client = testClient();
+    const user = await createVerifiedUser(client);
+    const token = user.tokens.access_token;
+    const payload = JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")));
+    // Verified once (and remembered by the isolate), then used with a clock before its nbf - tolerance.
+    expect((await client.call("GET", "/auth/me", { token })).status).toBe(200);
+    await withFakeClock(
+      async () => {
+        expect((await client.call("GET", "/auth/me", { token })).status).toBe(401);
+      },
+      (payload.nbf - 40) * 1000,
+    );
+    // Back on the real clock, the token is accepted again: the refusal came from the clock alone.
+    expect((await client.call("GET", "/auth/me", { token })).status).toBe(200);
+    // The same bytes under another issuer setting are not the same verification.
+    const otherIssuer = testClient({}, { JWT_ISSUER: "https://other-issuer.example" });
+    expect((await otherIssuer.call("GET", "/auth/me", { token })).status).toBe(401);
+    // A remembered signature never stands in for the session: signing out refuses it at once.
+    expect((await client.call("POST", "/auth/logout", { token })).status).toBe(204);
+    expect((await client.call("GET", "/auth/me", { token })).status).toBe(401);
+    // One altered byte of the signature is another token: jose refuses it.
+    const last = token.at(-2) === "A" ? "B" : "A";
+    const altered = `${token.slice(0, -2)}${last}${token.at(-1)}`;
+    expect((await testClient().call("GET", "/auth/me", { token: altered })).status).toBe(401);
+  });
+
   it("requires a bearer token", async () => {
     const client = testClient();
     const res = await client.call("GET", "/auth/me");

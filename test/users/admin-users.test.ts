@@ -140,6 +140,55 @@ describe("GET /users", () => {
     expect(res.text).not.toContain("scrypt");
   });
 
+  it("a crafted cursor continues strictly before its position: on a tie, between ids, at the range ends", async () => {
+    const client = testClient();
+    const admin = await createAdmin(client);
+    const token = admin.tokens.access_token;
+    const prefix = `edge-${crypto.randomUUID().slice(0, 8)}-`;
+    const at = new Date(Date.now() - 3_600_000);
+    // Three users share one created_at (the tie the id breaks), one is a millisecond older, one newer.
+    const [a, b, c, older, newer] = await seedUsers(
+      [0, 1, 2, 3, 4].map((i) => `${prefix}${i}@example.com`),
+      (i) => new Date(at.getTime() + (i === 3 ? -1 : i === 4 ? 1 : 0)),
+    );
+    const tied = [a!, b!, c!].map((u) => u.id).sort();
+    const cursor = (createdAt: number, id: string): string =>
+      btoa(JSON.stringify([createdAt, id]))
+        .replace(/=+$/, "")
+        .replace(/\+/g, "-")
+        .replace(/\//g, "_");
+    const page = async (cur: string): Promise<string[]> => {
+      const res = await client.call("GET", `/users?limit=50&q=${prefix}&cursor=${cur}`, { token });
+      expect(res.status, cur).toBe(200);
+      return res.body.items.map((u: { id: string }) => u.id);
+    };
+    const t = at.getTime();
+    // Exactly on the middle tied row: the lower tied id, then the older row; never the row itself.
+    expect(await page(cursor(t, tied[1]!))).toEqual([tied[0], older!.id]);
+    // On the tie but past every id (ids are printable ASCII, "~" sorts after them): all tied rows.
+    expect(await page(cursor(t, "~"))).toEqual([...tied].reverse().concat(older!.id));
+    // On the tie, before every id: only older rows.
+    expect(await page(cursor(t, " "))).toEqual([older!.id]);
+    // At the newest row itself: it is not repeated, every older row follows.
+    expect(await page(cursor(t + 1, newer!.id))).toEqual([...tied].reverse().concat(older!.id));
+    // The ends of the range a cursor may name: everything, then nothing.
+    expect((await page(cursor(Date.UTC(9999, 11, 31, 23, 59, 59, 999), "~"))).length).toBe(5);
+    expect(await page(cursor(-62_135_596_800_000, " "))).toEqual([]);
+    // One past either end, a fraction, a number where the id goes, an id with NUL: 422, never a 500.
+    for (const bad of [
+      cursor(Date.UTC(9999, 11, 31, 23, 59, 59, 999) + 1, "x"),
+      cursor(-62_135_596_800_001, "x"),
+      btoa(JSON.stringify([t + 0.5, "x"])),
+      btoa(JSON.stringify([t, 5])),
+      btoa(JSON.stringify([t, "a\u0000b"])),
+      btoa(JSON.stringify([t, "x".repeat(65)])),
+    ]) {
+      const res = await client.call("GET", `/users?q=${prefix}&cursor=${encodeURIComponent(bad)}`, { token });
+      expect(res.status, bad).toBe(422);
+      expect(res.body.code).toBe("validation_error");
+    }
+  });
+
   it("answers 422 on a bad limit or a forged cursor", async () => {
     const client = testClient();
     const admin = await createAdmin(client);

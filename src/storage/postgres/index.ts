@@ -1,4 +1,4 @@
-import { and, eq, like, lt, or, sql } from "drizzle-orm";
+import { and, eq, like, lt, lte, or, sql } from "drizzle-orm";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import type pg from "pg";
 import { StorageUnavailableError } from "../../errors";
@@ -31,8 +31,15 @@ function pgDialect(db: NodePgDatabase): Dialect {
     byteOrder,
     before: (createdAt, id, position) => {
       const at = new Date(position.createdAt);
+      // The redundant `created_at <= at` is the index condition: without it Postgres scans the
+      // (created_at, id) index backwards from the newest row and filters every row newer than the cursor
+      // (a page in the middle of 1M users took ~940 ms, the first page 2 ms). A row comparison cannot
+      // serve here, because the ids compare under "C" and the index under the database's collation.
       return (
-        or(lt(createdAt, at), and(eq(createdAt, at), sql`${byteOrder(id)} < ${position.id}`)) ?? sql`false`
+        and(
+          lte(createdAt, at),
+          or(lt(createdAt, at), and(eq(createdAt, at), sql`${byteOrder(id)} < ${position.id}`)),
+        ) ?? sql`false`
       );
     },
     // One statement, so no transaction on the shared per-request client: every write but the last is a

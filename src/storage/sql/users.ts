@@ -1,6 +1,14 @@
 import { and, desc, eq, getTableColumns, sql } from "drizzle-orm";
 import { decodeCursor, toPage } from "../cursor";
-import type { NewUser, Page, Session, User, UserListQuery, UserPatch, UserRepository } from "../types";
+import type {
+  NewUser,
+  Page,
+  SessionLiveness,
+  User,
+  UserListQuery,
+  UserPatch,
+  UserRepository,
+} from "../types";
 import type { Dialect } from "./dialect";
 
 interface UserRow {
@@ -41,6 +49,7 @@ function toUser(row: UserRow): User {
 
 export class SqlUserRepository implements UserRepository {
   readonly #selection;
+  readonly #liveness;
 
   constructor(private readonly d: Dialect) {
     const { users, oauthAccounts } = d.t;
@@ -52,6 +61,14 @@ export class SqlUserRepository implements UserRepository {
       emailLower: _e,
       ...columns
     } = getTableColumns(users);
+    const { sessions } = d.t;
+    this.#liveness = {
+      id: sessions.id,
+      userId: sessions.userId,
+      expiresAt: sessions.expiresAt,
+      revokedAt: sessions.revokedAt,
+      authenticatedAt: sessions.authenticatedAt,
+    };
     this.#selection = {
       ...columns,
       // Correlated subquery rather than a join + group by: one row per user whatever the number of links.
@@ -114,11 +131,11 @@ export class SqlUserRepository implements UserRepository {
     return row ? toUser(row) : null;
   }
 
-  async findBySession(sessionId: string): Promise<{ user: User; session: Session } | null> {
+  async findBySession(sessionId: string): Promise<{ user: User; session: SessionLiveness } | null> {
     const { sessions, users } = this.d.t;
     // One statement: the session decides revocation and expiry, the account its state, in the same read.
     const [row] = await this.d.db
-      .select({ ...this.#selection, session: sessions })
+      .select({ ...this.#selection, session: this.#liveness })
       .from(sessions)
       .innerJoin(users, eq(users.id, sessions.userId))
       .where(eq(sessions.id, sessionId))
