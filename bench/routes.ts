@@ -49,8 +49,8 @@ const SessionWriteQuery = z.object({
   variant: z.enum(["bare", "chained", "outbox", "chained-inline", "outbox-inline"]),
   /** A stand-in for the password hash (the same wait in every variant, so paired differences cancel it). */
   overlap_ms: z.coerce.number().int().min(0).max(1000).default(0),
-  /** 1: first touch the tables the write uses, so Postgres plans it on a warm backend (as a pooled,
-   * Hyperdrive connection would be), not one that loads their catalog entries on first use. */
+  /** 1: first touch the tables the write uses, so Postgres plans it with their catalog entries loaded
+   * (as on a pooled, Hyperdrive backend), not loading them on first use as a fresh backend does. */
   warm: z.enum(["0", "1"]).default("0"),
 });
 const SeedUsersQuery = z.object({ n: z.coerce.number().int().min(1).max(2_000_000) });

@@ -106,9 +106,10 @@ export async function eventsOnPostgres(ctx) {
     });
     if (res.status !== 201) throw new Error(`create user on Postgres: ${res.status} ${await res.text()}`);
     const user = await res.json();
-    // Each request of the Worker opens its own connection, i.e. a fresh backend that loads the catalog
-    // entries of every table it touches while planning: the chain's tables cost that on every sign-in
-    // there. A pooled backend (Hyperdrive) has them loaded: measured too, half the rounds each.
+    // Each request of the Worker opens its own connection, i.e. a fresh backend, which loads the catalog
+    // entries of the tables it touches while planning. `warm` touches the chain's tables first in the
+    // same request (as a pooled backend would have them loaded), to tell that cost from the rest; half
+    // the rounds each. (In the run of bench/README.md both read alike: the catalog is not the cost.)
     const pg = { ...ctx, base: server.base, userId: user.id };
     const half = Math.max(10, Math.round(ctx.count / 2));
     ctx.progress(`events (Postgres): ${half} rounds each, fresh and warm backend, ${PG_VARIANTS.join(", ")}`);
