@@ -11,6 +11,7 @@
  * OpenAPI document) and answers through the app's presenters, so a reference measures the same work.
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { chainOf } from "../src/audit/chain";
 import { presentAuditPage } from "../src/audit/present";
 import { DUMMY_HASH, hashPassword, verifyPassword } from "../src/auth/password";
 import { presentTokens } from "../src/auth/present";
@@ -18,8 +19,8 @@ import type { AppEnv } from "../src/context";
 import { AppError } from "../src/errors";
 import { newId, randomToken } from "../src/lib/crypto";
 import { createRouter } from "../src/router";
+import { openDatabase } from "../src/storage";
 import { encodeCursor } from "../src/storage/cursor";
-import { openD1 } from "../src/storage/d1";
 import { presentUser } from "../src/users/present";
 
 const CreateUser = z.object({
@@ -42,8 +43,15 @@ const SeedQuery = z.object({
 const SessionWriteQuery = z.object({
   user_id: z.string().min(1).max(64),
   /** bare: the session and its token history; chained: + the sign-in's chained audit entry (what
-   * POST /auth/login writes); outbox: + that entry's webhook delivery row (login with WEBHOOK_URL set). */
-  variant: z.enum(["bare", "chained", "outbox"]),
+   * POST /auth/login writes); outbox: + that entry's webhook delivery row (login with WEBHOOK_URL set).
+   * chained/outbox read the chain's tail during the overlap, as login does during the password hash;
+   * the -inline ones read it after, in front of the write (what a sign-in paid before it did). */
+  variant: z.enum(["bare", "chained", "outbox", "chained-inline", "outbox-inline"]),
+  /** A stand-in for the password hash (the same wait in every variant, so paired differences cancel it). */
+  overlap_ms: z.coerce.number().int().min(0).max(1000).default(0),
+  /** 1: first touch the tables the write uses, so Postgres plans it with their catalog entries loaded
+   * (as on a pooled, Hyperdrive backend), not loading them on first use as a fresh backend does. */
+  warm: z.enum(["0", "1"]).default("0"),
 });
 const SeedUsersQuery = z.object({ n: z.coerce.number().int().min(1).max(2_000_000) });
 
@@ -235,8 +243,9 @@ export function benchRoutes(): OpenAPIHono<AppEnv> {
   );
 
   /**
-   * The sign-in's session write, three ways, so the bench can show what the audit chain (its tail read
-   * and hash) and the webhook outbox add to it. `outbox` opens D1 as the app does with WEBHOOK_URL set.
+   * The sign-in's session write, several ways, so the bench can show what the audit chain (its tail read
+   * and hash) and the webhook outbox add to it. `outbox*` opens storage as the app does with WEBHOOK_URL
+   * set; on whichever backend the bench Worker runs (D1, or Postgres with DATABASE_URL).
    */
   router.openapi(
     createRoute({
@@ -247,9 +256,15 @@ export function benchRoutes(): OpenAPIHono<AppEnv> {
       responses: ok,
     }),
     async (c) => {
-      const { user_id: userId, variant } = c.req.valid("query");
-      const now = c.var.deps.now();
-      const db = variant === "outbox" ? openD1(c.env.DB, {}) : c.var.deps.db;
+      const { user_id: userId, variant, overlap_ms: overlapMs, warm } = c.req.valid("query");
+      const { deps } = c.var;
+      const now = deps.now();
+      // With a webhook URL the app's storage also writes the outbox row (src/storage/index.ts); the URL
+      // is never called here (no delivery runs in this request).
+      const outbox = variant.startsWith("outbox");
+      const db = outbox
+        ? openDatabase({ ...deps.config, WEBHOOK_URL: "https://webhook.bench.invalid/" }, c.env)
+        : deps.db;
       const session = {
         id: newId(),
         userId,
@@ -268,7 +283,25 @@ export function benchRoutes(): OpenAPIHono<AppEnv> {
         createdAt: now,
         metadata: { method: "password" },
       };
-      await db.sessions.create(session, variant === "bare" ? undefined : audit);
+      // As login does (src/auth/login.ts): the tail read starts before the hash and is used after it.
+      const ahead = variant === "chained" || variant === "outbox";
+      const prepared = ahead
+        ? { chain: chainOf(userId), tail: db.audit.prepare(userId).catch(() => null) }
+        : undefined;
+      try {
+        if (warm === "1") {
+          await Promise.all([
+            db.audit.chainPage(chainOf(userId), 2 ** 31 - 1, 1),
+            db.audit.anchor(chainOf(userId)),
+            db.webhooks.find(newId()),
+          ]);
+        }
+        if (overlapMs > 0) await new Promise((resolve) => setTimeout(resolve, overlapMs));
+        await db.sessions.create(session, variant === "bare" ? undefined : audit, prepared);
+      } finally {
+        // Its own connection on Postgres: ended after the answer, as the app ends its own.
+        if (outbox) deps.defer(db.close(), "bench storage close");
+      }
       return c.json({ ok: true }, 200);
     },
   );

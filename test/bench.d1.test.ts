@@ -167,6 +167,36 @@ describe("bench routes", () => {
     expect((await bench("/__bench/pk-reference?uid=missing")).status).toBe(404);
   });
 
+  it("writes the sign-in five ways: bare, chained and with the outbox row, tail read ahead or in line", async () => {
+    const created = await bench("/__bench/users", postJson({ email: "events@example.com", password: "x" }));
+    const user = (await created.json()) as { id: string };
+    const rows = async (sql: string) =>
+      (await env.DB.prepare(sql).bind(user.id).first<{ n: number }>())?.n ?? 0;
+    const variants = ["bare", "chained", "outbox", "chained-inline", "outbox-inline"];
+    for (const variant of variants) {
+      const res = await bench(
+        `/__bench/session-write?variant=${variant}&overlap_ms=5&warm=${variant.endsWith("inline") ? 1 : 0}&user_id=${user.id}`,
+        {
+          method: "POST",
+        },
+      );
+      expect(res.status).toBe(200);
+    }
+    expect(await rows("SELECT count(*) AS n FROM sessions WHERE user_id = ?")).toBe(5);
+    // Four chained entries, seq 1..4 without a gap; two of them with their webhook delivery row.
+    const seqs = await env.DB.prepare("SELECT seq FROM audit_log WHERE user_id = ? ORDER BY seq")
+      .bind(user.id)
+      .all<{ seq: number }>();
+    expect(seqs.results.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    expect(await rows("SELECT count(*) AS n FROM webhook_outbox WHERE user_id = ?")).toBe(2);
+    const bad = await bench(`/__bench/session-write?variant=nope&user_id=${user.id}`, { method: "POST" });
+    expect(bad.status).toBe(422);
+    const long = await bench(`/__bench/session-write?variant=bare&overlap_ms=5000&user_id=${user.id}`, {
+      method: "POST",
+    });
+    expect(long.status).toBe(422);
+  });
+
   it("seeds users, each with a live session", async () => {
     const count = async (table: string) =>
       (await env.DB.prepare(`SELECT count(*) AS n FROM ${table}`).first<{ n: number }>())?.n ?? 0;

@@ -70,9 +70,12 @@ export async function startWrangler({
   vars,
   logFile,
   config = BENCH_CONFIG,
+  /** Another entry than the config's `main` (bench/worker.postgres.ts for the Postgres figures). */
+  script,
 }) {
   const args = [
     "dev",
+    ...(script ? [script] : []),
     "--config",
     config,
     "--local",

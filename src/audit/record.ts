@@ -1,7 +1,8 @@
 import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { newId } from "../lib/crypto";
-import type { NewAuditEntry } from "../storage/types";
+import type { NewAuditEntry, PreparedTail } from "../storage/types";
+import { chainOf } from "./chain";
 
 /**
  * Metadata keys each action may carry. Anything else is dropped before the write, so a password, token,
@@ -88,4 +89,13 @@ export function auditEntry(deps: Deps, meta: RequestMeta, event: AuditEvent): Ne
  */
 export function recordEvent(deps: Deps, meta: RequestMeta, event: AuditEvent): void {
   deps.defer(deps.db.audit.append(auditEntry(deps, meta, event)), `audit ${event.action}`);
+}
+
+/**
+ * Starts reading where `userId`'s chain ends, for the session write a sign-in ends with, so that read
+ * overlaps the work before it (the password hash, the second factor, the WebAuthn signature) instead of
+ * preceding the write. Never rejects: a failed read only means the write reads the tail itself.
+ */
+export function prepareChain(deps: Deps, userId: string): PreparedTail {
+  return { chain: chainOf(userId), tail: deps.db.audit.prepare(userId).catch(() => null) };
 }

@@ -1,4 +1,4 @@
-import { recordEvent } from "../audit/record";
+import { prepareChain, recordEvent } from "../audit/record";
 import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { AppError } from "../errors";
@@ -32,6 +32,10 @@ export async function passwordLogin(
   ]);
   // Unknown email (or an OAuth-only account) still costs one scrypt: timing reveals nothing.
   const stored = user?.passwordHash ?? deps.passwords.dummyHash;
+  // The sign-in's audit entry links to the chain's tail: read it while the hash runs, not after. Only
+  // awaited on success, so a refusal's timing does not depend on it.
+  const prepared =
+    user?.isActive && user.isVerified && !user.twoFactorEnabled ? prepareChain(deps, user.id) : undefined;
   const check = await deps.passwords.verify(password, stored);
   if (deps.config.LEGACY_BCRYPT) {
     // Cut-over from the FastAPI service: bcrypt-12 and scrypt cost differently, so every login runs
@@ -76,7 +80,10 @@ export async function passwordLogin(
       "password rehash",
     );
   }
-  const [signedIn] = await Promise.all([completeSignIn(deps, user, "password", meta), cleared]);
+  const [signedIn] = await Promise.all([
+    completeSignIn(deps, user, "password", meta, undefined, prepared),
+    cleared,
+  ]);
   return signedIn;
 }
 

@@ -2,7 +2,7 @@ import { type AuditEvent, auditEntry } from "../audit/record";
 import type { RequestMeta } from "../context";
 import type { Deps } from "../deps";
 import { newId, randomToken } from "../lib/crypto";
-import type { User } from "../storage/types";
+import type { PreparedTail, User } from "../storage/types";
 import { presentTokens } from "./present";
 import { hashToken, issueAccessToken, newRefreshToken } from "./tokens";
 
@@ -44,6 +44,8 @@ export async function startSession(
   event: AuditEvent,
   /** When the credential was proved (the session's auth_time); now when omitted; null when none was. */
   provedAt?: Date | null,
+  /** The user's chain tail, read while the credential was checked (audit/record.ts prepareChain). */
+  prepared?: PreparedTail,
 ): Promise<SessionTokens> {
   const now = deps.now();
   const authTime = provedAt === undefined ? now : provedAt;
@@ -65,6 +67,7 @@ export async function startSession(
         authenticatedAt: authTime,
       },
       auditEntry(deps, meta, event),
+      prepared,
     ),
     issueAccessToken(deps.config, user.id, sessionId, authTime, now),
   ]);
@@ -83,6 +86,7 @@ export async function completeSignIn(
   method: SignInMethod,
   meta: RequestMeta,
   provedAt?: Date,
+  prepared?: PreparedTail,
 ): Promise<TokenResponse | MfaChallenge> {
   if (user.twoFactorEnabled) {
     const now = deps.now();
@@ -104,6 +108,7 @@ export async function completeSignIn(
       meta,
       { action: "login_succeeded", userId: user.id, metadata: { method } },
       provedAt,
+      prepared,
     ),
   );
 }

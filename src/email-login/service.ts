@@ -1,4 +1,4 @@
-import { recordEvent } from "../audit/record";
+import { prepareChain, recordEvent } from "../audit/record";
 import { presentTokens } from "../auth/present";
 import { revokeAllSessions } from "../auth/sessions";
 import { completeSignIn, type MfaChallenge, startSession, type TokenResponse } from "../auth/sign-in";
@@ -82,9 +82,13 @@ export async function verifyEmailLogin(
       : await consumeByCode(deps, proof.email, proof.code);
   if (!consumed) throw new AppError(failure);
 
+  // A request for a known account: its chain's tail is read along with the account.
+  const ahead = consumed.userId ? prepareChain(deps, consumed.userId) : undefined;
   const found = await accountFor(deps, consumed);
   if (!found) throw new AppError(failure);
   let { user } = found;
+  // Taking over or verifying the account writes to its chain first: the tail read ahead would be stale.
+  const prepared = !user.isVerified ? undefined : ahead;
   // Refused only now, after the mailbox was proved: before, the answer would tell a stranger the state.
   if (!user.isActive) throw new AppError("account_disabled");
   // An unverified account someone else may have set up (a password, a Facebook sign-in, a second factor).
@@ -109,7 +113,14 @@ export async function verifyEmailLogin(
   }
   // A proof of the mailbox is a credential: the session's auth_time is now (recent authentication).
   return presentTokens(
-    await startSession(deps, user, meta, { action: "email_login", userId: user.id, metadata }),
+    await startSession(
+      deps,
+      user,
+      meta,
+      { action: "email_login", userId: user.id, metadata },
+      undefined,
+      prepared,
+    ),
   );
 }
 

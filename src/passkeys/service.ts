@@ -6,7 +6,7 @@ import type {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from "@simplewebauthn/server";
-import { recordEvent } from "../audit/record";
+import { prepareChain, recordEvent } from "../audit/record";
 import { type SessionTokens, startSession } from "../auth/sign-in";
 import { hashToken } from "../auth/tokens";
 import type { RequestMeta } from "../context";
@@ -14,7 +14,7 @@ import type { Deps } from "../deps";
 import { sendSecurityNotice } from "../email/security-notice";
 import { AppError } from "../errors";
 import { randomBytes } from "../lib/crypto";
-import type { Passkey, PasskeyChallengePurpose, User } from "../storage/types";
+import type { Passkey, PasskeyChallengePurpose, PreparedTail, User } from "../storage/types";
 
 /** API.md: challenges live 5 minutes; the browser's own timeout is a little shorter. */
 export const CHALLENGE_TTL_MS = 5 * 60_000;
@@ -217,6 +217,8 @@ export async function verifyPasskeyAssertion(
   response: AuthenticationResponseJSON,
   meta: RequestMeta,
   expectedUserId?: string,
+  /** Called once the credential's user is known, before the signature check (see signInWithPasskey). */
+  onUser?: (userId: string) => void,
 ): Promise<{ user: User; passkey: Passkey }> {
   const fail = (reason: string, userId: string | null, passkeyId?: string): AppError => {
     recordEvent(deps, meta, {
@@ -238,6 +240,7 @@ export async function verifyPasskeyAssertion(
   if (handle !== undefined && handle !== isoBase64URL.fromBuffer(userHandle(passkey.userId))) {
     throw fail("user_handle", passkey.userId, passkey.id);
   }
+  onUser?.(passkey.userId);
   let verification: Awaited<ReturnType<typeof verifyAuthenticationResponse>> | null;
   try {
     verification = await server.verifyAuthenticationResponse({
@@ -281,10 +284,17 @@ export async function signInWithPasskey(
   response: AuthenticationResponseJSON,
   meta: RequestMeta,
 ): Promise<SessionTokens> {
-  const { user, passkey } = await verifyPasskeyAssertion(deps, response, meta);
-  return startSession(deps, user, meta, {
-    action: "passkey_login",
-    userId: user.id,
-    metadata: { passkey_id: passkey.id },
+  let prepared: PreparedTail | undefined;
+  // Once the credential names its user, that chain's tail is read while the signature is verified.
+  const { user, passkey } = await verifyPasskeyAssertion(deps, response, meta, undefined, (userId) => {
+    prepared = prepareChain(deps, userId);
   });
+  return startSession(
+    deps,
+    user,
+    meta,
+    { action: "passkey_login", userId: user.id, metadata: { passkey_id: passkey.id } },
+    undefined,
+    prepared,
+  );
 }

@@ -145,8 +145,9 @@ export interface SessionRepository {
   /**
    * Creates the session and its first refresh-token history row and, when `audit` is given, appends that
    * entry (the sign-in) in the same transaction and round trip: a session never exists without it.
+   * `prepared` (AuditRepository.prepare) is the entry's chain tail read ahead, in place of the first read.
    */
-  create(session: NewSession, audit?: NewAuditEntry): Promise<Session>;
+  create(session: NewSession, audit?: NewAuditEntry, prepared?: PreparedTail): Promise<Session>;
   findById(id: string): Promise<Session | null>;
   /** The session that issued the refresh token with this hash (current or older), whatever its state. */
   findByRefreshHash(tokenHash: string): Promise<Session | null>;
@@ -275,6 +276,23 @@ export interface AuditEntry extends NewAuditEntry {
   personalDigest: string | null;
 }
 
+/**
+ * A chain's tail read ahead of the write that links to it (AuditRepository.prepare), so the read can
+ * overlap other work (a sign-in's password hash). Only a hint: the (chain, seq) unique index still
+ * decides, and a tail gone stale meanwhile costs one retry from a fresh read, never a fork. `tail` never
+ * rejects; null means "read it at write time".
+ */
+export interface PreparedTail {
+  chain: string;
+  tail: Promise<ChainEnd | null>;
+}
+
+/** Where a chain ends (src/audit/chain.ts ChainTail): the seq and hash its next entry links to. */
+export interface ChainEnd {
+  seq: number;
+  hash: string;
+}
+
 /** A chain's start after retention: the seq and hash of the last entry it deleted. */
 export interface AuditAnchor {
   seq: number;
@@ -294,9 +312,14 @@ export interface AuditRepository {
   /**
    * Appends the entry to its user's hash chain: reads the chain's tail and inserts seq + 1 with the
    * hash; a concurrent writer that took the same seq makes the insert fail and it retries from the new
-   * tail, so parallel writers never fork a chain.
+   * tail, so parallel writers never fork a chain. `prepared` (see prepare) replaces the first read.
    */
-  append(entry: NewAuditEntry): Promise<void>;
+  append(entry: NewAuditEntry, prepared?: PreparedTail): Promise<void>;
+  /**
+   * Reads the tail of `userId`'s chain now, for a write that follows (append, sessions.create). Null
+   * where the backend reads the tail inside the insert itself (Postgres): nothing to read ahead.
+   */
+  prepare(userId: string | null): Promise<ChainEnd | null>;
   /** Newest first, keyset-paginated on (created_at, id). */
   list(query: AuditQuery): Promise<Page<AuditEntry>>;
   /**

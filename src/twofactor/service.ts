@@ -1,4 +1,4 @@
-import { recordEvent } from "../audit/record";
+import { prepareChain, recordEvent } from "../audit/record";
 import { revokeAllSessions } from "../auth/sessions";
 import { type SessionTokens, startSession } from "../auth/sign-in";
 import { hashToken } from "../auth/tokens";
@@ -125,6 +125,8 @@ export async function verifyTwoFactor(
   const tokenHash = await hashToken(mfaToken);
   const challenge = await deps.db.tokens.peek("mfa", tokenHash, deps.now());
   if (!challenge?.userId) throw new AppError("invalid_mfa_token");
+  // The sign-in's chain tail is read while the account, the code and the challenge are checked.
+  const prepared = prepareChain(deps, challenge.userId);
   const user = await deps.db.users.findById(challenge.userId);
   // 2FA turned off (or the account disabled) since the password step: start the sign-in again.
   if (!user?.isActive || !user.twoFactorEnabled) throw new AppError("invalid_mfa_token");
@@ -132,11 +134,14 @@ export async function verifyTwoFactor(
   // Of concurrent requests with the same mfa_token, only the one whose UPDATE consumed it signs in.
   if (!(await deps.db.tokens.consume("mfa", tokenHash, deps.now()))) throw new AppError("invalid_mfa_token");
   const method = typeof challenge.data?.method === "string" ? challenge.data.method : "password";
-  return startSession(deps, user, meta, {
-    action: "login_succeeded",
-    userId: user.id,
-    metadata: { method, mfa: true },
-  });
+  return startSession(
+    deps,
+    user,
+    meta,
+    { action: "login_succeeded", userId: user.id, metadata: { method, mfa: true } },
+    undefined,
+    prepared,
+  );
 }
 
 /**

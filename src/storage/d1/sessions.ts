@@ -1,8 +1,8 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { chainAfter, chainOf } from "../../audit/chain";
 import { type Dialect, type OutboxWriter, SqlSessionRepository } from "../sql";
-import { readChainTail, retryOnChainConflict } from "../sql/audit-chain";
-import type { NewAuditEntry, NewSession, RotationAudit, Session } from "../types";
+import { retryOnChainConflict, tailReads } from "../sql/audit-chain";
+import type { NewAuditEntry, NewSession, PreparedTail, RotationAudit, Session } from "../types";
 import type { D1Batch } from ".";
 
 /** Session writes that span tables, each one D1 batch: one round trip and one transaction. */
@@ -15,14 +15,14 @@ export class D1SessionRepository extends SqlSessionRepository {
     super(d, outbox);
   }
 
-  async create(s: NewSession, audit?: NewAuditEntry): Promise<Session> {
+  async create(s: NewSession, audit?: NewAuditEntry, prepared?: PreparedTail): Promise<Session> {
     const { db, t } = this.d;
     const row = this.newRow(s);
     // The whole batch fails when another writer took the entry's seq; it is retried from the new tail.
+    // With a prepared tail (read while the caller hashed the password), the first try reads nothing.
+    const readTail = audit ? tailReads(this.d, chainOf(audit.userId), prepared) : undefined;
     await retryOnChainConflict(async () => {
-      const entry = audit
-        ? { ...audit, ...chainAfter(await readChainTail(this.d, chainOf(audit.userId)), audit) }
-        : undefined;
+      const entry = audit && readTail ? { ...audit, ...chainAfter(await readTail(), audit) } : undefined;
       const logged = entry ? [db.insert(t.auditLog).values(entry)] : [];
       const queued = entry && this.outbox ? [this.outbox.insert(entry)] : [];
       await this.batch([

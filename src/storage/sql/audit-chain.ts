@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { type ChainTail, laterTail } from "../../audit/chain";
+import type { PreparedTail } from "../types";
 import type { Dialect } from "./dialect";
 
 /**
@@ -22,6 +23,20 @@ export async function readChainTail(d: Dialect, chain: string): Promise<ChainTai
     })
     .from(sql`(select 1 as one) as one`);
   return laterTail(asTail(row), asTail(row ? { seq: row.anchorSeq, hash: row.anchorHash } : undefined));
+}
+
+/**
+ * The tail reads of one write's attempts on `chain`: the first takes the prepared (read-ahead) tail when
+ * there is one for this chain; every later one, after a lost race, reads afresh: the prepared tail is
+ * what went stale, so reusing it would only lose again.
+ */
+export function tailReads(d: Dialect, chain: string, prepared?: PreparedTail): () => Promise<ChainTail> {
+  let ahead = prepared?.chain === chain ? prepared.tail : undefined;
+  return async () => {
+    const early = ahead && (await ahead);
+    ahead = undefined;
+    return early ?? readChainTail(d, chain);
+  };
 }
 
 export function asTail(row: { seq: number | null; hash: string | null } | undefined): ChainTail | null {

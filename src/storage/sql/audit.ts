@@ -17,8 +17,17 @@ import {
 } from "drizzle-orm";
 import { chainAfter, chainOf } from "../../audit/chain";
 import { decodeCursor, toPage } from "../cursor";
-import type { AuditAnchor, AuditEntry, AuditQuery, AuditRepository, NewAuditEntry, Page } from "../types";
-import { readChainTail, retryOnChainConflict } from "./audit-chain";
+import type {
+  AuditAnchor,
+  AuditEntry,
+  AuditQuery,
+  AuditRepository,
+  ChainEnd,
+  NewAuditEntry,
+  Page,
+  PreparedTail,
+} from "../types";
+import { readChainTail, retryOnChainConflict, tailReads } from "./audit-chain";
 import type { Dialect } from "./dialect";
 import type { OutboxWriter } from "./outbox";
 
@@ -28,15 +37,22 @@ export class SqlAuditRepository implements AuditRepository {
     private readonly outbox: OutboxWriter | null,
   ) {}
 
-  async append(entry: NewAuditEntry): Promise<void> {
+  async prepare(userId: string | null): Promise<ChainEnd | null> {
+    // Postgres reads the tail inside its insert: a read ahead would be a wasted round trip.
+    if (this.d.appendChained) return null;
+    return readChainTail(this.d, chainOf(userId));
+  }
+
+  async append(entry: NewAuditEntry, prepared?: PreparedTail): Promise<void> {
     const inOneStatement = this.d.appendChained;
     if (inOneStatement) {
       await retryOnChainConflict(() => inOneStatement(entry, this.outbox !== null));
       this.outbox?.written();
       return;
     }
+    const readTail = tailReads(this.d, chainOf(entry.userId), prepared);
     await retryOnChainConflict(async () => {
-      const tail = await readChainTail(this.d, chainOf(entry.userId));
+      const tail = await readTail();
       const chained = { ...entry, ...chainAfter(tail, entry) };
       const logged = this.d.db.insert(this.d.t.auditLog).values(chained);
       // With a webhook, the delivery row lands with the entry or not at all (never send-and-hope).

@@ -3,6 +3,7 @@ import { type ChainedFields, chainAfter, laterTail } from "../../audit/chain";
 import type {
   NewAuditEntry,
   NewSession,
+  PreparedTail,
   RotateResult,
   RotationAudit,
   Session,
@@ -26,7 +27,7 @@ export abstract class SqlSessionRepository implements SessionRepository {
     protected readonly outbox: OutboxWriter | null,
   ) {}
 
-  abstract create(session: NewSession, audit?: NewAuditEntry): Promise<Session>;
+  abstract create(session: NewSession, audit?: NewAuditEntry, prepared?: PreparedTail): Promise<Session>;
   abstract deleteEndedBefore(cutoff: Date, limit: number): Promise<number>;
   /**
    * One attempt at the swap with what must happen only if it won, atomically: the new hash into the token
