@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { connect } from "node:net";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
@@ -115,10 +116,20 @@ const shared = {
   isolate: false,
 };
 
+/**
+ * Test files running at once, across all projects. Vitest's default (cores - 1) is ONE on a 2-core
+ * machine: then the two workerd projects and the browser journey ran one after another and half the
+ * machine idled. One per core instead: two workerd runners (each reused file after file), or the browser
+ * journey (mostly waiting on its browser and the re-authentication window) next to one of them.
+ * `--maxWorkers=N` on the command line still overrides this.
+ */
+const MAX_WORKERS = Math.max(2, availableParallelism());
+
 export default defineConfig({
   // On the root config: the pool resolves require() with the root Vite server, not the project's.
   resolve,
   test: {
+    maxWorkers: MAX_WORKERS,
     projects: [
       {
         plugins: [
@@ -168,11 +179,12 @@ export default defineConfig({
                 name: "browser",
                 include: ["test/browser/**/*.test.ts"],
                 environment: "node",
-                // One Worker and one Chromium for the whole journey: the steps run in order, one file at
-                // a time, so the browser project costs one browser start, not one per file.
+                // One Worker and one Chromium for the whole journey, whose steps run in order in one file.
+                // No fileParallelism: false / maxWorkers: 1 here: Vitest would put the project in a group of
+                // its own that starts only after both workerd projects are done (about a minute added to
+                // every run). With the root's limit, the journey runs first ("browser" sorts before the
+                // other projects) next to a workerd runner, and its waits cost the run nothing.
                 pool: "forks",
-                fileParallelism: false,
-                maxWorkers: 1,
                 testTimeout: 60_000,
                 hookTimeout: 180_000,
                 // A page waits on real password hashing on a shared machine: poll for up to 20 s.
