@@ -1,5 +1,5 @@
 import { AppError } from "../errors";
-import type { PasswordHasher } from "./password";
+import type { PasswordHasher, Pause } from "./password";
 
 export interface HashGateOptions {
   /** Hashes that may wait behind the running one; one more sign-in is shed with 503 `overloaded`. */
@@ -11,29 +11,42 @@ export interface HashGateOptions {
    * steady stream of reads delays sign-ins but cannot starve them.
    */
   maxReadWaitMs?: number;
+  /**
+   * After a lane (or a hash), how long requests that queued while it held the thread get to reach `read`
+   * before the next lane starts. Only spent when reads were seen in the last second.
+   */
+  graceMs?: number;
 }
 
-// scrypt (N=2^15, r=8, p=3) takes about 100 ms of the isolate's thread: eight waiting is under a second
-// of queueing; a ninth caller is better told to come back than left hanging.
+// A hash (three scrypt lanes, ~200 ms of the isolate's thread on an idle machine): eight waiting is under
+// two seconds of queueing; a ninth caller is better told to come back than left hanging.
 const DEFAULT_MAX_QUEUED = 8;
 const DEFAULT_RETRY_AFTER_SECONDS = 1;
 // A read through the stack costs a few ms of CPU between its awaits; 50 ms bounds a sign-in's extra wait.
 const DEFAULT_MAX_READ_WAIT_MS = 50;
+// See #yieldToReads: a request queued during a lane needs a few event-loop turns (socket, the dev proxy's
+// entry worker, our middleware) before it calls `read`; on an idle thread that is well under this.
+const DEFAULT_GRACE_MS = 4;
+// Reads seen this recently make the gate spend its grace; a sign-in with no reader around pays nothing.
+const RECENT_READS_MS = 1000;
 
-const nextMacrotask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A per-isolate gate around password hashing. workerd runs scrypt on the isolate's only thread, so hashes
  * that run back to back stall every other request of the isolate (a login storm pushed /auth/me p99 to
- * ~10x its p99 alone). The gate runs one hash at a time, in arrival order; before each it lets in-flight
- * authenticated reads (see `read`) finish, and between two hashes it yields to the event loop so I/O that
- * completed meanwhile is served. Excess hashes are shed (AppError `overloaded`, 503 + Retry-After) rather
- * than queued without bound. Reads are never shed.
+ * ~11x its p99 alone). The gate runs one hash at a time, in arrival order, and a hash is split into
+ * native lanes (password.ts) with a `pause` between them; before each hash and at each pause, the gate
+ * yields to the event loop and lets authenticated reads (see `read`) that arrived meanwhile finish, so
+ * a read waits for at most one lane, not for a queue of hashes. Excess hashes are shed (AppError
+ * `overloaded`, 503 + Retry-After) rather than queued without bound. Reads are never shed.
  */
 export class HashGate {
   readonly #maxQueued: number;
   readonly #retryAfterSeconds: number;
   readonly #maxReadWaitMs: number;
+  readonly #graceMs: number;
+  #lastReadAt = Number.NEGATIVE_INFINITY;
   #busy = false;
   readonly #waiting: (() => void)[] = [];
   #reads = 0;
@@ -43,6 +56,7 @@ export class HashGate {
     this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.#retryAfterSeconds = options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
     this.#maxReadWaitMs = options.maxReadWaitMs ?? DEFAULT_MAX_READ_WAIT_MS;
+    this.#graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
   }
 
   get running(): boolean {
@@ -67,9 +81,13 @@ export class HashGate {
     }
   }
 
-  /** Runs `hash` when the gate is free; throws `overloaded` (without running it) when the queue is full. */
-  async run<T>(hash: () => Promise<T>): Promise<T> {
-    if (this.#busy) {
+  /**
+   * Runs `hash` when the gate is free; throws `overloaded` (without running it) when the queue is full.
+   * `hash` awaits the `pause` it is given between its native steps.
+   */
+  async run<T>(hash: (pause: Pause) => Promise<T>): Promise<T> {
+    const handedOver = this.#busy;
+    if (handedOver) {
       this.assertCapacity();
       // The slot is handed over by #release (the gate stays busy in between, so arrivals queue behind).
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
@@ -77,8 +95,10 @@ export class HashGate {
       this.#busy = true;
     }
     try {
-      await this.#readsDone();
-      return await hash();
+      // Right after another hash, yield as between two lanes. Here, in this request, not in #release:
+      // workerd cancels a finished request's timers, which would leave this one waiting forever.
+      await (handedOver ? this.#pause() : this.#readsDone());
+      return await hash(this.#pause);
     } finally {
       this.#release();
     }
@@ -87,6 +107,7 @@ export class HashGate {
   /** Marks `work` as an authenticated read in flight: hashes wait for it (within maxReadWaitMs). */
   async read<T>(work: () => Promise<T>): Promise<T> {
     this.#reads++;
+    this.#lastReadAt = Date.now();
     try {
       return await work();
     } finally {
@@ -101,8 +122,24 @@ export class HashGate {
       this.#busy = false;
       return;
     }
-    // A macrotask, not a microtask: requests whose I/O completed during the hash run first.
-    void nextMacrotask().then(next);
+    next();
+  }
+
+  readonly #pause: Pause = async () => {
+    await this.#yieldToReads();
+    await this.#readsDone();
+  };
+
+  /**
+   * Gives the event loop to whatever queued while a lane held the thread. A macrotask first, not a
+   * microtask, so completed I/O runs; it also refreshes workerd's clock, which stands still during
+   * synchronous work, so the grace after it is real time (a timer set right after a 70 ms lane would be
+   * due at once). The grace is what lets a request still on its way (socket → entry worker → our
+   * middleware) reach `read` and be waited for: setTimeout(0) alone let the next lane overtake it.
+   */
+  async #yieldToReads(): Promise<void> {
+    await sleep(0);
+    if (this.#graceMs > 0 && Date.now() - this.#lastReadAt < RECENT_READS_MS) await sleep(this.#graceMs);
   }
 
   async #readsDone(): Promise<void> {
@@ -121,8 +158,8 @@ export class HashGate {
 /** `inner` with every hash and verification through `gate`. */
 export function gatedHasher(inner: PasswordHasher, gate: HashGate): PasswordHasher {
   return {
-    hash: (password) => gate.run(() => inner.hash(password)),
-    verify: (password, stored) => gate.run(() => inner.verify(password, stored)),
+    hash: (password) => gate.run((pause) => inner.hash(password, pause)),
+    verify: (password, stored) => gate.run((pause) => inner.verify(password, stored, pause)),
     dummyHash: inner.dummyHash,
   };
 }

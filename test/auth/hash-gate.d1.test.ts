@@ -1,9 +1,10 @@
 // The per-isolate hash gate (src/auth/hash-gate.ts): one hash at a time, in arrival order, a bounded
 // queue that sheds with 503 `overloaded` + Retry-After, and authenticated reads let through between
-// hashes. Hashes are fakes the test finishes by hand; no timings are asserted.
+// hashes and between the lanes of one hash. Hashes and reads are fakes the test finishes by hand; no
+// timings are asserted (the grace tests use bounds hundreds of times what they need).
 import { describe, expect, it } from "vitest";
 import { gatedHasher, HashGate } from "../../src/auth/hash-gate";
-import type { PasswordHasher } from "../../src/auth/password";
+import { type PasswordHasher, scryptHasher } from "../../src/auth/password";
 import { AppError } from "../../src/errors";
 
 /** Lets queued timers and I/O callbacks run (a few macrotask turns). */
@@ -15,10 +16,12 @@ async function settle(turns = 5): Promise<void> {
 function manualHashes() {
   const started: string[] = [];
   const finish = new Map<string, () => void>();
-  const hash = (name: string) => (): Promise<string> => {
-    started.push(name);
-    return new Promise((resolve) => finish.set(name, () => resolve(name)));
-  };
+  const hash =
+    (name: string) =>
+    (_pause: unknown): Promise<string> => {
+      started.push(name);
+      return new Promise((resolve) => finish.set(name, () => resolve(name)));
+    };
   return { started, hash, finish: (name: string) => finish.get(name)!() };
 }
 
@@ -106,9 +109,16 @@ describe("hash gate", () => {
   it("gatedHasher sends hash and verify through the gate and keeps the dummy hash", async () => {
     const gate = new HashGate({ maxQueued: 0 });
     let release!: () => void;
+    const pauses: unknown[] = [];
     const slow: PasswordHasher = {
-      hash: () => new Promise((resolve) => (release = () => resolve("$h"))),
-      verify: async () => ({ ok: true, needsRehash: false }),
+      hash: (_password, pause) => {
+        pauses.push(pause);
+        return new Promise((resolve) => (release = () => resolve("$h")));
+      },
+      verify: async (_password, _stored, pause) => {
+        pauses.push(pause);
+        return { ok: true, needsRehash: false };
+      },
       dummyHash: "$dummy",
     };
     const hasher = gatedHasher(slow, gate);
@@ -119,5 +129,138 @@ describe("hash gate", () => {
     release();
     expect(await pending).toBe("$h");
     expect(await hasher.verify("pw", "$h")).toEqual({ ok: true, needsRehash: false });
+    // Both got the gate's pause to call between their lanes.
+    expect(pauses).toHaveLength(2);
+    for (const pause of pauses) expect(pause).toBeTypeOf("function");
+  });
+});
+
+/** A hash of two lanes the test ends by hand, logging into `log`. */
+function twoLaneHash(log: string[], name: string) {
+  let endLane!: () => void;
+  const hash = async (pause: () => Promise<void>): Promise<string> => {
+    log.push(`${name} lane 1`);
+    await new Promise<void>((resolve) => (endLane = resolve));
+    await pause();
+    log.push(`${name} lane 2`);
+    return name;
+  };
+  return { hash, endLane1: () => endLane() };
+}
+
+/** A read the test ends by hand, logging into `log`. */
+function manualRead(gate: HashGate, log: string[], name: string) {
+  let end!: () => void;
+  const done = gate.read(async () => {
+    log.push(`${name} start`);
+    await new Promise<void>((resolve) => (end = resolve));
+    log.push(`${name} end`);
+  });
+  return { done, end: () => end() };
+}
+
+describe("hash gate: reads between the lanes of one hash", () => {
+  it("a read that started while a lane ran completes before the next lane starts", async () => {
+    const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0 });
+    const log: string[] = [];
+    const h = twoLaneHash(log, "login");
+    const hashed = gate.run(h.hash);
+    await settle();
+    const read = manualRead(gate, log, "me");
+    h.endLane1();
+    await settle(20);
+    expect(log).toEqual(["login lane 1", "me start"]);
+    read.end();
+    expect(await hashed).toBe("login");
+    await read.done;
+    expect(log).toEqual(["login lane 1", "me start", "me end", "login lane 2"]);
+  });
+
+  it("a read that reaches the gate a few turns after the lane ended still goes first (grace)", async () => {
+    // A request queued behind a lane takes several event-loop turns to reach `read`: the grace covers
+    // them, but only when reads were seen lately.
+    const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 2000 });
+    const log: string[] = [];
+    await gate.read(async () => "an earlier read");
+    const h = twoLaneHash(log, "login");
+    const hashed = gate.run(h.hash);
+    await settle();
+    h.endLane1();
+    await settle(3);
+    const read = manualRead(gate, log, "me");
+    await settle(20);
+    expect(log).toEqual(["login lane 1", "me start"]);
+    read.end();
+    expect(await hashed).toBe("login");
+    expect(log).toEqual(["login lane 1", "me start", "me end", "login lane 2"]);
+  });
+
+  it("with no reads seen lately, a lane follows the previous one without the grace", async () => {
+    // A grace of a minute would time the test out if it were spent.
+    const gate = new HashGate({ graceMs: 60_000 });
+    const log: string[] = [];
+    const h = twoLaneHash(log, "login");
+    const hashed = gate.run(h.hash);
+    await settle();
+    h.endLane1();
+    expect(await hashed).toBe("login");
+    expect(log).toEqual(["login lane 1", "login lane 2"]);
+  });
+
+  it("the next hash waits, like a lane, for a read that started during the previous hash", async () => {
+    const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0 });
+    const log: string[] = [];
+    const a = twoLaneHash(log, "a");
+    const b = twoLaneHash(log, "b");
+    const first = gate.run(a.hash);
+    const second = gate.run(b.hash);
+    await settle();
+    a.endLane1();
+    expect(await first).toBe("a");
+    const read = manualRead(gate, log, "me");
+    await settle(20);
+    expect(log).toEqual(["a lane 1", "a lane 2", "me start"]);
+    read.end();
+    await read.done;
+    await settle(20);
+    expect(log).toEqual(["a lane 1", "a lane 2", "me start", "me end", "b lane 1"]);
+    b.endLane1();
+    expect(await second).toBe("b");
+  });
+
+  it("with real scrypt: a read in flight during lane 1 finishes before lane 2 starts", async () => {
+    const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0 });
+    const log: string[] = [];
+    // scryptHasher, with its pauses logged around the gate's.
+    const logged: PasswordHasher = {
+      ...scryptHasher,
+      hash: (pw, pause) =>
+        scryptHasher.hash(pw, async () => {
+          log.push("lane done");
+          await pause?.();
+          log.push("next lane");
+        }),
+    };
+    const hashed = gatedHasher(logged, gate).hash("a-real-passphrase");
+    // Counted in flight at once; its work needs three event-loop turns, so lane 1 runs meanwhile.
+    const read = gate.read(async () => {
+      await settle(3);
+      log.push("read done");
+    });
+    expect(await hashed).toMatch(/^\$scrypt\$ln=15,r=8,p=1,k=3\$/);
+    await read;
+    expect(log).toEqual(["lane done", "read done", "next lane", "lane done", "next lane"]);
+  });
+
+  it("reads that never stop delay a lane by at most maxReadWaitMs each time, never forever", async () => {
+    const gate = new HashGate({ maxReadWaitMs: 1, graceMs: 0 });
+    const log: string[] = [];
+    void gate.read(() => new Promise<never>(() => {}));
+    const h = twoLaneHash(log, "login");
+    const hashed = gate.run(h.hash);
+    await settle();
+    h.endLane1();
+    expect(await hashed).toBe("login");
+    expect(gate.readsInFlight).toBe(1);
   });
 });
