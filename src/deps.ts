@@ -77,7 +77,7 @@ export class RequestDeps implements Deps {
   ) {
     this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.hashGate = options.hashGate ?? isolateHashGate;
-    this.passwords = options.passwords ?? gatedHasher(scryptHasher, this.hashGate);
+    this.passwords = options.passwords ?? gatedHasher(scryptHasher, this.hashGate, waitUntil);
   }
 
   get db(): Database {

@@ -29,6 +29,8 @@ const DEFAULT_MAX_READ_WAIT_MS = 50;
 const DEFAULT_GRACE_MS = 4;
 // Reads seen this recently make the gate spend its grace; a sign-in with no reader around pays nothing.
 const RECENT_READS_MS = 1000;
+// An authenticated read takes milliseconds; one "in flight" for this long was cancelled with its request.
+const STALE_READ_MS = 10_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -49,7 +51,8 @@ export class HashGate {
   #lastReadAt = Number.NEGATIVE_INFINITY;
   #busy = false;
   readonly #waiting: (() => void)[] = [];
-  #reads = 0;
+  /** Start times of the reads in flight (one object per read). */
+  readonly #reads = new Set<{ startedAt: number }>();
   readonly #readsDrained: (() => void)[] = [];
 
   constructor(options: HashGateOptions = {}) {
@@ -68,7 +71,7 @@ export class HashGate {
   }
 
   get readsInFlight(): number {
-    return this.#reads;
+    return this.#liveReads();
   }
 
   /**
@@ -106,13 +109,17 @@ export class HashGate {
 
   /** Marks `work` as an authenticated read in flight: hashes wait for it (within maxReadWaitMs). */
   async read<T>(work: () => Promise<T>): Promise<T> {
-    this.#reads++;
-    this.#lastReadAt = Date.now();
+    const now = Date.now();
+    this.#lastReadAt = now;
+    // A read whose request was cancelled (client gone) never reaches its finally; forget it after a while.
+    for (const stale of this.#reads) if (now - stale.startedAt > STALE_READ_MS) this.#reads.delete(stale);
+    const read = { startedAt: now };
+    this.#reads.add(read);
     try {
       return await work();
     } finally {
-      this.#reads--;
-      if (this.#reads === 0) for (const resolve of this.#readsDrained.splice(0)) resolve();
+      this.#reads.delete(read);
+      if (this.#liveReads() === 0) for (const resolve of this.#readsDrained.splice(0)) resolve();
     }
   }
 
@@ -142,8 +149,15 @@ export class HashGate {
     if (this.#graceMs > 0 && Date.now() - this.#lastReadAt < RECENT_READS_MS) await sleep(this.#graceMs);
   }
 
+  #liveReads(): number {
+    const now = Date.now();
+    let live = 0;
+    for (const read of this.#reads) if (now - read.startedAt <= STALE_READ_MS) live++;
+    return live;
+  }
+
   async #readsDone(): Promise<void> {
-    if (this.#reads === 0) return;
+    if (this.#liveReads() === 0) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       new Promise<void>((resolve) => this.#readsDrained.push(resolve)),
@@ -155,11 +169,27 @@ export class HashGate {
   }
 }
 
-/** `inner` with every hash and verification through `gate`. */
-export function gatedHasher(inner: PasswordHasher, gate: HashGate): PasswordHasher {
+/**
+ * `inner` with every hash and verification through `gate`. Each one is also handed to `keepAlive`
+ * (the request's waitUntil): workerd stops running a request's continuations when its client
+ * disconnects, and a hash cancelled between two lanes (or while queued) would never release the gate,
+ * leaving every later sign-in of the isolate waiting until workerd kills it as hung. waitUntil keeps
+ * the request's continuations running (up to 30 s after a disconnect), so the gate is always released.
+ */
+export function gatedHasher(
+  inner: PasswordHasher,
+  gate: HashGate,
+  keepAlive?: (work: Promise<unknown>) => void,
+): PasswordHasher {
+  const through = <T>(hash: (pause: Pause) => Promise<T>): Promise<T> => {
+    const work = gate.run(hash);
+    // Its outcome is the caller's to handle; here only its lifetime matters.
+    keepAlive?.(work.catch(() => undefined));
+    return work;
+  };
   return {
-    hash: (password) => gate.run((pause) => inner.hash(password, pause)),
-    verify: (password, stored) => gate.run((pause) => inner.verify(password, stored, pause)),
+    hash: (password) => through((pause) => inner.hash(password, pause)),
+    verify: (password, stored) => through((pause) => inner.verify(password, stored, pause)),
     dummyHash: inner.dummyHash,
   };
 }

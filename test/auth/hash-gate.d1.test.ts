@@ -2,7 +2,7 @@
 // queue that sheds with 503 `overloaded` + Retry-After, and authenticated reads let through between
 // hashes and between the lanes of one hash. Hashes and reads are fakes the test finishes by hand; no
 // timings are asserted (the grace tests use bounds hundreds of times what they need).
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { gatedHasher, HashGate } from "../../src/auth/hash-gate";
 import { type PasswordHasher, scryptHasher } from "../../src/auth/password";
 import { AppError } from "../../src/errors";
@@ -98,6 +98,39 @@ describe("hash gate", () => {
     expect(await hashed).toBe("ran");
     expect(gate.readsInFlight).toBe(1);
     void endless;
+  });
+
+  it("forgets a read that never finished (its request was cancelled) after 10 s, so hashes stop waiting for it", async () => {
+    const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0 });
+    const start = Date.now();
+    const clock = vi.spyOn(Date, "now").mockReturnValue(start);
+    try {
+      void gate.read(() => new Promise<never>(() => {}));
+      expect(gate.readsInFlight).toBe(1);
+      clock.mockReturnValue(start + 10_001);
+      expect(gate.readsInFlight).toBe(0);
+      // maxReadWaitMs is a minute: this would time out if the lost read were still waited for.
+      expect(await gate.run(async () => "ran")).toBe("ran");
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it("gatedHasher hands every gated call to keepAlive (waitUntil), failed ones too, so a cancelled request still releases the gate", async () => {
+    const gate = new HashGate();
+    const kept: Promise<unknown>[] = [];
+    const failing: PasswordHasher = {
+      hash: async () => "$h",
+      verify: () => Promise.reject(new Error("boom")),
+      dummyHash: "$dummy",
+    };
+    const hasher = gatedHasher(failing, gate, (work) => kept.push(work));
+    expect(await hasher.hash("pw")).toBe("$h");
+    await expect(hasher.verify("pw", "$h")).rejects.toThrow("boom");
+    expect(kept).toHaveLength(2);
+    // What waitUntil gets never rejects (the caller handles the error), and settles with the hash.
+    expect(await Promise.all(kept)).toEqual(["$h", undefined]);
+    expect(gate.running).toBe(false);
   });
 
   it("a read that fails still leaves the count", async () => {
