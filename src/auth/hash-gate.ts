@@ -22,8 +22,10 @@ export interface HashGateOptions {
 // two seconds of queueing; a ninth caller is better told to come back than left hanging.
 const DEFAULT_MAX_QUEUED = 8;
 const DEFAULT_RETRY_AFTER_SECONDS = 1;
-// A read through the stack costs a few ms of CPU between its awaits; 50 ms bounds a sign-in's extra wait.
-const DEFAULT_MAX_READ_WAIT_MS = 50;
+// A read through the stack costs a few ms of CPU between its awaits, but on a loaded machine its round
+// trips take far longer; only reads already in flight are waited for (#readsDone), so this bound is
+// paid once per pause at most, and only when a read is that slow.
+const DEFAULT_MAX_READ_WAIT_MS = 200;
 // See #yieldToReads: a request queued during a lane needs a few event-loop turns (socket, the dev proxy's
 // entry worker, our middleware) before it calls `read`; on an idle thread that is well under this.
 const DEFAULT_GRACE_MS = 4;
@@ -53,7 +55,8 @@ export class HashGate {
   readonly #waiting: (() => void)[] = [];
   /** Start times of the reads in flight (one object per read). */
   readonly #reads = new Set<{ startedAt: number }>();
-  readonly #readsDrained: (() => void)[] = [];
+  /** Hashes waiting for the reads that were in flight when they started waiting. */
+  readonly #readWaiters: { pending: Set<object>; resolve: () => void }[] = [];
 
   constructor(options: HashGateOptions = {}) {
     this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
@@ -71,7 +74,7 @@ export class HashGate {
   }
 
   get readsInFlight(): number {
-    return this.#liveReads();
+    return this.#liveReads().length;
   }
 
   /**
@@ -119,7 +122,10 @@ export class HashGate {
       return await work();
     } finally {
       this.#reads.delete(read);
-      if (this.#liveReads() === 0) for (const resolve of this.#readsDrained.splice(0)) resolve();
+      for (const waiter of [...this.#readWaiters]) {
+        waiter.pending.delete(read);
+        if (waiter.pending.size === 0) waiter.resolve();
+      }
     }
   }
 
@@ -149,23 +155,32 @@ export class HashGate {
     if (this.#graceMs > 0 && Date.now() - this.#lastReadAt < RECENT_READS_MS) await sleep(this.#graceMs);
   }
 
-  #liveReads(): number {
+  #liveReads(): { startedAt: number }[] {
     const now = Date.now();
-    let live = 0;
-    for (const read of this.#reads) if (now - read.startedAt <= STALE_READ_MS) live++;
-    return live;
+    return [...this.#reads].filter((read) => now - read.startedAt <= STALE_READ_MS);
   }
 
+  /**
+   * Waits for the reads in flight now, not for reads that start meanwhile: a steady stream of reads
+   * then delays a lane by the length of one read, not by maxReadWaitMs every time, and maxReadWaitMs
+   * only bounds a read that is itself slow (a loaded machine, a slow replica).
+   */
   async #readsDone(): Promise<void> {
-    if (this.#liveReads() === 0) return;
+    const pending = new Set<object>(this.#liveReads());
+    if (pending.size === 0) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let waiter: { pending: Set<object>; resolve: () => void } | undefined;
     await Promise.race([
-      new Promise<void>((resolve) => this.#readsDrained.push(resolve)),
+      new Promise<void>((resolve) => {
+        waiter = { pending, resolve };
+        this.#readWaiters.push(waiter);
+      }),
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.#maxReadWaitMs);
       }),
     ]);
     clearTimeout(timer);
+    this.#readWaiters.splice(this.#readWaiters.indexOf(waiter!), 1);
   }
 }
 

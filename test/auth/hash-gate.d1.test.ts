@@ -261,6 +261,23 @@ describe("hash gate: reads between the lanes of one hash", () => {
     expect(await second).toBe("b");
   });
 
+  it("a lane waits for the reads in flight when it paused, not for reads that start afterwards", async () => {
+    const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0 });
+    const log: string[] = [];
+    const h = twoLaneHash(log, "login");
+    const hashed = gate.run(h.hash);
+    await settle();
+    const early = manualRead(gate, log, "early");
+    h.endLane1();
+    await settle(20);
+    // The lane waits for `early`; `late` starts while it waits and never ends (a steady stream of reads).
+    void manualRead(gate, log, "late").done;
+    early.end();
+    expect(await hashed).toBe("login");
+    expect(log).toEqual(["login lane 1", "early start", "late start", "early end", "login lane 2"]);
+    expect(gate.readsInFlight).toBe(1);
+  });
+
   it("with real scrypt: a read in flight during lane 1 finishes before lane 2 starts", async () => {
     const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0 });
     const log: string[] = [];
