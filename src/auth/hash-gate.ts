@@ -16,6 +16,11 @@ export interface HashGateOptions {
    * before the next lane starts. Only spent when reads were seen in the last second.
    */
   graceMs?: number;
+  /**
+   * A holder that shows no progress (no lane finished) for this long is presumed gone (its request was
+   * cancelled) and the head of the queue takes over, so one lost request cannot block every sign-in.
+   */
+  holderTimeoutMs?: number;
 }
 
 // A hash (three scrypt lanes, ~200 ms of the isolate's thread on an idle machine): eight waiting is under
@@ -33,6 +38,8 @@ const DEFAULT_GRACE_MS = 4;
 const RECENT_READS_MS = 1000;
 // An authenticated read takes milliseconds; one "in flight" for this long was cancelled with its request.
 const STALE_READ_MS = 10_000;
+// No lane takes this long even on a loaded machine (~1 s at load average 17).
+const DEFAULT_HOLDER_TIMEOUT_MS = 5000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -51,8 +58,11 @@ export class HashGate {
   readonly #maxReadWaitMs: number;
   readonly #graceMs: number;
   #lastReadAt = Number.NEGATIVE_INFINITY;
-  #busy = false;
-  readonly #waiting: (() => void)[] = [];
+  readonly #holderTimeoutMs: number;
+  /** The hash that has the gate (a token per run), or null. */
+  #holder: object | null = null;
+  #progressAt = 0;
+  readonly #waiting: { token: object; take: () => void }[] = [];
   /** Start times of the reads in flight (one object per read). */
   readonly #reads = new Set<{ startedAt: number }>();
   /** Hashes waiting for the reads that were in flight when they started waiting. */
@@ -63,10 +73,11 @@ export class HashGate {
     this.#retryAfterSeconds = options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
     this.#maxReadWaitMs = options.maxReadWaitMs ?? DEFAULT_MAX_READ_WAIT_MS;
     this.#graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    this.#holderTimeoutMs = options.holderTimeoutMs ?? DEFAULT_HOLDER_TIMEOUT_MS;
   }
 
   get running(): boolean {
-    return this.#busy;
+    return this.#holder !== null;
   }
 
   get queued(): number {
@@ -82,7 +93,7 @@ export class HashGate {
    * attempt toward the account throttle, so a shed request never moves a user toward a lockout.
    */
   assertCapacity(): void {
-    if (this.#busy && this.#waiting.length >= this.#maxQueued) {
+    if (this.#holder !== null && this.#waiting.length >= this.#maxQueued) {
       throw new AppError("overloaded", { headers: { "Retry-After": String(this.#retryAfterSeconds) } });
     }
   }
@@ -92,22 +103,69 @@ export class HashGate {
    * `hash` awaits the `pause` it is given between its native steps.
    */
   async run<T>(hash: (pause: Pause) => Promise<T>): Promise<T> {
-    const handedOver = this.#busy;
+    const token = {};
+    const handedOver = this.#holder !== null;
     if (handedOver) {
       this.assertCapacity();
-      // The slot is handed over by #release (the gate stays busy in between, so arrivals queue behind).
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      await this.#queue(token);
     } else {
-      this.#busy = true;
+      this.#hold(token);
     }
+    const pause: Pause = async () => {
+      this.#progressAt = Date.now();
+      await this.#yieldToReads();
+      await this.#readsDone();
+      this.#progressAt = Date.now();
+    };
     try {
       // Right after another hash, yield as between two lanes. Here, in this request, not in #release:
       // workerd cancels a finished request's timers, which would leave this one waiting forever.
-      await (handedOver ? this.#pause() : this.#readsDone());
-      return await hash(this.#pause);
+      await (handedOver ? pause() : this.#readsDone());
+      return await hash(pause);
     } finally {
-      this.#release();
+      this.#release(token);
     }
+  }
+
+  #hold(token: object): void {
+    this.#holder = token;
+    this.#progressAt = Date.now();
+  }
+
+  /**
+   * Waits for the gate, handed over by #release (the gate stays held in between, so arrivals queue
+   * behind). Meanwhile a timer of this request's own checks on the holder: when its request vanished
+   * without releasing, the head of the queue takes over.
+   */
+  async #queue(token: object): Promise<void> {
+    let mine = false;
+    let take!: () => void;
+    const turn = new Promise<void>((resolve) => (take = resolve));
+    const entry = {
+      token,
+      take: () => {
+        mine = true;
+        take();
+      },
+    };
+    this.#waiting.push(entry);
+    while (!mine) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        turn,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#checkEveryMs()))),
+      ]);
+      clearTimeout(timer);
+      if (!mine && this.#waiting[0] === entry && Date.now() - this.#progressAt > this.#holderTimeoutMs) {
+        this.#waiting.shift();
+        this.#hold(token);
+        mine = true;
+      }
+    }
+  }
+
+  #checkEveryMs(): number {
+    return Math.min(1000, this.#holderTimeoutMs);
   }
 
   /** Marks `work` as an authenticated read in flight: hashes wait for it (within maxReadWaitMs). */
@@ -129,19 +187,17 @@ export class HashGate {
     }
   }
 
-  #release(): void {
+  #release(token: object): void {
+    // A holder that was presumed gone and taken over from must not release its successor.
+    if (this.#holder !== token) return;
     const next = this.#waiting.shift();
     if (!next) {
-      this.#busy = false;
+      this.#holder = null;
       return;
     }
-    next();
+    this.#hold(next.token);
+    next.take();
   }
-
-  readonly #pause: Pause = async () => {
-    await this.#yieldToReads();
-    await this.#readsDone();
-  };
 
   /**
    * Gives the event loop to whatever queued while a lane held the thread. A macrotask first, not a

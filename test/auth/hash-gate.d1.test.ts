@@ -65,6 +65,32 @@ describe("hash gate", () => {
     expect(await again).toBe("d");
   });
 
+  it("a holder that vanished without releasing (its request cancelled) is taken over by the head of the queue", async () => {
+    const gate = new HashGate({ maxQueued: 4, holderTimeoutMs: 50 });
+    let endLost!: () => void;
+    // Stands for a hash whose request workerd stopped: it shows no progress for longer than the timeout.
+    const lost = gate.run(() => new Promise<string>((resolve) => (endLost = () => resolve("lost"))));
+    const next = gate.run(async () => "next");
+    const after = gate.run(async () => "after");
+    expect(await next).toBe("next");
+    expect(await after).toBe("after");
+    expect(gate.running).toBe(false);
+    // If the lost one comes back, its release does not touch whoever holds the gate now.
+    const m = manualHashes();
+    const current = gate.run(m.hash("current"));
+    const queued = gate.run(m.hash("queued"));
+    await settle();
+    endLost();
+    expect(await lost).toBe("lost");
+    await settle();
+    expect(m.started).toEqual(["current"]);
+    m.finish("current");
+    expect(await current).toBe("current");
+    await settle();
+    m.finish("queued");
+    expect(await queued).toBe("queued");
+  });
+
   it("a failed hash frees the gate for the next one", async () => {
     const gate = new HashGate({ maxQueued: 2 });
     const failing = gate.run(() => Promise.reject(new Error("boom")));
