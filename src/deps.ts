@@ -59,7 +59,6 @@ export interface AppOptions {
 
 // Called unbound, as the runtime's fetch must be (an unbound method call would be an "Illegal invocation").
 const globalFetch: typeof fetch = (input, init) => fetch(input, init);
-const isolatePasswords = gatedHasher(scryptHasher, isolateHashGate);
 
 /** Stores are opened lazily, so routes that touch no storage open no connection. */
 export class RequestDeps implements Deps {
@@ -70,7 +69,7 @@ export class RequestDeps implements Deps {
   #email?: EmailSender;
   #limiter?: RateLimiter;
   readonly fetch: typeof fetch;
-  readonly passwords: PasswordHasher;
+  #passwords?: PasswordHasher;
   readonly hashGate: HashGate;
   readonly pending: Promise<unknown>[] = [];
   #webhooksDue = false;
@@ -81,12 +80,16 @@ export class RequestDeps implements Deps {
     private readonly options: AppOptions,
     private readonly waitUntil: ((p: Promise<unknown>) => void) | undefined,
   ) {
-    // Built per request: the defaults are shared, so a request that hashes nothing allocates nothing here.
+    // Built per request: the defaults are shared or lazy, so a request that hashes nothing allocates nothing here.
     this.fetch = options.fetch ?? globalFetch;
     this.hashGate = options.hashGate ?? isolateHashGate;
-    this.passwords =
-      options.passwords ??
-      (this.hashGate === isolateHashGate ? isolatePasswords : gatedHasher(scryptHasher, this.hashGate));
+    this.#passwords = options.passwords;
+  }
+
+  /** Built on first use: it holds this request's waitUntil, and most requests hash nothing. */
+  get passwords(): PasswordHasher {
+    this.#passwords ??= gatedHasher(scryptHasher, this.hashGate, this.waitUntil);
+    return this.#passwords;
   }
 
   get assets(): Fetcher | undefined {

@@ -1,5 +1,5 @@
 import { AppError } from "../errors";
-import type { PasswordHasher } from "./password";
+import type { PasswordHasher, Pause } from "./password";
 
 export interface HashGateOptions {
   /** Hashes that may wait behind the running one; one more sign-in is shed with 503 `overloaded`. */
@@ -11,42 +11,73 @@ export interface HashGateOptions {
    * steady stream of reads delays sign-ins but cannot starve them.
    */
   maxReadWaitMs?: number;
+  /**
+   * After a lane (or a hash), how long requests that queued while it held the thread get to reach `read`
+   * before the next lane starts. Only spent when reads were seen in the last second.
+   */
+  graceMs?: number;
+  /**
+   * A holder that shows no progress (no lane finished) for this long is presumed gone (its request was
+   * cancelled) and the head of the queue takes over, so one lost request cannot block every sign-in.
+   */
+  holderTimeoutMs?: number;
 }
 
-// scrypt (N=2^15, r=8, p=3) takes about 100 ms of the isolate's thread: eight waiting is under a second
-// of queueing; a ninth caller is better told to come back than left hanging.
+// A hash (three scrypt lanes, ~200 ms of the isolate's thread on an idle machine): eight waiting is under
+// two seconds of queueing; a ninth caller is better told to come back than left hanging.
 const DEFAULT_MAX_QUEUED = 8;
 const DEFAULT_RETRY_AFTER_SECONDS = 1;
-// A read through the stack costs a few ms of CPU between its awaits; 50 ms bounds a sign-in's extra wait.
-const DEFAULT_MAX_READ_WAIT_MS = 50;
+// A read through the stack costs a few ms of CPU between its awaits, but on a loaded machine its round
+// trips take far longer; only reads already in flight are waited for (#readsDone), so this bound is
+// paid once per pause at most, and only when a read is that slow.
+const DEFAULT_MAX_READ_WAIT_MS = 200;
+// See #yieldToReads: a request queued during a lane needs a few event-loop turns (socket, the dev proxy's
+// entry worker, our middleware) before it calls `read`; on an idle thread that is well under this.
+const DEFAULT_GRACE_MS = 4;
+// Reads seen this recently make the gate spend its grace; a sign-in with no reader around pays nothing.
+const RECENT_READS_MS = 1000;
+// An authenticated read takes milliseconds; one "in flight" for this long was cancelled with its request.
+const STALE_READ_MS = 10_000;
+// No lane takes this long even on a loaded machine (~1 s at load average 17).
+const DEFAULT_HOLDER_TIMEOUT_MS = 5000;
 
-const nextMacrotask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A per-isolate gate around password hashing. workerd runs scrypt on the isolate's only thread, so hashes
  * that run back to back stall every other request of the isolate (a login storm pushed /auth/me p99 to
- * ~10x its p99 alone). The gate runs one hash at a time, in arrival order; before each it lets in-flight
- * authenticated reads (see `read`) finish, and between two hashes it yields to the event loop so I/O that
- * completed meanwhile is served. Excess hashes are shed (AppError `overloaded`, 503 + Retry-After) rather
- * than queued without bound. Reads are never shed.
+ * ~11x its p99 alone). The gate runs one hash at a time, in arrival order, and a hash is split into
+ * native lanes (password.ts) with a `pause` between them; before each hash and at each pause, the gate
+ * yields to the event loop and lets authenticated reads (see `read`) that arrived meanwhile finish, so
+ * a read waits for at most one lane, not for a queue of hashes. Excess hashes are shed (AppError
+ * `overloaded`, 503 + Retry-After) rather than queued without bound. Reads are never shed.
  */
 export class HashGate {
   readonly #maxQueued: number;
   readonly #retryAfterSeconds: number;
   readonly #maxReadWaitMs: number;
-  #busy = false;
-  readonly #waiting: (() => void)[] = [];
-  #reads = 0;
-  readonly #readsDrained: (() => void)[] = [];
+  readonly #graceMs: number;
+  #lastReadAt = Number.NEGATIVE_INFINITY;
+  readonly #holderTimeoutMs: number;
+  /** The hash that has the gate (a token per run), or null. */
+  #holder: object | null = null;
+  #progressAt = 0;
+  readonly #waiting: { token: object; take: () => void }[] = [];
+  /** Start times of the reads in flight (one object per read). */
+  readonly #reads = new Set<{ startedAt: number }>();
+  /** Hashes waiting for the reads that were in flight when they started waiting. */
+  readonly #readWaiters: { pending: Set<object>; resolve: () => void }[] = [];
 
   constructor(options: HashGateOptions = {}) {
     this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.#retryAfterSeconds = options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
     this.#maxReadWaitMs = options.maxReadWaitMs ?? DEFAULT_MAX_READ_WAIT_MS;
+    this.#graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    this.#holderTimeoutMs = options.holderTimeoutMs ?? DEFAULT_HOLDER_TIMEOUT_MS;
   }
 
   get running(): boolean {
-    return this.#busy;
+    return this.#holder !== null;
   }
 
   get queued(): number {
@@ -54,7 +85,7 @@ export class HashGate {
   }
 
   get readsInFlight(): number {
-    return this.#reads;
+    return this.#liveReads().length;
   }
 
   /**
@@ -62,67 +93,174 @@ export class HashGate {
    * attempt toward the account throttle, so a shed request never moves a user toward a lockout.
    */
   assertCapacity(): void {
-    if (this.#busy && this.#waiting.length >= this.#maxQueued) {
+    if (this.#holder !== null && this.#waiting.length >= this.#maxQueued) {
       throw new AppError("overloaded", { headers: { "Retry-After": String(this.#retryAfterSeconds) } });
     }
   }
 
-  /** Runs `hash` when the gate is free; throws `overloaded` (without running it) when the queue is full. */
-  async run<T>(hash: () => Promise<T>): Promise<T> {
-    if (this.#busy) {
+  /**
+   * Runs `hash` when the gate is free; throws `overloaded` (without running it) when the queue is full.
+   * `hash` awaits the `pause` it is given between its native steps.
+   */
+  async run<T>(hash: (pause: Pause) => Promise<T>): Promise<T> {
+    const token = {};
+    const handedOver = this.#holder !== null;
+    if (handedOver) {
       this.assertCapacity();
-      // The slot is handed over by #release (the gate stays busy in between, so arrivals queue behind).
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      await this.#queue(token);
     } else {
-      this.#busy = true;
+      this.#hold(token);
     }
-    try {
+    const pause: Pause = async () => {
+      this.#progressAt = Date.now();
+      await this.#yieldToReads();
       await this.#readsDone();
-      return await hash();
+      this.#progressAt = Date.now();
+    };
+    try {
+      // Right after another hash, yield as between two lanes. Here, in this request, not in #release:
+      // workerd cancels a finished request's timers, which would leave this one waiting forever.
+      await (handedOver ? pause() : this.#readsDone());
+      return await hash(pause);
     } finally {
-      this.#release();
+      this.#release(token);
     }
+  }
+
+  #hold(token: object): void {
+    this.#holder = token;
+    this.#progressAt = Date.now();
+  }
+
+  /**
+   * Waits for the gate, handed over by #release (the gate stays held in between, so arrivals queue
+   * behind). Meanwhile a timer of this request's own checks on the holder: when its request vanished
+   * without releasing, the head of the queue takes over.
+   */
+  async #queue(token: object): Promise<void> {
+    let mine = false;
+    let take!: () => void;
+    const turn = new Promise<void>((resolve) => (take = resolve));
+    const entry = {
+      token,
+      take: () => {
+        mine = true;
+        take();
+      },
+    };
+    this.#waiting.push(entry);
+    while (!mine) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        turn,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#checkEveryMs()))),
+      ]);
+      clearTimeout(timer);
+      if (!mine && this.#waiting[0] === entry && Date.now() - this.#progressAt > this.#holderTimeoutMs) {
+        this.#waiting.shift();
+        this.#hold(token);
+        mine = true;
+      }
+    }
+  }
+
+  #checkEveryMs(): number {
+    return Math.min(1000, this.#holderTimeoutMs);
   }
 
   /** Marks `work` as an authenticated read in flight: hashes wait for it (within maxReadWaitMs). */
   async read<T>(work: () => Promise<T>): Promise<T> {
-    this.#reads++;
+    const now = Date.now();
+    this.#lastReadAt = now;
+    // A read whose request was cancelled (client gone) never reaches its finally; forget it after a while.
+    for (const stale of this.#reads) if (now - stale.startedAt > STALE_READ_MS) this.#reads.delete(stale);
+    const read = { startedAt: now };
+    this.#reads.add(read);
     try {
       return await work();
     } finally {
-      this.#reads--;
-      if (this.#reads === 0) for (const resolve of this.#readsDrained.splice(0)) resolve();
+      this.#reads.delete(read);
+      for (const waiter of [...this.#readWaiters]) {
+        waiter.pending.delete(read);
+        if (waiter.pending.size === 0) waiter.resolve();
+      }
     }
   }
 
-  #release(): void {
+  #release(token: object): void {
+    // A holder that was presumed gone and taken over from must not release its successor.
+    if (this.#holder !== token) return;
     const next = this.#waiting.shift();
     if (!next) {
-      this.#busy = false;
+      this.#holder = null;
       return;
     }
-    // A macrotask, not a microtask: requests whose I/O completed during the hash run first.
-    void nextMacrotask().then(next);
+    this.#hold(next.token);
+    next.take();
   }
 
+  /**
+   * Gives the event loop to whatever queued while a lane held the thread. A macrotask first, not a
+   * microtask, so completed I/O runs; it also refreshes workerd's clock, which stands still during
+   * synchronous work, so the grace after it is real time (a timer set right after a 70 ms lane would be
+   * due at once). The grace is what lets a request still on its way (socket → entry worker → our
+   * middleware) reach `read` and be waited for: setTimeout(0) alone let the next lane overtake it.
+   */
+  async #yieldToReads(): Promise<void> {
+    await sleep(0);
+    if (this.#graceMs > 0 && Date.now() - this.#lastReadAt < RECENT_READS_MS) await sleep(this.#graceMs);
+  }
+
+  #liveReads(): { startedAt: number }[] {
+    const now = Date.now();
+    return [...this.#reads].filter((read) => now - read.startedAt <= STALE_READ_MS);
+  }
+
+  /**
+   * Waits for the reads in flight now, not for reads that start meanwhile: a steady stream of reads
+   * then delays a lane by the length of one read, not by maxReadWaitMs every time, and maxReadWaitMs
+   * only bounds a read that is itself slow (a loaded machine, a slow replica).
+   */
   async #readsDone(): Promise<void> {
-    if (this.#reads === 0) return;
+    const pending = new Set<object>(this.#liveReads());
+    if (pending.size === 0) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let waiter: { pending: Set<object>; resolve: () => void } | undefined;
     await Promise.race([
-      new Promise<void>((resolve) => this.#readsDrained.push(resolve)),
+      new Promise<void>((resolve) => {
+        waiter = { pending, resolve };
+        this.#readWaiters.push(waiter);
+      }),
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.#maxReadWaitMs);
       }),
     ]);
     clearTimeout(timer);
+    this.#readWaiters.splice(this.#readWaiters.indexOf(waiter!), 1);
   }
 }
 
-/** `inner` with every hash and verification through `gate`. */
-export function gatedHasher(inner: PasswordHasher, gate: HashGate): PasswordHasher {
+/**
+ * `inner` with every hash and verification through `gate`. Each one is also handed to `keepAlive`
+ * (the request's waitUntil): workerd stops running a request's continuations when its client
+ * disconnects, and a hash cancelled between two lanes (or while queued) would never release the gate,
+ * leaving every later sign-in of the isolate waiting until workerd kills it as hung. waitUntil keeps
+ * the request's continuations running (up to 30 s after a disconnect), so the gate is always released.
+ */
+export function gatedHasher(
+  inner: PasswordHasher,
+  gate: HashGate,
+  keepAlive?: (work: Promise<unknown>) => void,
+): PasswordHasher {
+  const through = <T>(hash: (pause: Pause) => Promise<T>): Promise<T> => {
+    const work = gate.run(hash);
+    // Its outcome is the caller's to handle; here only its lifetime matters.
+    keepAlive?.(work.catch(() => undefined));
+    return work;
+  };
   return {
-    hash: (password) => gate.run(() => inner.hash(password)),
-    verify: (password, stored) => gate.run(() => inner.verify(password, stored)),
+    hash: (password) => through((pause) => inner.hash(password, pause)),
+    verify: (password, stored) => through((pause) => inner.verify(password, stored, pause)),
     dummyHash: inner.dummyHash,
   };
 }

@@ -4,38 +4,86 @@ import bcrypt from "bcryptjs";
 import { randomBytes } from "../lib/crypto";
 
 /**
- * scrypt from node:crypto (native in workerd under nodejs_compat). N=2^15, r=8, p=3 is OWASP's
- * equivalent of its scrypt recommendation that fits a Worker: 128·N·r = 32 MiB per hash, under the
- * 128 MB isolate. workerd caps N·r·p at 2^20 and defaults maxmem to 32 MiB, so maxmem is explicit.
- * Not PBKDF2 (deployed Workers refuse > 100,000 iterations) and not JS/WASM scrypt (slower; WASM
- * compiled at run time is refused).
+ * Password storage: scrypt from node:crypto (native in workerd under nodejs_compat), as k chained
+ * lanes, stored as `$scrypt$ln=15,r=8,p=1,k=3$<salt>$<key>`:
+ *
+ *   key₁ = scrypt(pw, salt, N=2^ln, r, p)      keyᵢ = scrypt(pw, salt ‖ keyᵢ₋₁, N, r, p)      key = keyₖ
+ *
+ * Why lanes: workerd runs a native scrypt call on the isolate's only thread, and local D1 answers on
+ * that thread too, so one p=3 call (~200 ms) stalled every other request of the isolate for its whole
+ * length. Three lanes of p=1 cost the same (each lane is a full ROMix over the same 128·N·r = 32 MiB,
+ * exactly what p=3 does three times), and between two lanes the caller's `pause` lets the hash gate
+ * serve reads (hash-gate.ts), so a read waits for at most one lane. Security is not weaker than p=3:
+ * lane i's salt contains lane i-1's output, so the lanes are strictly sequential (p=3's three ROMix
+ * are independent and may run in parallel on an attacker's hardware), and only keyₖ is stored, so a
+ * guess cannot be rejected before all k lanes ran (no early abort). Total work and memory per guess
+ * are p=3's. Not PBKDF2 (deployed Workers refuse > 100,000 iterations) and not JS/WASM scrypt
+ * (slower; WASM compiled at run time is refused; @noble/hashes' scryptAsync yields by Date.now(),
+ * which workerd freezes during synchronous work).
+ *
+ * A hash without `k` is one scrypt call (k=1): that is the earlier `$scrypt$ln=15,r=8,p=3$` format
+ * and what scripts/admin-password.ts wrote; it still verifies and is rewritten on the next login.
  */
-export const SCRYPT_PARAMS = { ln: 15, r: 8, p: 3 } as const;
+export const SCRYPT_PARAMS = { ln: 15, r: 8, p: 1, k: 3 } as const;
 const KEY_LENGTH = 32;
 const SALT_LENGTH = 16;
 const MAXMEM = 64 * 1024 * 1024;
+
+// What a stored hash may ask for. workerd refuses N·r·p > 2^20 per call; 128·N·r bytes (the ROMix
+// table) above today's 32 MiB has no place in a 128 MB isolate; more than 4x today's total work per
+// guess (N·r·p·k) would hold a sign-in for a second; weaker than N=2^10 is not a password hash.
+const LIMITS = { minLn: 10, maxLn: 20, maxNr: 2 ** 18, maxNrp: 2 ** 20, maxK: 8, maxWork: 2 ** 22 };
 
 interface Params {
   ln: number;
   r: number;
   p: number;
+  /** Chained lanes; 1 = a single scrypt call (the earlier format). */
+  k: number;
 }
 
-function derive(password: string, salt: Uint8Array, params: Params, keyLength: number): Promise<Uint8Array> {
+/** Called between two native scrypt calls of one hash: the hash gate lets reads run there. */
+export type Pause = () => Promise<void>;
+
+const noPause: Pause = () => Promise.resolve();
+
+function lane(password: string, salt: Uint8Array, params: Params, keyLength: number): Promise<Uint8Array> {
   const options: ScryptOptions = { N: 2 ** params.ln, r: params.r, p: params.p, maxmem: MAXMEM };
   return new Promise((resolve, reject) => {
-    scrypt(password.normalize("NFC"), salt, keyLength, options, (err, key) => {
+    scrypt(password, salt, keyLength, options, (err, key) => {
       if (err) reject(err);
       else resolve(new Uint8Array(key));
     });
   });
 }
 
-export async function hashPassword(password: string): Promise<string> {
+async function derive(
+  password: string,
+  salt: Uint8Array,
+  params: Params,
+  keyLength: number,
+  pause: Pause,
+): Promise<Uint8Array> {
+  const normalized = password.normalize("NFC");
+  let key = await lane(normalized, salt, params, params.k === 1 ? keyLength : KEY_LENGTH);
+  for (let i = 2; i <= params.k; i++) {
+    await pause();
+    const chained = new Uint8Array(salt.length + key.length);
+    chained.set(salt);
+    chained.set(key, salt.length);
+    key = await lane(normalized, chained, params, i === params.k ? keyLength : KEY_LENGTH);
+  }
+  return key;
+}
+
+function format({ ln, r, p, k }: Params, salt: Uint8Array, key: Uint8Array): string {
+  const lanes = k === 1 ? "" : `,k=${k}`;
+  return `$scrypt$ln=${ln},r=${r},p=${p}${lanes}$${encodeBase64(salt)}$${encodeBase64(key)}`;
+}
+
+export async function hashPassword(password: string, pause: Pause = noPause): Promise<string> {
   const salt = randomBytes(SALT_LENGTH);
-  const key = await derive(password, salt, SCRYPT_PARAMS, KEY_LENGTH);
-  const { ln, r, p } = SCRYPT_PARAMS;
-  return `$scrypt$ln=${ln},r=${r},p=${p}$${encodeBase64(salt)}$${encodeBase64(key)}`;
+  return format(SCRYPT_PARAMS, salt, await derive(password, salt, SCRYPT_PARAMS, KEY_LENGTH, pause));
 }
 
 interface Parsed {
@@ -44,27 +92,39 @@ interface Parsed {
   key: Uint8Array;
 }
 
-const FORMAT = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
+// Canonical base64 only (decodeBase64 refuses bad padding); k is written only when above 1.
+const FORMAT =
+  /^\$scrypt\$ln=([1-9]\d?),r=([1-9]\d?),p=([1-9]\d?)(?:,k=([2-9]))?\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})$/;
 
 function parse(stored: string): Parsed | null {
   const m = FORMAT.exec(stored);
   if (!m) return null;
-  const params = { ln: Number(m[1]), r: Number(m[2]), p: Number(m[3]) };
-  // Refuse parameters workerd would reject (N·r·p ≤ 2^20) or that are absurdly weak.
+  const params = { ln: Number(m[1]), r: Number(m[2]), p: Number(m[3]), k: m[4] ? Number(m[4]) : 1 };
+  const N = 2 ** params.ln;
   if (
-    params.ln < 10 ||
-    params.ln > 20 ||
-    params.r < 1 ||
-    params.p < 1 ||
-    2 ** params.ln * params.r * params.p > 2 ** 20
+    params.ln < LIMITS.minLn ||
+    params.ln > LIMITS.maxLn ||
+    N * params.r > LIMITS.maxNr ||
+    N * params.r * params.p > LIMITS.maxNrp ||
+    params.k > LIMITS.maxK ||
+    N * params.r * params.p * params.k > LIMITS.maxWork
   ) {
     return null;
   }
   try {
-    return { params, salt: decodeBase64(m[4]!), key: decodeBase64(m[5]!) };
+    const salt = decodeBase64(m[5]!);
+    const key = decodeBase64(m[6]!);
+    if (salt.length < 8 || salt.length > 64 || key.length < 16 || key.length > 64) return null;
+    return { params, salt, key };
   } catch {
     return null;
   }
+}
+
+/** Weaker than today's parameters, or one native call longer than a lane: rewrite after a login. */
+function outdated({ ln, r, p, k }: Params): boolean {
+  const today = SCRYPT_PARAMS;
+  return ln < today.ln || r < today.r || p * k < today.p * today.k || p > today.p;
 }
 
 export interface VerifyResult {
@@ -79,8 +139,9 @@ export interface VerifyResult {
  * only: nothing in configuration or the environment can select another hasher).
  */
 export interface PasswordHasher {
-  hash(password: string): Promise<string>;
-  verify(password: string, stored: string): Promise<VerifyResult>;
+  /** `pause` is awaited between the hash's native steps (the gate's chance to serve reads). */
+  hash(password: string, pause?: Pause): Promise<string>;
+  verify(password: string, stored: string, pause?: Pause): Promise<VerifyResult>;
   /** Verified against when there is no stored hash, so every login costs one verification. */
   readonly dummyHash: string;
 }
@@ -109,16 +170,18 @@ async function verifyBcrypt(password: string, stored: string): Promise<VerifyRes
   return { ok, needsRehash: ok };
 }
 
-export async function verifyPassword(password: string, stored: string): Promise<VerifyResult> {
+export async function verifyPassword(
+  password: string,
+  stored: string,
+  pause: Pause = noPause,
+): Promise<VerifyResult> {
   if (isBcryptHash(stored)) return verifyBcrypt(password, stored);
-  const parsed = parse(stored) ?? parse(DUMMY_HASH)!;
-  const key = await derive(password, parsed.salt, parsed.params, parsed.key.length);
-  const ok = parse(stored) !== null && timingSafeEqual(key, parsed.key);
-  const { ln, r, p } = parsed.params;
-  return {
-    ok,
-    needsRehash: ok && (ln < SCRYPT_PARAMS.ln || r < SCRYPT_PARAMS.r || p < SCRYPT_PARAMS.p),
-  };
+  const parsed = parse(stored);
+  // A malformed row costs the same as a real one and never verifies.
+  const target = parsed ?? parse(DUMMY_HASH)!;
+  const key = await derive(password, target.salt, target.params, target.key.length, pause);
+  const ok = parsed !== null && timingSafeEqual(key, target.key);
+  return { ok, needsRehash: ok && outdated(target.params) };
 }
 
 /**
@@ -126,10 +189,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
  * hash whether or not the account exists. Its password is random and unknown.
  */
 export const DUMMY_HASH =
-  "$scrypt$ln=15,r=8,p=3$Cg7Ym5Gq8jI0sRP+3uXq9w==$0Ll8rK7bO0wYx7hJ1bq7d0Z2QzVx4pN8s1tYx5e2c3Q=";
+  "$scrypt$ln=15,r=8,p=1,k=3$X8fSaeyGB1nQ8AKsdCIVzQ==$EImGBwjPjupIfrEOFpHQeb3XAZjuolkIsMUIw/BObfc=";
 
 export const scryptHasher: PasswordHasher = {
-  hash: (password) => hashPassword(password),
-  verify: (password, stored) => verifyPassword(password, stored),
+  hash: (password, pause) => hashPassword(password, pause),
+  verify: (password, stored, pause) => verifyPassword(password, stored, pause),
   dummyHash: DUMMY_HASH,
 };

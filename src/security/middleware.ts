@@ -22,13 +22,22 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   // On a replica, a refusal is checked again on the primary (a sign-in the replica has not seen yet);
   // the primary's D1 session is only opened then.
   const primary = deps.readsFromReplica ? () => deps.primary.users : undefined;
-  // Counted as a read in flight, so a queued password hash waits for it (load shedding, hash-gate.ts).
-  const { auth, user } = await deps.hashGate.read(() =>
-    authenticate(deps.config, db.users, match[1]!, deps.now(), (jti) => db.tokens.legacySpent(jti), primary),
-  );
-  c.set("auth", auth);
-  c.set("currentUser", user);
-  await next();
+  const handle = async (): Promise<void> => {
+    const { auth, user } = await authenticate(
+      deps.config,
+      db.users,
+      match[1]!,
+      deps.now(),
+      (jti) => db.tokens.legacySpent(jti),
+      primary,
+    );
+    c.set("auth", auth);
+    c.set("currentUser", user);
+    await next();
+  };
+  // An authenticated GET, its handler included, counts as a read in flight: the next lane of a password
+  // hash waits for it (load shedding, hash-gate.ts). Other methods may hash themselves, so not them.
+  await (c.req.method === "GET" || c.req.method === "HEAD" ? deps.hashGate.read(handle) : handle());
 };
 
 /**

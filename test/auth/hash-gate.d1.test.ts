@@ -1,9 +1,10 @@
 // The per-isolate hash gate (src/auth/hash-gate.ts): one hash at a time, in arrival order, a bounded
 // queue that sheds with 503 `overloaded` + Retry-After, and authenticated reads let through between
-// hashes. Hashes are fakes the test finishes by hand; no timings are asserted.
-import { describe, expect, it } from "vitest";
+// hashes and between the lanes of one hash. Hashes and reads are fakes the test finishes by hand; no
+// timings are asserted (the grace tests use bounds hundreds of times what they need).
+import { describe, expect, it, vi } from "vitest";
 import { gatedHasher, HashGate } from "../../src/auth/hash-gate";
-import type { PasswordHasher } from "../../src/auth/password";
+import { type PasswordHasher, scryptHasher } from "../../src/auth/password";
 import { AppError } from "../../src/errors";
 
 /** Lets queued timers and I/O callbacks run (a few macrotask turns). */
@@ -15,10 +16,12 @@ async function settle(turns = 5): Promise<void> {
 function manualHashes() {
   const started: string[] = [];
   const finish = new Map<string, () => void>();
-  const hash = (name: string) => (): Promise<string> => {
-    started.push(name);
-    return new Promise((resolve) => finish.set(name, () => resolve(name)));
-  };
+  const hash =
+    (name: string) =>
+    (_pause: unknown): Promise<string> => {
+      started.push(name);
+      return new Promise((resolve) => finish.set(name, () => resolve(name)));
+    };
   return { started, hash, finish: (name: string) => finish.get(name)!() };
 }
 
@@ -62,6 +65,32 @@ describe("hash gate", () => {
     expect(await again).toBe("d");
   });
 
+  it("a holder that vanished without releasing (its request cancelled) is taken over by the head of the queue", async () => {
+    const gate = new HashGate({ maxQueued: 4, holderTimeoutMs: 50 });
+    let endLost!: () => void;
+    // Stands for a hash whose request workerd stopped: it shows no progress for longer than the timeout.
+    const lost = gate.run(() => new Promise<string>((resolve) => (endLost = () => resolve("lost"))));
+    const next = gate.run(async () => "next");
+    const after = gate.run(async () => "after");
+    expect(await next).toBe("next");
+    expect(await after).toBe("after");
+    expect(gate.running).toBe(false);
+    // If the lost one comes back, its release does not touch whoever holds the gate now.
+    const m = manualHashes();
+    const current = gate.run(m.hash("current"));
+    const queued = gate.run(m.hash("queued"));
+    await settle();
+    endLost();
+    expect(await lost).toBe("lost");
+    await settle();
+    expect(m.started).toEqual(["current"]);
+    m.finish("current");
+    expect(await current).toBe("current");
+    await settle();
+    m.finish("queued");
+    expect(await queued).toBe("queued");
+  });
+
   it("a failed hash frees the gate for the next one", async () => {
     const gate = new HashGate({ maxQueued: 2 });
     const failing = gate.run(() => Promise.reject(new Error("boom")));
@@ -97,6 +126,39 @@ describe("hash gate", () => {
     void endless;
   });
 
+  it("forgets a read that never finished (its request was cancelled) after 10 s, so hashes stop waiting for it", async () => {
+    const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0 });
+    const start = Date.now();
+    const clock = vi.spyOn(Date, "now").mockReturnValue(start);
+    try {
+      void gate.read(() => new Promise<never>(() => {}));
+      expect(gate.readsInFlight).toBe(1);
+      clock.mockReturnValue(start + 10_001);
+      expect(gate.readsInFlight).toBe(0);
+      // maxReadWaitMs is a minute: this would time out if the lost read were still waited for.
+      expect(await gate.run(async () => "ran")).toBe("ran");
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it("gatedHasher hands every gated call to keepAlive (waitUntil), failed ones too, so a cancelled request still releases the gate", async () => {
+    const gate = new HashGate();
+    const kept: Promise<unknown>[] = [];
+    const failing: PasswordHasher = {
+      hash: async () => "$h",
+      verify: () => Promise.reject(new Error("boom")),
+      dummyHash: "$dummy",
+    };
+    const hasher = gatedHasher(failing, gate, (work) => kept.push(work));
+    expect(await hasher.hash("pw")).toBe("$h");
+    await expect(hasher.verify("pw", "$h")).rejects.toThrow("boom");
+    expect(kept).toHaveLength(2);
+    // What waitUntil gets never rejects (the caller handles the error), and settles with the hash.
+    expect(await Promise.all(kept)).toEqual(["$h", undefined]);
+    expect(gate.running).toBe(false);
+  });
+
   it("a read that fails still leaves the count", async () => {
     const gate = new HashGate();
     await expect(gate.read(() => Promise.reject(new Error("db down")))).rejects.toThrow("db down");
@@ -106,9 +168,16 @@ describe("hash gate", () => {
   it("gatedHasher sends hash and verify through the gate and keeps the dummy hash", async () => {
     const gate = new HashGate({ maxQueued: 0 });
     let release!: () => void;
+    const pauses: unknown[] = [];
     const slow: PasswordHasher = {
-      hash: () => new Promise((resolve) => (release = () => resolve("$h"))),
-      verify: async () => ({ ok: true, needsRehash: false }),
+      hash: (_password, pause) => {
+        pauses.push(pause);
+        return new Promise((resolve) => (release = () => resolve("$h")));
+      },
+      verify: async (_password, _stored, pause) => {
+        pauses.push(pause);
+        return { ok: true, needsRehash: false };
+      },
       dummyHash: "$dummy",
     };
     const hasher = gatedHasher(slow, gate);
@@ -119,5 +188,155 @@ describe("hash gate", () => {
     release();
     expect(await pending).toBe("$h");
     expect(await hasher.verify("pw", "$h")).toEqual({ ok: true, needsRehash: false });
+    // Both got the gate's pause to call between their lanes.
+    expect(pauses).toHaveLength(2);
+    for (const pause of pauses) expect(pause).toBeTypeOf("function");
+  });
+});
+
+/** A hash of two lanes the test ends by hand, logging into `log`. */
+function twoLaneHash(log: string[], name: string) {
+  let endLane!: () => void;
+  const hash = async (pause: () => Promise<void>): Promise<string> => {
+    log.push(`${name} lane 1`);
+    await new Promise<void>((resolve) => (endLane = resolve));
+    await pause();
+    log.push(`${name} lane 2`);
+    return name;
+  };
+  return { hash, endLane1: () => endLane() };
+}
+
+/** A read the test ends by hand, logging into `log`. */
+function manualRead(gate: HashGate, log: string[], name: string) {
+  let end!: () => void;
+  const done = gate.read(async () => {
+    log.push(`${name} start`);
+    await new Promise<void>((resolve) => (end = resolve));
+    log.push(`${name} end`);
+  });
+  return { done, end: () => end() };
+}
+
+describe("hash gate: reads between the lanes of one hash", () => {
+  it("a read that started while a lane ran completes before the next lane starts", async () => {
+    const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0 });
+    const log: string[] = [];
+    const h = twoLaneHash(log, "login");
+    const hashed = gate.run(h.hash);
+    await settle();
+    const read = manualRead(gate, log, "me");
+    h.endLane1();
+    await settle(20);
+    expect(log).toEqual(["login lane 1", "me start"]);
+    read.end();
+    expect(await hashed).toBe("login");
+    await read.done;
+    expect(log).toEqual(["login lane 1", "me start", "me end", "login lane 2"]);
+  });
+
+  it("a read that reaches the gate a few turns after the lane ended still goes first (grace)", async () => {
+    // A request queued behind a lane takes several event-loop turns to reach `read`: the grace covers
+    // them, but only when reads were seen lately.
+    const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 2000 });
+    const log: string[] = [];
+    await gate.read(async () => "an earlier read");
+    const h = twoLaneHash(log, "login");
+    const hashed = gate.run(h.hash);
+    await settle();
+    h.endLane1();
+    await settle(3);
+    const read = manualRead(gate, log, "me");
+    await settle(20);
+    expect(log).toEqual(["login lane 1", "me start"]);
+    read.end();
+    expect(await hashed).toBe("login");
+    expect(log).toEqual(["login lane 1", "me start", "me end", "login lane 2"]);
+  });
+
+  it("with no reads seen lately, a lane follows the previous one without the grace", async () => {
+    // A grace of a minute would time the test out if it were spent.
+    const gate = new HashGate({ graceMs: 60_000 });
+    const log: string[] = [];
+    const h = twoLaneHash(log, "login");
+    const hashed = gate.run(h.hash);
+    await settle();
+    h.endLane1();
+    expect(await hashed).toBe("login");
+    expect(log).toEqual(["login lane 1", "login lane 2"]);
+  });
+
+  it("the next hash waits, like a lane, for a read that started during the previous hash", async () => {
+    const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0 });
+    const log: string[] = [];
+    const a = twoLaneHash(log, "a");
+    const b = twoLaneHash(log, "b");
+    const first = gate.run(a.hash);
+    const second = gate.run(b.hash);
+    await settle();
+    a.endLane1();
+    expect(await first).toBe("a");
+    const read = manualRead(gate, log, "me");
+    await settle(20);
+    expect(log).toEqual(["a lane 1", "a lane 2", "me start"]);
+    read.end();
+    await read.done;
+    await settle(20);
+    expect(log).toEqual(["a lane 1", "a lane 2", "me start", "me end", "b lane 1"]);
+    b.endLane1();
+    expect(await second).toBe("b");
+  });
+
+  it("a lane waits for the reads in flight when it paused, not for reads that start afterwards", async () => {
+    const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0 });
+    const log: string[] = [];
+    const h = twoLaneHash(log, "login");
+    const hashed = gate.run(h.hash);
+    await settle();
+    const early = manualRead(gate, log, "early");
+    h.endLane1();
+    await settle(20);
+    // The lane waits for `early`; `late` starts while it waits and never ends (a steady stream of reads).
+    void manualRead(gate, log, "late").done;
+    early.end();
+    expect(await hashed).toBe("login");
+    expect(log).toEqual(["login lane 1", "early start", "late start", "early end", "login lane 2"]);
+    expect(gate.readsInFlight).toBe(1);
+  });
+
+  it("with real scrypt: a read in flight during lane 1 finishes before lane 2 starts", async () => {
+    const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0 });
+    const log: string[] = [];
+    // scryptHasher, with its pauses logged around the gate's.
+    const logged: PasswordHasher = {
+      ...scryptHasher,
+      hash: (pw, pause) =>
+        scryptHasher.hash(pw, async () => {
+          log.push("lane done");
+          await pause?.();
+          log.push("next lane");
+        }),
+    };
+    const hashed = gatedHasher(logged, gate).hash("a-real-passphrase");
+    // Counted in flight at once; its work needs three event-loop turns, so lane 1 runs meanwhile.
+    const read = gate.read(async () => {
+      await settle(3);
+      log.push("read done");
+    });
+    expect(await hashed).toMatch(/^\$scrypt\$ln=15,r=8,p=1,k=3\$/);
+    await read;
+    expect(log).toEqual(["lane done", "read done", "next lane", "lane done", "next lane"]);
+  });
+
+  it("reads that never stop delay a lane by at most maxReadWaitMs each time, never forever", async () => {
+    const gate = new HashGate({ maxReadWaitMs: 1, graceMs: 0 });
+    const log: string[] = [];
+    void gate.read(() => new Promise<never>(() => {}));
+    const h = twoLaneHash(log, "login");
+    const hashed = gate.run(h.hash);
+    await settle();
+    h.endLane1();
+    expect(await hashed).toBe("login");
+    expect(gate.readsInFlight).toBe(1);
   });
 });

@@ -53,9 +53,12 @@ describe("bcrypt hashes from the FastAPI service", () => {
       });
       expect(res.status).toBe(200);
       expect(res.body.token_type).toBe("bearer");
-      await vi.waitFor(async () => expect(await storedHash(user.id)).toMatch(/^\$scrypt\$ln=15,r=8,p=3\$/), {
-        timeout: 5000,
-      });
+      await vi.waitFor(
+        async () => expect(await storedHash(user.id)).toMatch(/^\$scrypt\$ln=15,r=8,p=1,k=3\$/),
+        {
+          timeout: 5000,
+        },
+      );
       expect(await auditActions(user.id)).toContain("login_succeeded");
       // The new scrypt hash verifies the same password.
       const again = await client.call("POST", "/auth/login", {

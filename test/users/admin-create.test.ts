@@ -39,7 +39,11 @@ describe("npm run admin -- create-admin", () => {
     const email = uniqueEmail("first-admin");
     const password = randomPassword();
     expect(password).toMatch(/^[A-Za-z0-9_-]{24}$/);
-    const rows = await createAdmin(email, await hashPasswordForApp(password));
+    const hash = await hashPasswordForApp(password);
+    // Today's format, so the first sign-in has nothing to rewrite.
+    expect(hash).toMatch(/^\$scrypt\$ln=15,r=8,p=1,k=3\$/);
+    expect(await scryptHasher.verify(password, hash)).toEqual({ ok: true, needsRehash: false });
+    const rows = await createAdmin(email, hash);
     expect(rows).toEqual([expect.objectContaining({ email, role: "admin" })]);
 
     // The real hasher: the point is that the app accepts the script's scrypt hash.
