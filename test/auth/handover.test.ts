@@ -73,7 +73,9 @@ describe("POST /auth/handover (the hosted login page's redirect_to)", () => {
     const results = await Promise.all(
       Array.from({ length: 60 }, () => handover(client, user.tokens.access_token)),
     );
-    const seen = results.map((r) => `${r.status} ${r.status >= 500 ? JSON.stringify(r.body) : ""}`).join("\n");
+    const seen = results
+      .map((r) => `${r.status} ${r.status >= 500 ? JSON.stringify(r.body) : ""}`)
+      .join("\n");
     const won = results.filter((r) => r.status === 200);
     expect(won, seen).toHaveLength(1);
     // A 503 `storage_unavailable` (a starved machine missed the store's connect deadline) decided nothing;
