@@ -88,7 +88,7 @@ export async function eventsOnPostgres(ctx) {
   }
   const [port, inspectorPort] = [await freePort(), await freePort()];
   const vars = { ...benchVars({ port, secretKey: ctx.secretKey, adminEmail: "" }), DATABASE_URL: url };
-  ctx.progress(`events (Postgres): starting wrangler dev (bench/worker.postgres.ts) on 127.0.0.1:${port}`);
+  ctx.progress(`events (Postgres): starting wrangler dev (bench/wrangler.postgres.toml) on 127.0.0.1:${port}`);
   const server = await startWrangler({
     root: ctx.root,
     persistTo: join(ctx.stateDir, "postgres"),
@@ -96,7 +96,7 @@ export async function eventsOnPostgres(ctx) {
     inspectorPort,
     vars,
     logFile: join(ctx.stateDir, "wrangler-postgres.log"),
-    script: join("bench", "worker.postgres.ts"),
+    config: join("bench", "wrangler.postgres.toml"),
   });
   try {
     const res = await fetch(`${server.base}/__bench/users`, {
