@@ -88,7 +88,9 @@ export async function eventsOnPostgres(ctx) {
   }
   const [port, inspectorPort] = [await freePort(), await freePort()];
   const vars = { ...benchVars({ port, secretKey: ctx.secretKey, adminEmail: "" }), DATABASE_URL: url };
-  ctx.progress(`events (Postgres): starting wrangler dev (bench/wrangler.postgres.toml) on 127.0.0.1:${port}`);
+  ctx.progress(
+    `events (Postgres): starting wrangler dev (bench/wrangler.postgres.toml) on 127.0.0.1:${port}`,
+  );
   const server = await startWrangler({
     root: ctx.root,
     persistTo: join(ctx.stateDir, "postgres"),
