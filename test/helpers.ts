@@ -139,3 +139,37 @@ export async function auditEntries(userId: string): Promise<AuditEntry[]> {
 export async function auditActions(userId: string): Promise<string[]> {
   return (await auditEntries(userId)).map((e) => e.action);
 }
+
+/** A verified account whose stored password hash is exactly `hash` (imported or earlier formats). */
+export async function userWithPasswordHash(
+  hash: string,
+  prefix = "user",
+): Promise<{ id: string; email: string }> {
+  const db = database();
+  try {
+    const email = uniqueEmail(prefix);
+    const user = await db.users.create({
+      id: crypto.randomUUID(),
+      email,
+      fullName: null,
+      passwordHash: hash,
+      role: "user",
+      isVerified: true,
+      now: new Date(),
+    });
+    if (!user) throw new Error("user not created");
+    return { id: user.id, email };
+  } finally {
+    await db.close();
+  }
+}
+
+/** The password hash stored for an account, read straight from the store. */
+export async function storedPasswordHash(id: string): Promise<string | null> {
+  const db = database();
+  try {
+    return (await db.users.findById(id))?.passwordHash ?? null;
+  } finally {
+    await db.close();
+  }
+}

@@ -3,7 +3,7 @@
 import { scryptSync } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import * as password from "../../src/auth/password";
-import { database, testClient, uniqueEmail } from "../helpers";
+import { storedPasswordHash, testClient, userWithPasswordHash } from "../helpers";
 
 const LEGACY_PASSWORD = "a-legacy-passphrase-42";
 
@@ -13,58 +13,29 @@ function legacyHash(pw: string): string {
   return `$scrypt$ln=15,r=8,p=3$${Buffer.from(salt).toString("base64")}$${key.toString("base64")}`;
 }
 
-async function userWithHash(hash: string): Promise<{ id: string; email: string }> {
-  const db = database();
-  try {
-    const email = uniqueEmail("rehash");
-    const user = await db.users.create({
-      id: crypto.randomUUID(),
-      email,
-      fullName: null,
-      passwordHash: hash,
-      role: "user",
-      isVerified: true,
-      now: new Date(),
-    });
-    if (!user) throw new Error("user not created");
-    return { id: user.id, email };
-  } finally {
-    await db.close();
-  }
-}
-
-async function storedHash(id: string): Promise<string | null> {
-  const db = database();
-  try {
-    return (await db.users.findById(id))?.passwordHash ?? null;
-  } finally {
-    await db.close();
-  }
-}
-
 describe("rehash of one-call scrypt hashes at sign-in", () => {
   it("a p=3 hash signs in and is rewritten as three chained lanes; a wrong password rewrites nothing", async () => {
     const hash = legacyHash(LEGACY_PASSWORD);
-    const user = await userWithHash(hash);
+    const user = await userWithPasswordHash(hash, "rehash");
     const client = testClient({ passwords: password.scryptHasher });
 
     const wrong = await client.call("POST", "/auth/login", {
       json: { email: user.email, password: "not-the-one-1" },
     });
     expect(wrong.status).toBe(401);
-    expect(await storedHash(user.id)).toBe(hash);
+    expect(await storedPasswordHash(user.id)).toBe(hash);
 
     const res = await client.call("POST", "/auth/login", {
       json: { email: user.email, password: LEGACY_PASSWORD },
     });
     expect(res.status).toBe(200);
     await vi.waitFor(
-      async () => expect(await storedHash(user.id)).toMatch(/^\$scrypt\$ln=15,r=8,p=1,k=3\$/),
+      async () => expect(await storedPasswordHash(user.id)).toMatch(/^\$scrypt\$ln=15,r=8,p=1,k=3\$/),
       {
         timeout: 10_000,
       },
     );
-    const rewritten = (await storedHash(user.id))!;
+    const rewritten = (await storedPasswordHash(user.id))!;
     expect(await password.verifyPassword(LEGACY_PASSWORD, rewritten)).toEqual({
       ok: true,
       needsRehash: false,
@@ -77,6 +48,6 @@ describe("rehash of one-call scrypt hashes at sign-in", () => {
     expect(again.status).toBe(200);
     const me = await client.call("GET", "/auth/me", { token: again.body.access_token });
     expect(me.body).toMatchObject({ email: user.email });
-    expect(await storedHash(user.id)).toBe(rewritten);
+    expect(await storedPasswordHash(user.id)).toBe(rewritten);
   }, 30_000);
 });

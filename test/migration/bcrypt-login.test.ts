@@ -3,58 +3,29 @@
 import bcrypt from "bcryptjs";
 import { describe, expect, it, vi } from "vitest";
 import * as password from "../../src/auth/password";
-import { auditActions, database, testClient, uniqueEmail } from "../helpers";
+import { auditActions, storedPasswordHash, testClient, uniqueEmail, userWithPasswordHash } from "../helpers";
 
 const scryptClient = (env: Record<string, unknown> = {}) =>
   testClient({ passwords: password.scryptHasher }, env);
-
-async function importedUser(hash: string): Promise<{ id: string; email: string }> {
-  const db = database();
-  try {
-    const email = uniqueEmail("legacy");
-    const user = await db.users.create({
-      id: crypto.randomUUID(),
-      email,
-      fullName: null,
-      passwordHash: hash,
-      role: "user",
-      isVerified: true,
-      now: new Date(),
-    });
-    if (!user) throw new Error("user not created");
-    return { id: user.id, email };
-  } finally {
-    await db.close();
-  }
-}
-
-async function storedHash(id: string): Promise<string | null> {
-  const db = database();
-  try {
-    return (await db.users.findById(id))?.passwordHash ?? null;
-  } finally {
-    await db.close();
-  }
-}
 
 describe("bcrypt hashes from the FastAPI service", () => {
   for (const prefix of ["$2a$", "$2b$", "$2y$"]) {
     it(`${prefix} verifies at login and is replaced by scrypt on the first success`, async () => {
       const hash = bcrypt.hashSync("old-service-password", 4).replace(/^\$2[aby]\$/, prefix);
-      const user = await importedUser(hash);
+      const user = await userWithPasswordHash(hash, "legacy");
       const client = scryptClient();
       const wrong = await client.call("POST", "/auth/login", {
         json: { email: user.email, password: "not-it-at-all" },
       });
       expect(wrong.status).toBe(401);
-      expect(await storedHash(user.id)).toBe(hash);
+      expect(await storedPasswordHash(user.id)).toBe(hash);
       const res = await client.call("POST", "/auth/login", {
         json: { email: user.email, password: "old-service-password" },
       });
       expect(res.status).toBe(200);
       expect(res.body.token_type).toBe("bearer");
       await vi.waitFor(
-        async () => expect(await storedHash(user.id)).toMatch(/^\$scrypt\$ln=15,r=8,p=1,k=3\$/),
+        async () => expect(await storedPasswordHash(user.id)).toMatch(/^\$scrypt\$ln=15,r=8,p=1,k=3\$/),
         {
           timeout: 5000,
         },
@@ -70,7 +41,7 @@ describe("bcrypt hashes from the FastAPI service", () => {
 
   it("verifies a cost-12 hash like the old service's (passlib default)", async () => {
     const hash = bcrypt.hashSync("cost-twelve-password", 12);
-    const user = await importedUser(hash);
+    const user = await userWithPasswordHash(hash, "legacy");
     const res = await scryptClient().call("POST", "/auth/login", {
       json: { email: user.email, password: "cost-twelve-password" },
     });
@@ -93,7 +64,7 @@ describe("bcrypt hashes from the FastAPI service", () => {
       expect(verify.mock.calls.map((c) => c[1])).toEqual([password.DUMMY_HASH, password.DUMMY_BCRYPT_HASH]);
       verify.mockClear();
       const hash = bcrypt.hashSync("pw-bcrypt-known", 4);
-      const user = await importedUser(hash);
+      const user = await userWithPasswordHash(hash, "legacy");
       await scryptClient({ LEGACY_BCRYPT: "true" }).call("POST", "/auth/login", {
         json: { email: user.email, password: "wrong-password" },
       });
