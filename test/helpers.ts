@@ -140,15 +140,24 @@ export async function auditActions(userId: string): Promise<string[]> {
   return (await auditEntries(userId)).map((e) => e.action);
 }
 
-/** A verified account whose stored password hash is exactly `hash` (imported or earlier formats). */
-export async function userWithPasswordHash(
-  hash: string,
-  prefix = "user",
-): Promise<{ id: string; email: string }> {
+/** Runs `fn` with a fresh handle on the test database and closes it afterwards. */
+export async function withDb<T>(fn: (db: Database) => Promise<T>): Promise<T> {
   const db = database();
   try {
-    const email = uniqueEmail(prefix);
-    const user = await db.users.create({
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/** A verified account whose stored password hash is exactly `hash` (imported or earlier formats, or none). */
+export async function userWithPasswordHash(
+  hash: string | null,
+  prefix = "user",
+): Promise<{ id: string; email: string }> {
+  const email = uniqueEmail(prefix);
+  const user = await withDb((db) =>
+    db.users.create({
       id: crypto.randomUUID(),
       email,
       fullName: null,
@@ -156,20 +165,13 @@ export async function userWithPasswordHash(
       role: "user",
       isVerified: true,
       now: new Date(),
-    });
-    if (!user) throw new Error("user not created");
-    return { id: user.id, email };
-  } finally {
-    await db.close();
-  }
+    }),
+  );
+  if (!user) throw new Error("user not created");
+  return { id: user.id, email };
 }
 
 /** The password hash stored for an account, read straight from the store. */
 export async function storedPasswordHash(id: string): Promise<string | null> {
-  const db = database();
-  try {
-    return (await db.users.findById(id))?.passwordHash ?? null;
-  } finally {
-    await db.close();
-  }
+  return withDb(async (db) => (await db.users.findById(id))?.passwordHash ?? null);
 }

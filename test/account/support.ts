@@ -1,15 +1,7 @@
 import { expect } from "vitest";
-import type { Database } from "../../src/storage/types";
-import { database, type TestClient, type TestUser, tokenFromEmail } from "../helpers";
+import { type TestClient, type TestUser, tokenFromEmail, withDb } from "../helpers";
 
-export async function withDb<T>(fn: (db: Database) => Promise<T>): Promise<T> {
-  const db = database();
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
+export { withDb };
 
 /** Asks for a change to `newEmail` and returns the token of the link mailed there. */
 export async function requestChange(client: TestClient, user: TestUser, newEmail: string): Promise<string> {

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { entryHash, GENESIS_HASH, personalDigest } from "../../src/audit/chain";
 import { verifyAuditLog } from "../../src/audit/verify";
 import { newId } from "../../src/lib/crypto";
-import type { Database, NewAuditEntry } from "../../src/storage/types";
-import { auditEntries, createVerifiedUser, database, testClient } from "../helpers";
+import type { NewAuditEntry } from "../../src/storage/types";
+import { auditEntries, createVerifiedUser, database, testClient, withDb } from "../helpers";
 import { rawSql } from "../support/raw-sql";
 import { createAdmin } from "../users/admin-helpers";
 
@@ -19,15 +19,6 @@ function entry(userId: string | null, at: Date, action = "login_failed"): NewAud
     createdAt: at,
     metadata: { reason: "bad_password", nested: { b: 2, a: [1, "x"] } },
   };
-}
-
-async function withDb<T>(fn: (db: Database) => Promise<T>): Promise<T> {
-  const db = database();
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
 }
 
 /** `n` entries for `userId`, one after another, a second apart from `start`; their ids in chain order. */

@@ -3,7 +3,7 @@ import { chainOf } from "../../src/audit/chain";
 import { verifyAuditLog } from "../../src/audit/verify";
 import { newId } from "../../src/lib/crypto";
 import type { Database, NewAuditEntry, NewSession, PreparedTail } from "../../src/storage/types";
-import { auditEntries, database } from "../helpers";
+import { auditEntries, database, userWithPasswordHash, withDb } from "../helpers";
 
 // A sign-in reads its chain's tail ahead (while the password hashes) and writes after it later: these
 // tests make that read go stale on purpose and check that the chain never forks.
@@ -38,29 +38,9 @@ function prepared(db: Database, userId: string): PreparedTail {
   return { chain: chainOf(userId), tail: db.audit.prepare(userId) };
 }
 
-async function withDb<T>(fn: (db: Database) => Promise<T>): Promise<T> {
-  const db = database();
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
-
 /** A user row (sessions reference it). */
 async function newUser(): Promise<string> {
-  const user = await withDb((db) =>
-    db.users.create({
-      id: newId(),
-      email: `tail-${newId()}@example.test`,
-      fullName: null,
-      passwordHash: null,
-      role: "user",
-      isVerified: true,
-      now: new Date(),
-    }),
-  );
-  return user!.id;
+  return (await userWithPasswordHash(null, "tail")).id;
 }
 
 /** The user's chain: seqs 1..n without a gap or a duplicate, and every link verifies. */

@@ -3,10 +3,10 @@ import {
   auditEntries,
   BASE,
   createVerifiedUser,
-  database,
   type TestClient,
   type TestUser,
   testClient,
+  withDb,
 } from "../helpers";
 import { SoftwareAuthenticator } from "./authenticator";
 
@@ -14,15 +14,6 @@ import { SoftwareAuthenticator } from "./authenticator";
 function clock(start = Date.now()) {
   let t = start;
   return { now: () => new Date(t), advance: (ms: number) => (t += ms) };
-}
-
-async function withDb<T>(fn: (db: ReturnType<typeof database>) => Promise<T>): Promise<T> {
-  const db = database();
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
 }
 
 async function registerPasskey(
