@@ -69,6 +69,10 @@ const ConfigSchema = z
     D1_READ_REPLICAS: bool.default(false),
     DATABASE_URL: storeUrl(["postgres", "postgresql"], "postgres://user:password@127.0.0.1:5432/edge_auth"),
     REDIS_URL: storeUrl(["redis", "rediss"], "redis://127.0.0.1:6379/0"),
+    // How long opening a Postgres or Redis connection may take before the request answers 503
+    // storage_unavailable. 1.5 s keeps a silent store's 503 within 2 s; a store far from the Worker, or a
+    // loaded CI machine opening many connections at once, may need more.
+    STORAGE_CONNECT_TIMEOUT_MS: int(1_500, 100, 30_000),
     GOOGLE_CLIENT_ID: optionalString,
     GOOGLE_CLIENT_SECRET: optionalString,
     FACEBOOK_CLIENT_ID: optionalString,

@@ -140,7 +140,7 @@ export class RequestDeps implements Deps {
       createRateLimiter(this.config, this.env, {
         counters: () => this.db.counters,
         now: () => this.now(),
-        redis: redisWindowCounter,
+        redis: (url) => redisWindowCounter(url, { connectTimeoutMs: this.config.STORAGE_CONNECT_TIMEOUT_MS }),
       });
     return this.#limiter;
   }

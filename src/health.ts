@@ -72,7 +72,7 @@ async function appliedMigrations(c: Context<AppEnv>): Promise<{ kind: "d1" | "po
     }
   }
   const { LazyPgClient } = await loadDriver("postgresConnection");
-  const client = new LazyPgClient(url);
+  const client = new LazyPgClient(url, config.STORAGE_CONNECT_TIMEOUT_MS);
   try {
     const exists = await client.query({
       text: "select to_regclass('drizzle.__drizzle_migrations') is not null as present",

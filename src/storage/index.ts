@@ -24,11 +24,13 @@ export function openDatabase(config: Config, env: Env, options: DatabaseOptions 
     const session = env.DB.withSession(options.replicaReads ? "first-unconstrained" : "first-primary");
     return openD1(session, outbox);
   }
-  const pgOptions = { ...options, outbox };
+  const pgOptions = { connectTimeoutMs: config.STORAGE_CONNECT_TIMEOUT_MS, ...options, outbox };
   return lazyDatabase("postgres", async () => (await loadDriver("postgres")).openPostgres(url, pgOptions));
 }
 
 /** KV unless REDIS_URL selects Redis (whose client module openRedis imports on first use). */
 export function openEphemeral(config: Config, env: Env): EphemeralStore {
-  return config.REDIS_URL ? openRedis(config.REDIS_URL) : openKv(env.KV);
+  return config.REDIS_URL
+    ? openRedis(config.REDIS_URL, { connectTimeoutMs: config.STORAGE_CONNECT_TIMEOUT_MS })
+    : openKv(env.KV);
 }

@@ -561,6 +561,8 @@ export interface DatabaseOptions {
    * more.
    */
   queryTimeoutMs?: number;
+  /** How long opening the connection may take (Postgres; config STORAGE_CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs?: number;
   /**
    * Write each audit entry's webhook delivery to the outbox, in the entry's own atomic write. openDatabase
    * sets it exactly when WEBHOOK_URL is set (no webhook, no rows); `onWrite` runs after each such write.

@@ -41,6 +41,20 @@ describe("store URL validation", () => {
   });
 });
 
+describe("STORAGE_CONNECT_TIMEOUT_MS", () => {
+  it("defaults to 1.5 s and accepts 100 to 30000 ms, naming the key otherwise", () => {
+    expect(parseConfig({ ENVIRONMENT: "test" }).STORAGE_CONNECT_TIMEOUT_MS).toBe(1_500);
+    expect(
+      parseConfig({ ENVIRONMENT: "test", STORAGE_CONNECT_TIMEOUT_MS: "8000" }).STORAGE_CONNECT_TIMEOUT_MS,
+    ).toBe(8_000);
+    for (const bad of ["5", "60000", "1.5s"]) {
+      const found = problems({ STORAGE_CONNECT_TIMEOUT_MS: bad });
+      expect(found, bad).toHaveLength(1);
+      expect(found[0], bad).toMatch(/^STORAGE_CONNECT_TIMEOUT_MS: /);
+    }
+  });
+});
+
 describe("a misconfigured Worker", () => {
   it("in development shows the reason on the page", async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});

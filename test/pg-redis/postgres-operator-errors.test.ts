@@ -33,7 +33,11 @@ async function admin(sql: string): Promise<void> {
 function appWith(databaseUrl: string) {
   const app = createApp();
   return (path: string, init?: RequestInit) =>
-    app.request(`${BASE}${path}`, init, { ...env, DATABASE_URL: databaseUrl });
+    app.request(`${BASE}${path}`, init, {
+      ...env,
+      DATABASE_URL: databaseUrl,
+      STORAGE_CONNECT_TIMEOUT_MS: "1500",
+    });
 }
 
 const login: RequestInit = {

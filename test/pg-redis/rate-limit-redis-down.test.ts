@@ -19,7 +19,13 @@ function randomIp(): string {
 
 function appWith(redisUrl: string) {
   const app = createApp();
-  const bindings = { ...env, REDIS_URL: redisUrl, RATE_LIMIT_ENABLED: "true" };
+  // The product's default connect deadline (the pg-redis project raises it for its parallel bursts).
+  const bindings = {
+    ...env,
+    REDIS_URL: redisUrl,
+    RATE_LIMIT_ENABLED: "true",
+    STORAGE_CONNECT_TIMEOUT_MS: "1500",
+  };
   const ip = randomIp();
   const request = async (path: string, init: { json?: unknown } = {}) => {
     const headers = new Headers({ "CF-Connecting-IP": ip });

@@ -13,7 +13,8 @@ const { silentRedisUrl, silentPostgresUrl } = inject("faults");
 
 function appWith(overrides: Record<string, string>) {
   const app = createApp();
-  const bindings = { ...env, ...overrides };
+  // The product's default connect deadline (the pg-redis project raises it for its parallel bursts).
+  const bindings = { ...env, STORAGE_CONNECT_TIMEOUT_MS: "1500", ...overrides };
   return async (path: string, init: RequestInit = {}) => {
     const started = Date.now();
     const res = await app.request(`${BASE}${path}`, init, bindings);
@@ -95,5 +96,21 @@ describe("Postgres that accepts connections and never answers", () => {
     expect(await res.json()).toMatchObject({ code: "storage_unavailable" });
     expect(ms).toBeLessThan(3_000); // the 1.5 s connect deadline, plus a busy machine's slack
     expect((await request("/openapi.json")).res.status).toBe(200);
+  });
+});
+
+describe("STORAGE_CONNECT_TIMEOUT_MS", () => {
+  it("sets the connect deadline: a silent Postgres and a silent Redis answer 503 after it, not after the default", async () => {
+    const request = appWith({
+      DATABASE_URL: silentPostgresUrl,
+      REDIS_URL: silentRedisUrl,
+      STORAGE_CONNECT_TIMEOUT_MS: "200",
+    });
+    const { res, ms } = await request("/auth/login", login);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ code: "storage_unavailable" });
+    // At least the deadline, and well under the 1.5 s default even on a loaded machine.
+    expect(ms).toBeGreaterThanOrEqual(190);
+    expect(ms).toBeLessThan(1_400);
   });
 });

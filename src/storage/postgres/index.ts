@@ -91,7 +91,7 @@ function surfaceUnavailable<T extends object>(repository: T): T {
  * shared client.
  */
 export function openPostgres(connectionString: string, options: DatabaseOptions = {}): Database {
-  const client = new LazyPgClient(connectionString, undefined, options.queryTimeoutMs);
+  const client = new LazyPgClient(connectionString, options.connectTimeoutMs, options.queryTimeoutMs);
   // drizzle only calls query() on its client; the lazy wrapper connects on the first one.
   const db = drizzle({ client: client as unknown as pg.Client });
   const dialect = pgDialect(db);
