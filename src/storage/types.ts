@@ -316,8 +316,9 @@ export interface AuditRepository {
    */
   append(entry: NewAuditEntry, prepared?: PreparedTail): Promise<void>;
   /**
-   * Reads the tail of `userId`'s chain now, for a write that follows (append, sessions.create). Null
-   * where the backend reads the tail inside the insert itself (Postgres): nothing to read ahead.
+   * Reads the tail of `userId`'s chain now, for a write that follows (append, sessions.create), on both
+   * backends; audit/record.ts prepareChain turns a failed read into null. Postgres' append reads the
+   * tail inside its one statement and ignores a prepared one; its sessions.create uses it.
    */
   prepare(userId: string | null): Promise<ChainEnd | null>;
   /** Newest first, keyset-paginated on (created_at, id). */

@@ -149,6 +149,11 @@ describe("the outbox is written with the entry", () => {
         await expect(
           db.sessions.create(session, entry(user!.id, new Date(), "login_succeeded")),
         ).rejects.toThrow();
+        // A sign-in's write with its tail read ahead (plain values on both backends) as well.
+        const ahead = { chain: user!.id, tail: db.audit.prepare(user!.id) };
+        await expect(
+          db.sessions.create(session, entry(user!.id, new Date(), "login_succeeded"), ahead),
+        ).rejects.toThrow();
         const { userId: _u, ...rotation } = entry(user!.id, new Date(), "token_refreshed");
         await expect(
           db.sessions.rotate(rotating.refreshHash, `next-${newId()}`, new Date(), 10_000, rotation),

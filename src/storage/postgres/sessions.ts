@@ -1,10 +1,12 @@
 import { inArray, type SQL, sql, type WithSubquery } from "drizzle-orm";
 import type { NodePgDatabase } from "drizzle-orm/node-postgres";
+import { chainAfter, chainOf } from "../../audit/chain";
 import { type Dialect, type OutboxWriter, SqlSessionRepository } from "../sql";
-import { retryOnChainConflict } from "../sql/audit-chain";
-import type { NewAuditEntry, NewSession, RotationAudit, Session } from "../types";
+import { isChainConflict, retryOnChainConflict } from "../sql/audit-chain";
+import type { ChainedEntry } from "../sql/outbox";
+import type { NewAuditEntry, NewSession, PreparedTail, RotationAudit, Session } from "../types";
 import { chainedInsert, queuedFromLogged } from "./audit-chain";
-import { refreshTokens, sessions } from "./schema";
+import { auditLog, refreshTokens, sessions, webhookOutbox } from "./schema";
 
 /**
  * Session writes that span tables, each one statement of data-modifying CTEs instead of a transaction:
@@ -20,13 +22,48 @@ export class PgSessionRepository extends SqlSessionRepository {
     super(d, outbox);
   }
 
-  async create(s: NewSession, audit?: NewAuditEntry): Promise<Session> {
+  async create(s: NewSession, audit?: NewAuditEntry, prepared?: PreparedTail): Promise<Session> {
     const row = this.newRow(s);
+    // With a tail read ahead (a sign-in reads it while the password hashes), the first try is plain
+    // values hashed here: on a fresh backend (one per Worker request without a pool) the statement
+    // that reads the tail and hashes in SQL costs ~4 ms more to parse and plan, and ~1 ms more on a
+    // warm one (bench/README.md, issue 19). A stale tail loses on audit_chain_seq_uq like any racer.
+    const ahead = audit && prepared?.chain === chainOf(audit.userId) ? await prepared.tail : null;
+    if (audit && ahead) {
+      try {
+        await this.createLinked(row, { ...audit, ...chainAfter(ahead, audit) });
+        this.outbox?.written();
+        return row;
+      } catch (err) {
+        if (!isChainConflict(err)) throw err;
+      }
+    }
     // One statement with the chain's tail read inside it; it fails as a whole when another writer took
     // the entry's seq, and is retried (reading the new tail).
     await retryOnChainConflict(() => this.createOnce(row, audit));
     if (audit) this.outbox?.written();
     return row;
+  }
+
+  /** Session, first history row, the entry chained after a known tail and its outbox row: one statement. */
+  private async createLinked(row: Session, entry: ChainedEntry): Promise<void> {
+    const created = this.db.$with("created").as(this.db.insert(sessions).values(row).returning());
+    const ctes: WithSubquery[] = [
+      created,
+      this.db.$with("logged").as(this.db.insert(auditLog).values(entry).returning({ id: auditLog.id })),
+    ];
+    if (this.outbox) {
+      const queued = this.db.insert(webhookOutbox).values(this.outbox.row(entry));
+      ctes.push(this.db.$with("queued").as(queued.returning({ id: webhookOutbox.id })));
+    }
+    await this.db
+      .with(...ctes)
+      .insert(refreshTokens)
+      .select(
+        this.db
+          .select({ tokenHash: created.currentHash, sessionId: created.id, createdAt: created.createdAt })
+          .from(created),
+      );
   }
 
   private async createOnce(row: Session, audit: NewAuditEntry | undefined): Promise<void> {

@@ -38,8 +38,8 @@ export class SqlAuditRepository implements AuditRepository {
   ) {}
 
   async prepare(userId: string | null): Promise<ChainEnd | null> {
-    // Postgres reads the tail inside its insert: a read ahead would be a wasted round trip.
-    if (this.d.appendChained) return null;
+    // Both backends: a sign-in's session write with a tail in hand is plain values (hashed in JS), which
+    // D1 needs (SQLite cannot hash) and Postgres plans much faster than the statement that hashes.
     return readChainTail(this.d, chainOf(userId));
   }
 
