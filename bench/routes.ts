@@ -45,7 +45,8 @@ const SessionWriteQuery = z.object({
   /** bare: the session and its token history; chained: + the sign-in's chained audit entry (what
    * POST /auth/login writes); outbox: + that entry's webhook delivery row (login with WEBHOOK_URL set).
    * chained/outbox read the chain's tail during the overlap, as login does during the password hash;
-   * the -inline ones read it after, in front of the write (what a sign-in paid before it did). */
+   * the -inline ones read it after, in front of the write (what a sign-in paid before it did); on
+   * Postgres they read nothing ahead: the write reads the tail and hashes in SQL, its only path before. */
   variant: z.enum(["bare", "chained", "outbox", "chained-inline", "outbox-inline"]),
   /** A stand-in for the password hash (the same wait in every variant, so paired differences cancel it). */
   overlap_ms: z.coerce.number().int().min(0).max(1000).default(0),
@@ -283,7 +284,10 @@ export function benchRoutes(): OpenAPIHono<AppEnv> {
         createdAt: now,
         metadata: { method: "password" },
       };
-      // As login does (src/auth/login.ts): the tail read starts before the hash and is used after it.
+      // As login does (src/auth/login.ts): the account is read first, so every variant's connection (a
+      // new one per request on Postgres) is open before the hash and none pays it in the write; then the
+      // tail read starts before the hash and is used after it.
+      await db.users.findById(userId);
       const ahead = variant === "chained" || variant === "outbox";
       const prepared = ahead
         ? { chain: chainOf(userId), tail: db.audit.prepare(userId).catch(() => null) }

@@ -11,7 +11,8 @@
 // BENCH_STORM_READERS (8, /auth/me during the storm), BENCH_SCALE_USERS (1000000), BENCH_SCALE_COUNT (60),
 // BENCH_KEEP_STATE=1 keeps bench/.state for inspection, BENCH_EVENTS_COUNT (300, sign-in writes per
 // variant), BENCH_EVENTS_OVERLAP_MS (50, the hash stand-in), BENCH_DATABASE_URL (events on Postgres too:
-// a database the bench may migrate and write to; skipped when unset), BENCH_PHASES (comma list of phases to run, e.g. "events"; all when unset).
+// a database the bench may migrate and write to; skipped when unset), BENCH_POOLED_DATABASE_URL (the same
+// database through a pooler in transaction mode, e.g. pgbouncer: the pooled row; skipped when unset), BENCH_PHASES (comma list of phases to run, e.g. "events"; all when unset).
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";

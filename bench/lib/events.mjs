@@ -8,9 +8,9 @@ import { benchVars, freePort, startWrangler } from "./server.mjs";
 
 /** The bare write first: every other variant's cost is its median paired difference to it. */
 const D1_VARIANTS = ["bare", "chained", "outbox", "chained-inline", "outbox-inline"];
-// Postgres reads the tail inside the insert (src/storage/postgres/audit-chain.ts): nothing to read
-// ahead, so the -inline variants would be the same requests again.
-const PG_VARIANTS = ["bare", "chained", "outbox"];
+// Postgres: chained/outbox read the tail ahead and write plain values (src/storage/postgres/sessions.ts);
+// outbox-inline reads nothing ahead, so its write reads the tail and hashes in SQL (the path before).
+const PG_VARIANTS = ["bare", "chained", "outbox", "outbox-inline"];
 
 /**
  * `ctx`: { base, userId, count, overlapMs, figure, progress }. Each request waits `overlapMs` (a
@@ -75,7 +75,9 @@ export async function eventsOnD1(ctx) {
 
 /**
  * Postgres, optional: BENCH_DATABASE_URL names a database the bench may write to (it is migrated
- * first). Unset or unreachable: the figure says so and the run goes on.
+ * first). Unset or unreachable: the figure says so and the run goes on. BENCH_POOLED_DATABASE_URL, also
+ * optional, reaches the same database through a pooler in transaction mode (e.g. a local pgbouncer), so
+ * requests get warm backends as behind Hyperdrive; unset, that row says "not measured".
  */
 export async function eventsOnPostgres(ctx) {
   const name = "Postgres: audit chain + outbox add to a sign-in";
@@ -86,40 +88,70 @@ export async function eventsOnPostgres(ctx) {
   } catch (err) {
     return ctx.missing(name, `not measured: Postgres unreachable (${err?.code ?? err?.message ?? err})`);
   }
+  const half = Math.max(10, Math.round(ctx.count / 2));
+  // Each request of the Worker opens its own connection, i.e. a fresh backend, which loads the catalog
+  // entries of the tables it touches and resolves every function and operator of its SQL on first use.
+  // `warm` touches the chain's tables first in the same request, to tell the catalog from the rest.
+  const direct = await onWorker(ctx, url, "direct", async (pg) => {
+    ctx.progress(`events (Postgres): ${half} rounds each, fresh and warm backend, ${PG_VARIANTS.join(", ")}`);
+    const fresh = await measure(pg, PG_VARIANTS, { count: half });
+    reportPg(fresh, ctx, "Postgres, fresh backend per request: ");
+    const warm = await measure(pg, PG_VARIANTS, { count: half, warm: true });
+    reportPg(warm, ctx, "Postgres, warm backend: ");
+    return { fresh, warm };
+  });
+  const pooledUrl = process.env.BENCH_POOLED_DATABASE_URL;
+  if (!pooledUrl) {
+    ctx.missing(
+      "Postgres through a pooler: audit chain + outbox add to a sign-in",
+      "not measured: BENCH_POOLED_DATABASE_URL unset (a pooler in transaction mode in front of BENCH_DATABASE_URL)",
+    );
+    return direct;
+  }
+  const pooled = await onWorker(ctx, pooledUrl, "pooled", async (pg) => {
+    ctx.progress(`events (Postgres through the pooler): ${half} rounds, ${PG_VARIANTS.join(", ")}`);
+    const r = await measure(pg, PG_VARIANTS, { count: half });
+    reportPg(r, ctx, "Postgres through a pooler (warm backends): ");
+    return r;
+  });
+  return { ...direct, pooled };
+}
+
+/** The figures of one Postgres run, with the in-SQL hash (the path before) next to the read ahead. */
+function reportPg(r, ctx, prefix) {
+  report(r, ctx, prefix);
+  ctx.figure(
+    `${prefix}before (tail read and hash in SQL): audit chain + outbox add (median paired difference)`,
+    r["outbox-inline"].diff_p50_ms,
+    "ms",
+  );
+}
+
+/** A `wrangler dev` of the Postgres bench Worker on `url`, a user of its own, then `run` against it. */
+async function onWorker(ctx, url, label, run) {
   const [port, inspectorPort] = [await freePort(), await freePort()];
   const vars = { ...benchVars({ port, secretKey: ctx.secretKey, adminEmail: "" }), DATABASE_URL: url };
   ctx.progress(
-    `events (Postgres): starting wrangler dev (bench/wrangler.postgres.toml) on 127.0.0.1:${port}`,
+    `events (Postgres, ${label}): starting wrangler dev (bench/wrangler.postgres.toml) on 127.0.0.1:${port}`,
   );
   const server = await startWrangler({
     root: ctx.root,
-    persistTo: join(ctx.stateDir, "postgres"),
+    persistTo: join(ctx.stateDir, `postgres-${label}`),
     port,
     inspectorPort,
     vars,
-    logFile: join(ctx.stateDir, "wrangler-postgres.log"),
+    logFile: join(ctx.stateDir, `wrangler-postgres-${label}.log`),
     config: join("bench", "wrangler.postgres.toml"),
   });
   try {
     const res = await fetch(`${server.base}/__bench/users`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ email: `bench-pg-${ctx.runId}@example.com`, password: ctx.password }),
+      body: JSON.stringify({ email: `bench-pg-${label}-${ctx.runId}@example.com`, password: ctx.password }),
     });
     if (res.status !== 201) throw new Error(`create user on Postgres: ${res.status} ${await res.text()}`);
     const user = await res.json();
-    // Each request of the Worker opens its own connection, i.e. a fresh backend, which loads the catalog
-    // entries of the tables it touches while planning. `warm` touches the chain's tables first in the
-    // same request (as a pooled backend would have them loaded), to tell that cost from the rest; half
-    // the rounds each. (In the run of bench/README.md both read alike: the catalog is not the cost.)
-    const pg = { ...ctx, base: server.base, userId: user.id };
-    const half = Math.max(10, Math.round(ctx.count / 2));
-    ctx.progress(`events (Postgres): ${half} rounds each, fresh and warm backend, ${PG_VARIANTS.join(", ")}`);
-    const fresh = await measure(pg, PG_VARIANTS, { count: half });
-    report(fresh, ctx, "Postgres, fresh backend per request: ");
-    const warm = await measure(pg, PG_VARIANTS, { count: half, warm: true });
-    report(warm, ctx, "Postgres, warm backend: ");
-    return { fresh, warm };
+    return await run({ ...ctx, base: server.base, userId: user.id });
   } finally {
     await server.stop();
   }
