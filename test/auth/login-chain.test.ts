@@ -63,7 +63,7 @@ describe("password sign-in: the chain tail read during the hash", () => {
     let res: Awaited<ReturnType<typeof client.call>>;
     try {
       res = await client.call("POST", "/auth/login", { json: { email: user.email, password: PASSWORD } });
-      // The tail was asked for once, for this user, before the write (on Postgres it answers null).
+      // The tail was asked for once, for this user, before the write (and went stale: the retry reads).
       expect(prepare.mock.calls).toEqual([[user.id]]);
     } finally {
       prepare.mockRestore();
