@@ -29,7 +29,7 @@ outer.get("/__bench/plain", (c) => c.json({ ok: true }));
 
 // The same plain route answering with the headers every response of ours carries (the security headers,
 // CSP, Cache-Control, a fresh request id, the JSON charset), still before any middleware of ours. Apart
-// from our code, those ~540 bytes in 15 more header lines cost something in every hop of `wrangler dev`
+// from our code, those ~540 bytes in 14 more header lines cost something in every hop of `wrangler dev`
 // (the user worker, miniflare's entry worker, wrangler's proxy worker): bare/plain-headers is what the
 // middleware itself costs, plain-headers/plain what carrying the headers costs.
 const PLAIN_HEADERS: Record<string, string> = {
