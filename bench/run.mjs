@@ -414,6 +414,7 @@ async function hotReads(available, me) {
   const common = { connections: S.connections };
   const loads = {
     plain: { ...common, url: `${base}/__bench/plain` },
+    "plain-headers": { ...common, url: `${base}/__bench/plain-headers` },
     bare: { ...common, url: `${base}/__bench/bare` },
     // Without a session to read, the reference measures the same statement finding nothing.
     reference: { ...common, url: `${base}/__bench/reference?sid=none` },
@@ -435,7 +436,7 @@ async function hotReads(available, me) {
   });
   Object.assign(raw, r);
   const ref = r.reference;
-  for (const name of ["plain", "bare", "reference", "pk-reference", "me"]) {
+  for (const name of ["plain", "plain-headers", "bare", "reference", "pk-reference", "me"]) {
     const x = r[name];
     if (!x) {
       missing(
@@ -480,6 +481,19 @@ async function hotReads(available, me) {
       undefined,
       undefined,
       `goal ≥ 0.90: ${ratio >= 0.9 ? "met" : "NOT met"}`,
+    );
+  }
+  // What the gap is made of: the same plain route with our response headers and no middleware.
+  if (r.plain && r.bare && r["plain-headers"]) {
+    figure(
+      "plain-headers/plain req/s (carrying our response headers, no middleware)",
+      round(r["plain-headers"].rps / r.plain.rps, 3),
+      "",
+    );
+    figure(
+      "bare/plain-headers req/s (the middleware itself, same headers both sides)",
+      round(r.bare.rps / r["plain-headers"].rps, 3),
+      "",
     );
   }
 }

@@ -18,7 +18,7 @@ const REQUEST_ID_MAX = 128;
 const NOT_REQUEST_ID = /[^\w\-=]/;
 
 /** Set on every response, overwriting a route's own (what hono/secure-headers did with these options). */
-const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
+export const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
   ["Cross-Origin-Resource-Policy", "same-origin"],
   ["Cross-Origin-Opener-Policy", "same-origin"],
   ["Origin-Agent-Cluster", "?1"],
@@ -31,7 +31,7 @@ const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
   ["X-Permitted-Cross-Domain-Policies", "none"],
   ["X-XSS-Protection", "0"],
 ];
-const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'";
+export const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'";
 
 /**
  * Request id, security headers and response defaults in one handler. The id is the caller's

@@ -41,6 +41,7 @@ describe("bench routes", () => {
       for (const path of [
         "/__bench/bare",
         "/__bench/plain",
+        "/__bench/plain-headers",
         "/__bench/reference?id=x",
         "/__bench/pk-reference?uid=x",
         "/__bench/audit",
@@ -155,6 +156,20 @@ describe("bench routes", () => {
     expect(await plain.json()).toEqual({ ok: true });
     // No middleware of ours ran: it has no request id (the bare route, behind them, has one).
     expect(plain.headers.get("X-Request-Id")).toBeNull();
+
+    // The same plain route carrying every response header the bare route gets, still before any
+    // middleware of ours (no CORS, limits or checks): the same header names and values, a fresh id each.
+    const withHeaders = await benchWorker.fetch(new Request(`${LOCAL}/__bench/plain-headers`), {
+      ...env,
+      ENVIRONMENT: "development",
+    } as never);
+    const bare = await bench("/__bench/bare");
+    expect(withHeaders.status).toBe(200);
+    expect(await withHeaders.json()).toEqual({ ok: true });
+    const headersOf = (res: Response): [string, string][] =>
+      [...res.headers].filter(([name]) => name !== "x-request-id");
+    expect(headersOf(withHeaders)).toEqual(headersOf(bare));
+    expect(withHeaders.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
 
     const created = await bench(
       "/__bench/users",
