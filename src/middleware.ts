@@ -17,20 +17,35 @@ const REQUEST_ID_HEADER = "X-Request-Id";
 const REQUEST_ID_MAX = 128;
 const NOT_REQUEST_ID = /[^\w\-=]/;
 
-/** Set on every response, overwriting a route's own (what hono/secure-headers did with these options). */
+/**
+ * Set on every response, overwriting a route's own: what OWASP's REST Security cheat sheet asks of an API
+ * response (HSTS, nosniff, no framing) plus API.md's Referrer-Policy and CORP (no cross-origin no-cors
+ * reads of an answer).
+ */
 export const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
   ["Cross-Origin-Resource-Policy", "same-origin"],
-  ["Cross-Origin-Opener-Policy", "same-origin"],
-  ["Origin-Agent-Cluster", "?1"],
   ["Referrer-Policy", "no-referrer"],
   ["Strict-Transport-Security", "max-age=63072000; includeSubDomains"],
   ["X-Content-Type-Options", "nosniff"],
+  ["X-Frame-Options", "DENY"],
+];
+
+/**
+ * Headers that only mean something for a document a browser renders (an opener, an agent cluster, link
+ * prefetching, the legacy XSS auditor, IE's download prompt, Flash/PDF policy files): on everything but
+ * JSON. A JSON answer is never rendered as a page (nosniff, CSP default-src 'none'), and each line
+ * costs every API response its bytes at every hop (bench/README.md, "Per-request cost").
+ */
+export const DOCUMENT_HEADERS: readonly (readonly [string, string])[] = [
+  ["Cross-Origin-Opener-Policy", "same-origin"],
+  ["Origin-Agent-Cluster", "?1"],
   ["X-DNS-Prefetch-Control", "off"],
   ["X-Download-Options", "noopen"],
-  ["X-Frame-Options", "DENY"],
   ["X-Permitted-Cross-Domain-Policies", "none"],
   ["X-XSS-Protection", "0"],
 ];
+/** application/json, application/problem+json, application/jwk-set+json, ... */
+const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\b/i;
 export const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'";
 
 /**
@@ -47,11 +62,14 @@ export const responseHeadersMiddleware: MiddlewareHandler<AppEnv> = async (c, ne
   await next();
   const h = c.res.headers;
   for (const [name, value] of SECURITY_HEADERS) h.set(name, value);
+  const type = h.get("Content-Type");
+  if (type === null || !JSON_TYPE.test(type))
+    for (const [name, value] of DOCUMENT_HEADERS) h.set(name, value);
   h.delete("X-Powered-By");
   h.set(REQUEST_ID_HEADER, id);
   if (!h.has("Content-Security-Policy")) h.set("Content-Security-Policy", DEFAULT_CSP);
   if (!h.has("Cache-Control")) h.set("Cache-Control", "no-store");
-  if (h.get("Content-Type") === "application/json") h.set("Content-Type", "application/json; charset=utf-8");
+  if (type === "application/json") h.set("Content-Type", "application/json; charset=utf-8");
 };
 
 const limitBody = bodyLimit({
