@@ -23,7 +23,7 @@ export interface HashGateOptions {
   holderTimeoutMs?: number;
 }
 
-// A hash (three scrypt lanes, ~200 ms of the isolate's thread on an idle machine): eight waiting is under
+// A hash (five scrypt lanes, ~200 ms of the isolate's thread on an idle machine): eight waiting is under
 // two seconds of queueing; a ninth caller is better told to come back than left hanging.
 const DEFAULT_MAX_QUEUED = 8;
 const DEFAULT_RETRY_AFTER_SECONDS = 1;
