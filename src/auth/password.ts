@@ -14,7 +14,7 @@ import { randomBytes } from "../lib/crypto";
  * length. Between two lanes the caller's `pause` lets the hash gate serve reads (hash-gate.ts), so a
  * read waits for at most one lane. Five lanes of N=2^14 are OWASP's N=2^14,r=8,p=5 (16 MiB per ROMix),
  * which OWASP lists as equivalent to N=2^15,r=8,p=3 (32 MiB): each lane is a full ROMix, as each of
- * p=5's is, so the work per guess is p=5's and a lane (~35 ms idle) is half of a 32 MiB one. Security
+ * p=5's is, so the work per guess is p=5's and a lane (~30 ms idle) is half of a 32 MiB one. Security
  * is not weaker than p=5: lane i's salt contains lane i-1's output, so the lanes are strictly
  * sequential (p=5's ROMix are independent and may run in parallel on an attacker's hardware), and only
  * keyₖ is stored, so a guess cannot be rejected before all k lanes ran (no early abort). Not PBKDF2
