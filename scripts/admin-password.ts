@@ -10,18 +10,18 @@ export function randomPassword(): string {
 
 function scryptLane(password: string, salt: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, 32, { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }, (err, key) => {
+    scrypt(password, salt, 32, { N: 2 ** 14, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }, (err, key) => {
       if (err) reject(err);
       else resolve(key);
     });
   });
 }
 
-/** Three chained lanes: lane i is salted with salt ‖ key of lane i-1 (src/auth/password.ts). */
+/** Five chained lanes: lane i is salted with salt ‖ key of lane i-1 (src/auth/password.ts). */
 export async function hashPasswordForApp(password: string): Promise<string> {
   const salt = randomBytes(16);
   const normalized = password.normalize("NFC");
   let key = await scryptLane(normalized, salt);
-  for (let i = 2; i <= 3; i++) key = await scryptLane(normalized, Buffer.concat([salt, key]));
-  return `$scrypt$ln=15,r=8,p=1,k=3$${salt.toString("base64")}$${key.toString("base64")}`;
+  for (let i = 2; i <= 5; i++) key = await scryptLane(normalized, Buffer.concat([salt, key]));
+  return `$scrypt$ln=14,r=8,p=1,k=5$${salt.toString("base64")}$${key.toString("base64")}`;
 }

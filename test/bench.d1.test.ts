@@ -102,7 +102,7 @@ describe("bench routes", () => {
       .first<{ password_hash: string; is_verified: number }>();
     expect(stored?.is_verified).toBe(1);
     expect(stored?.password_hash).toMatch(
-      /^\$scrypt\$ln=15,r=8,p=1,k=3\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/,
+      /^\$scrypt\$ln=14,r=8,p=1,k=5\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/,
     );
 
     const again = await bench(

@@ -23,7 +23,7 @@ export interface HashGateOptions {
   holderTimeoutMs?: number;
 }
 
-// A hash (three scrypt lanes, ~200 ms of the isolate's thread on an idle machine): eight waiting is under
+// A hash (five scrypt lanes, ~200 ms of the isolate's thread on an idle machine): eight waiting is under
 // two seconds of queueing; a ninth caller is better told to come back than left hanging.
 const DEFAULT_MAX_QUEUED = 8;
 const DEFAULT_RETRY_AFTER_SECONDS = 1;
@@ -34,7 +34,8 @@ const DEFAULT_MAX_READ_WAIT_MS = 200;
 // See #yieldToReads: a request queued during a lane needs a few event-loop turns (socket, the dev proxy's
 // entry worker, our middleware) before it calls `read`; on an idle thread that is well under this.
 const DEFAULT_GRACE_MS = 4;
-// Reads seen this recently make the gate spend its grace; a sign-in with no reader around pays nothing.
+// Reads seen this recently make the gate yield at its pauses and spend its grace; a sign-in with no reader
+// around (and no hash queued) pays nothing.
 const RECENT_READS_MS = 1000;
 // An authenticated read takes milliseconds; one "in flight" for this long was cancelled with its request.
 const STALE_READ_MS = 10_000;
@@ -49,7 +50,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * ~11x its p99 alone). The gate runs one hash at a time, in arrival order, and a hash is split into
  * native lanes (password.ts) with a `pause` between them; before each hash and at each pause, the gate
  * yields to the event loop and lets authenticated reads (see `read`) that arrived meanwhile finish, so
- * a read waits for at most one lane, not for a queue of hashes. Excess hashes are shed (AppError
+ * a read waits for at most one lane, not for a queue of hashes. With nobody around (no read lately, no
+ * hash queued) a pause does not yield, so a lone sign-in pays nothing for the gate. Excess hashes are shed (AppError
  * `overloaded`, 503 + Retry-After) rather than queued without bound. Reads are never shed.
  */
 export class HashGate {
@@ -113,6 +115,9 @@ export class HashGate {
     }
     const pause: Pause = async () => {
       this.#progressAt = Date.now();
+      // Nothing could be waiting for this thread: go straight on. Yielding costs a timer turn (~2 ms in
+      // workerd, per pause), which a sign-in with nobody around paid for nothing (bench/README.md).
+      if (!this.#contended()) return;
       await this.#yieldToReads();
       await this.#readsDone();
       this.#progressAt = Date.now();
@@ -125,6 +130,18 @@ export class HashGate {
     } finally {
       this.#release(token);
     }
+  }
+
+  /**
+   * Someone may be waiting for the thread: a read in flight or seen lately (more may be on their way),
+   * or a hash queued behind this one (a storm, when readers can arrive any moment). Otherwise a pause
+   * does not yield, and a read arriving in that quiet waits for the rest of that one hash, never more:
+   * once it has been seen, pauses yield again for a second.
+   */
+  #contended(): boolean {
+    return (
+      this.#waiting.length > 0 || this.#reads.size > 0 || Date.now() - this.#lastReadAt < RECENT_READS_MS
+    );
   }
 
   #hold(token: object): void {

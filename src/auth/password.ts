@@ -5,33 +5,36 @@ import { randomBytes } from "../lib/crypto";
 
 /**
  * Password storage: scrypt from node:crypto (native in workerd under nodejs_compat), as k chained
- * lanes, stored as `$scrypt$ln=15,r=8,p=1,k=3$<salt>$<key>`:
+ * lanes, stored as `$scrypt$ln=14,r=8,p=1,k=5$<salt>$<key>`:
  *
  *   key₁ = scrypt(pw, salt, N=2^ln, r, p)      keyᵢ = scrypt(pw, salt ‖ keyᵢ₋₁, N, r, p)      key = keyₖ
  *
  * Why lanes: workerd runs a native scrypt call on the isolate's only thread, and local D1 answers on
  * that thread too, so one p=3 call (~200 ms) stalled every other request of the isolate for its whole
- * length. Three lanes of p=1 cost the same (each lane is a full ROMix over the same 128·N·r = 32 MiB,
- * exactly what p=3 does three times), and between two lanes the caller's `pause` lets the hash gate
- * serve reads (hash-gate.ts), so a read waits for at most one lane. Security is not weaker than p=3:
- * lane i's salt contains lane i-1's output, so the lanes are strictly sequential (p=3's three ROMix
- * are independent and may run in parallel on an attacker's hardware), and only keyₖ is stored, so a
- * guess cannot be rejected before all k lanes ran (no early abort). Total work and memory per guess
- * are p=3's. Not PBKDF2 (deployed Workers refuse > 100,000 iterations) and not JS/WASM scrypt
- * (slower; WASM compiled at run time is refused; @noble/hashes' scryptAsync yields by Date.now(),
- * which workerd freezes during synchronous work).
+ * length. Between two lanes the caller's `pause` lets the hash gate serve reads (hash-gate.ts), so a
+ * read waits for at most one lane. Five lanes of N=2^14 are OWASP's N=2^14,r=8,p=5 (16 MiB per ROMix),
+ * which OWASP lists as equivalent to N=2^15,r=8,p=3 (32 MiB): each lane is a full ROMix, as each of
+ * p=5's is, so the work per guess is p=5's and a lane (~30 ms idle) is half of a 32 MiB one. Security
+ * is not weaker than p=5: lane i's salt contains lane i-1's output, so the lanes are strictly
+ * sequential (p=5's ROMix are independent and may run in parallel on an attacker's hardware), and only
+ * keyₖ is stored, so a guess cannot be rejected before all k lanes ran (no early abort). Not PBKDF2
+ * (deployed Workers refuse > 100,000 iterations) and not JS/WASM scrypt (slower; WASM compiled at run
+ * time is refused; @noble/hashes' scryptAsync yields by Date.now(), which workerd freezes during
+ * synchronous work).
  *
- * A hash without `k` is one scrypt call (k=1): that is the earlier `$scrypt$ln=15,r=8,p=3$` format
- * and what scripts/admin-password.ts wrote; it still verifies and is rewritten on the next login.
+ * Earlier formats still verify and are rewritten on the next successful login: a hash without `k` is
+ * one scrypt call (k=1, the `$scrypt$ln=15,r=8,p=3$` format), and `$scrypt$ln=15,r=8,p=1,k=3$` is
+ * three 32 MiB lanes (the same work as p=3, each lane twice as long as today's).
  */
-export const SCRYPT_PARAMS = { ln: 15, r: 8, p: 1, k: 3 } as const;
+export const SCRYPT_PARAMS = { ln: 14, r: 8, p: 1, k: 5 } as const;
 const KEY_LENGTH = 32;
 const SALT_LENGTH = 16;
 const MAXMEM = 64 * 1024 * 1024;
 
 // What a stored hash may ask for. workerd refuses N·r·p > 2^20 per call; 128·N·r bytes (the ROMix
-// table) above today's 32 MiB has no place in a 128 MB isolate; more than 4x today's total work per
-// guess (N·r·p·k) would hold a sign-in for a second; weaker than N=2^10 is not a password hash.
+// table) above the earlier format's 32 MiB has no place in a 128 MB isolate; total work per guess
+// (N·r·p·k) above 2^22 (4x p=3's, 6.4x today's) would hold a sign-in for a second; weaker than N=2^10 is
+// not a password hash.
 const LIMITS = { minLn: 10, maxLn: 20, maxNr: 2 ** 18, maxNrp: 2 ** 20, maxK: 8, maxWork: 2 ** 22 };
 
 interface Params {
@@ -121,10 +124,15 @@ function parse(stored: string): Parsed | null {
   }
 }
 
-/** Weaker than today's parameters, or one native call longer than a lane: rewrite after a login. */
+/**
+ * Rewrite after a login: less memory per call or less total work than today's, or one native call
+ * longer than today's lane (the earlier ln=15 formats), which holds the isolate's thread longer.
+ */
 function outdated({ ln, r, p, k }: Params): boolean {
   const today = SCRYPT_PARAMS;
-  return ln < today.ln || r < today.r || p * k < today.p * today.k || p > today.p;
+  const perCall = 2 ** ln * r * p;
+  const todayPerCall = 2 ** today.ln * today.r * today.p;
+  return ln < today.ln || r < today.r || perCall * k < todayPerCall * today.k || perCall > todayPerCall;
 }
 
 export interface VerifyResult {
@@ -189,7 +197,7 @@ export async function verifyPassword(
  * hash whether or not the account exists. Its password is random and unknown.
  */
 export const DUMMY_HASH =
-  "$scrypt$ln=15,r=8,p=1,k=3$X8fSaeyGB1nQ8AKsdCIVzQ==$EImGBwjPjupIfrEOFpHQeb3XAZjuolkIsMUIw/BObfc=";
+  "$scrypt$ln=14,r=8,p=1,k=5$dL8ucIfBNOlTtCljz8nVVg==$euw8CWDQN+it+sAL/mN20EHHndBTXs5FvD8OZXG3Cek=";
 
 export const scryptHasher: PasswordHasher = {
   hash: (password, pause) => hashPassword(password, pause),

@@ -266,6 +266,48 @@ describe("hash gate: reads between the lanes of one hash", () => {
     expect(log).toEqual(["login lane 1", "login lane 2"]);
   });
 
+  it("with nobody around (no read lately, no hash queued) a pause does not yield to the event loop", async () => {
+    const gate = new HashGate({ graceMs: 0 });
+    const log: string[] = [];
+    const h = twoLaneHash(log, "login");
+    const hashed = gate.run(h.hash);
+    await settle();
+    // Due on the next macrotask: it runs before lane 2 only if the pause yields one.
+    setTimeout(() => log.push("timer"), 0);
+    h.endLane1();
+    expect(await hashed).toBe("login");
+    await settle();
+    expect(log).toEqual(["login lane 1", "login lane 2", "timer"]);
+  });
+
+  it("a pause yields to the event loop when a read was seen lately or a hash is queued behind", async () => {
+    const contended = async (setUp: (gate: HashGate) => Promise<unknown>): Promise<string[]> => {
+      const gate = new HashGate({ graceMs: 0, maxReadWaitMs: 60_000 });
+      const log: string[] = [];
+      const h = twoLaneHash(log, "login");
+      const hashed = gate.run(h.hash);
+      await settle();
+      const other = setUp(gate);
+      setTimeout(() => log.push("timer"), 0);
+      h.endLane1();
+      expect(await hashed).toBe("login");
+      await other;
+      return log;
+    };
+    // A read that has come and gone: more may be on their way.
+    expect(await contended((gate) => gate.read(async () => "me"))).toEqual([
+      "login lane 1",
+      "timer",
+      "login lane 2",
+    ]);
+    // A sign-in queued behind: a storm, where readers may arrive any moment.
+    expect(await contended((gate) => gate.run(async () => "queued"))).toEqual([
+      "login lane 1",
+      "timer",
+      "login lane 2",
+    ]);
+  });
+
   it("the next hash waits, like a lane, for a read that started during the previous hash", async () => {
     const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0 });
     const log: string[] = [];
@@ -323,9 +365,14 @@ describe("hash gate: reads between the lanes of one hash", () => {
       await settle(3);
       log.push("read done");
     });
-    expect(await hashed).toMatch(/^\$scrypt\$ln=15,r=8,p=1,k=3\$/);
+    expect(await hashed).toMatch(/^\$scrypt\$ln=14,r=8,p=1,k=5\$/);
     await read;
-    expect(log).toEqual(["lane done", "read done", "next lane", "lane done", "next lane"]);
+    expect(log).toEqual([
+      "lane done",
+      "read done",
+      "next lane",
+      ...["lane done", "next lane", "lane done", "next lane", "lane done", "next lane"],
+    ]);
   });
 
   it("reads that never stop delay a lane by at most maxReadWaitMs each time, never forever", async () => {

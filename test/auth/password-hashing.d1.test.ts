@@ -24,7 +24,7 @@ const registration = (email: string): RequestInit => ({
 });
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64");
-const NEW_FORMAT = /^\$scrypt\$ln=15,r=8,p=1,k=3\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/;
+const NEW_FORMAT = /^\$scrypt\$ln=14,r=8,p=1,k=5\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/;
 
 /** The chained format computed independently of src/auth/password.ts, from its documented definition. */
 function chained(pw: string, salt: Uint8Array, ln: number, r: number, p: number, k: number): Uint8Array {
@@ -47,17 +47,17 @@ function counter() {
 }
 
 describe("password hashing", () => {
-  it("produces self-describing chained scrypt hashes that round-trip, pausing between the three lanes", async () => {
+  it("produces self-describing chained scrypt hashes that round-trip, pausing between the five lanes", async () => {
     const c = counter();
     const hash = await password.hashPassword("correct horse", c.pause);
     expect(hash).toMatch(NEW_FORMAT);
-    expect(c.count()).toBe(2);
+    expect(c.count()).toBe(4);
     const v = counter();
     expect(await password.verifyPassword("correct horse", hash, v.pause)).toEqual({
       ok: true,
       needsRehash: false,
     });
-    expect(v.count()).toBe(2);
+    expect(v.count()).toBe(4);
     expect((await password.verifyPassword("correct horsf", hash)).ok).toBe(false);
     expect((await password.verifyPassword("x", "garbage")).ok).toBe(false);
     // NFC: the composed and decomposed spellings are one password.
@@ -67,13 +67,13 @@ describe("password hashing", () => {
 
   it("lane i is salted with salt ‖ key of lane i-1, and only the last key is stored", async () => {
     const salt = crypto.getRandomValues(new Uint8Array(16));
-    const key = chained("chained-pw", salt, 15, 8, 1, 3);
-    const stored = `$scrypt$ln=15,r=8,p=1,k=3$${b64(salt)}$${b64(key)}`;
+    const key = chained("chained-pw", salt, 14, 8, 1, 5);
+    const stored = `$scrypt$ln=14,r=8,p=1,k=5$${b64(salt)}$${b64(key)}`;
     expect(await password.verifyPassword("chained-pw", stored)).toEqual({ ok: true, needsRehash: false });
     // The first lane's key (what k=1 would store) is not accepted in place of the last.
-    const first = chained("chained-pw", salt, 15, 8, 1, 1);
+    const first = chained("chained-pw", salt, 14, 8, 1, 1);
     expect(
-      (await password.verifyPassword("chained-pw", `$scrypt$ln=15,r=8,p=1,k=3$${b64(salt)}$${b64(first)}`))
+      (await password.verifyPassword("chained-pw", `$scrypt$ln=14,r=8,p=1,k=5$${b64(salt)}$${b64(first)}`))
         .ok,
     ).toBe(false);
   });
@@ -91,6 +91,18 @@ describe("password hashing", () => {
     expect(await password.verifyPassword("pw-wrong", stored)).toEqual({ ok: false, needsRehash: false });
   });
 
+  it("verifies the earlier three-lane ln=15 format (32 MiB lanes) and asks for a rehash into shorter lanes", async () => {
+    const salt = crypto.getRandomValues(new Uint8Array(16));
+    const stored = `$scrypt$ln=15,r=8,p=1,k=3$${b64(salt)}$${b64(chained("pw-three", salt, 15, 8, 1, 3))}`;
+    const c = counter();
+    expect(await password.verifyPassword("pw-three", stored, c.pause)).toEqual({
+      ok: true,
+      needsRehash: true,
+    });
+    expect(c.count()).toBe(2);
+    expect(await password.verifyPassword("pw-wrong", stored)).toEqual({ ok: false, needsRehash: false });
+  });
+
   it("asks for a rehash when stored parameters are weaker", async () => {
     const weak =
       "$scrypt$ln=14,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
@@ -100,9 +112,9 @@ describe("password hashing", () => {
     const stored = `$scrypt$ln=14,r=8,p=1$${b64(salt)}$${b64(key)}`;
     expect(await password.verifyPassword("pw-weak", stored)).toEqual({ ok: true, needsRehash: true });
     // Chained but with fewer lanes (less work) than today's: rehashed too.
-    const two = chained("pw-two", salt, 15, 8, 1, 2);
+    const four = chained("pw-four", salt, 14, 8, 1, 4);
     expect(
-      await password.verifyPassword("pw-two", `$scrypt$ln=15,r=8,p=1,k=2$${b64(salt)}$${b64(two)}`),
+      await password.verifyPassword("pw-four", `$scrypt$ln=14,r=8,p=1,k=4$${b64(salt)}$${b64(four)}`),
     ).toEqual({
       ok: true,
       needsRehash: true,
@@ -121,9 +133,10 @@ describe("password hashing", () => {
       `$scrypt$${params}$${flip(salt, 0)}$${key}`,
       `$scrypt$${params}$${salt}$${flip(key, 0)}`,
       `$scrypt$${params}$${salt}$${flip(key, 31)}`,
-      `$scrypt$${params.replace("k=3", "k=2")}$${salt}$${key}`,
-      `$scrypt$${params.replace("k=3", "k=4")}$${salt}$${key}`,
-      `$scrypt$${params.replace(",k=3", "")}$${salt}$${key}`,
+      `$scrypt$${params.replace("k=5", "k=4")}$${salt}$${key}`,
+      `$scrypt$${params.replace("k=5", "k=6")}$${salt}$${key}`,
+      `$scrypt$${params.replace(",k=5", "")}$${salt}$${key}`,
+      `$scrypt$${params.replace("ln=14", "ln=15")}$${salt}$${key}`,
     ];
     for (const stored of tampered) {
       expect(await password.verifyPassword("tamper-me", stored), stored).toEqual({
@@ -161,8 +174,8 @@ describe("password hashing", () => {
         ok: false,
         needsRehash: false,
       });
-      // The dummy hash ran instead (its three lanes), so a malformed row costs what a real one does.
-      expect(c.count(), stored).toBe(2);
+      // The dummy hash ran instead (its five lanes), so a malformed row costs what a real one does.
+      expect(c.count(), stored).toBe(4);
     }
   });
 

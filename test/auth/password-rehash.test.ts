@@ -1,5 +1,6 @@
-// Hashes of the earlier one-call format (`$scrypt$ln=15,r=8,p=3$`) keep signing in, and the first
-// successful sign-in rewrites them as chained lanes (src/auth/password.ts); over HTTP, both backends.
+// Hashes of the earlier formats (one call `$scrypt$ln=15,r=8,p=3$`, three 32 MiB lanes
+// `$scrypt$ln=15,r=8,p=1,k=3$`) keep signing in, and the first successful sign-in rewrites them as
+// today's five chained lanes (src/auth/password.ts); over HTTP, both backends.
 import { scryptSync } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import * as password from "../../src/auth/password";
@@ -7,14 +8,28 @@ import { storedPasswordHash, testClient, userWithPasswordHash } from "../helpers
 
 const LEGACY_PASSWORD = "a-legacy-passphrase-42";
 
+const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64");
+const OPTIONS = { r: 8, maxmem: 64 * 1024 * 1024 };
+
 function legacyHash(pw: string): string {
   const salt = crypto.getRandomValues(new Uint8Array(16));
-  const key = scryptSync(pw, salt, 32, { N: 2 ** 15, r: 8, p: 3, maxmem: 64 * 1024 * 1024 });
-  return `$scrypt$ln=15,r=8,p=3$${Buffer.from(salt).toString("base64")}$${key.toString("base64")}`;
+  const key = scryptSync(pw, salt, 32, { ...OPTIONS, N: 2 ** 15, p: 3 });
+  return `$scrypt$ln=15,r=8,p=3$${b64(salt)}$${b64(key)}`;
 }
 
+/** The previous chained format: three lanes of N=2^15 (each twice as long as today's). */
+function threeLaneHash(pw: string): string {
+  const salt = crypto.getRandomValues(new Uint8Array(16));
+  let key = scryptSync(pw, salt, 32, { ...OPTIONS, N: 2 ** 15, p: 1 });
+  for (let i = 2; i <= 3; i++)
+    key = scryptSync(pw, Buffer.concat([salt, key]), 32, { ...OPTIONS, N: 2 ** 15, p: 1 });
+  return `$scrypt$ln=15,r=8,p=1,k=3$${b64(salt)}$${b64(key)}`;
+}
+
+const TODAY = /^\$scrypt\$ln=14,r=8,p=1,k=5\$/;
+
 describe("rehash of one-call scrypt hashes at sign-in", () => {
-  it("a p=3 hash signs in and is rewritten as three chained lanes; a wrong password rewrites nothing", async () => {
+  it("a p=3 hash signs in and is rewritten as five chained lanes; a wrong password rewrites nothing", async () => {
     const hash = legacyHash(LEGACY_PASSWORD);
     const user = await userWithPasswordHash(hash, "rehash");
     const client = testClient({ passwords: password.scryptHasher });
@@ -29,12 +44,9 @@ describe("rehash of one-call scrypt hashes at sign-in", () => {
       json: { email: user.email, password: LEGACY_PASSWORD },
     });
     expect(res.status).toBe(200);
-    await vi.waitFor(
-      async () => expect(await storedPasswordHash(user.id)).toMatch(/^\$scrypt\$ln=15,r=8,p=1,k=3\$/),
-      {
-        timeout: 10_000,
-      },
-    );
+    await vi.waitFor(async () => expect(await storedPasswordHash(user.id)).toMatch(TODAY), {
+      timeout: 10_000,
+    });
     const rewritten = (await storedPasswordHash(user.id))!;
     expect(await password.verifyPassword(LEGACY_PASSWORD, rewritten)).toEqual({
       ok: true,
@@ -49,5 +61,23 @@ describe("rehash of one-call scrypt hashes at sign-in", () => {
     const me = await client.call("GET", "/auth/me", { token: again.body.access_token });
     expect(me.body).toMatchObject({ email: user.email });
     expect(await storedPasswordHash(user.id)).toBe(rewritten);
+  }, 30_000);
+
+  it("a three-lane ln=15 hash signs in and is rewritten as today's five shorter lanes", async () => {
+    const hash = threeLaneHash(LEGACY_PASSWORD);
+    const user = await userWithPasswordHash(hash, "rehash-k3");
+    const client = testClient({ passwords: password.scryptHasher });
+    const res = await client.call("POST", "/auth/login", {
+      json: { email: user.email, password: LEGACY_PASSWORD },
+    });
+    expect(res.status).toBe(200);
+    await vi.waitFor(async () => expect(await storedPasswordHash(user.id)).toMatch(TODAY), {
+      timeout: 10_000,
+    });
+    const rewritten = (await storedPasswordHash(user.id))!;
+    expect(await password.verifyPassword(LEGACY_PASSWORD, rewritten)).toEqual({
+      ok: true,
+      needsRehash: false,
+    });
   }, 30_000);
 });

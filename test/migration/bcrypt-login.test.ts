@@ -25,7 +25,7 @@ describe("bcrypt hashes from the FastAPI service", () => {
       expect(res.status).toBe(200);
       expect(res.body.token_type).toBe("bearer");
       await vi.waitFor(
-        async () => expect(await storedPasswordHash(user.id)).toMatch(/^\$scrypt\$ln=15,r=8,p=1,k=3\$/),
+        async () => expect(await storedPasswordHash(user.id)).toMatch(/^\$scrypt\$ln=14,r=8,p=1,k=5\$/),
         {
           timeout: 5000,
         },

@@ -41,7 +41,7 @@ describe("npm run admin -- create-admin", () => {
     expect(password).toMatch(/^[A-Za-z0-9_-]{24}$/);
     const hash = await hashPasswordForApp(password);
     // Today's format, so the first sign-in has nothing to rewrite.
-    expect(hash).toMatch(/^\$scrypt\$ln=15,r=8,p=1,k=3\$/);
+    expect(hash).toMatch(/^\$scrypt\$ln=14,r=8,p=1,k=5\$/);
     expect(await scryptHasher.verify(password, hash)).toEqual({ ok: true, needsRehash: false });
     const rows = await createAdmin(email, hash);
     expect(rows).toEqual([expect.objectContaining({ email, role: "admin" })]);
