@@ -9,7 +9,8 @@
 // (32), BENCH_REFRESH_CONNECTIONS (8), BENCH_SLOW_CONNECTIONS (4, register), BENCH_LOGIN_COUNT (60),
 // BENCH_AUDIT_ROWS (1000000), BENCH_STARTUP_RUNS (5), BENCH_STORM_CONNECTIONS (4, login storm),
 // BENCH_STORM_READERS (8, /auth/me during the storm), BENCH_SCALE_USERS (1000000), BENCH_SCALE_COUNT (60),
-// BENCH_KEEP_STATE=1 keeps bench/.state for inspection, BENCH_EVENTS_COUNT (300, sign-in writes per
+// BENCH_KEEP_STATE=1 keeps bench/.state for inspection, BENCH_STATE_DIR (put local D1/KV there instead,
+// e.g. /dev/shm), BENCH_EVENTS_COUNT (300, sign-in writes per
 // variant), BENCH_EVENTS_OVERLAP_MS (50, the hash stand-in), BENCH_DATABASE_URL (events on Postgres too:
 // a database the bench may migrate and write to; skipped when unset), BENCH_POOLED_DATABASE_URL (the same
 // database through a pooler in transaction mode, e.g. pgbouncer: the pooled row; skipped when unset), BENCH_PHASES (comma list of phases to run, e.g. "events"; all when unset).
@@ -772,7 +773,11 @@ async function main() {
   const started = new Date();
   const loadAtStart = os.loadavg().map((v) => round(v, 2));
   const stamp = started.toISOString().replace(/[:.]/g, "-");
-  const stateDir = join(here, ".state");
+  // BENCH_STATE_DIR=/dev/shm keeps local D1/KV in memory: then no figure includes the disk's fsync
+  // latency, which the local simulator pays on every write and Cloudflare's D1 does not pay that way.
+  const stateDir = process.env.BENCH_STATE_DIR
+    ? join(process.env.BENCH_STATE_DIR, "edge-auth-bench-state")
+    : join(here, ".state");
   rmSync(stateDir, { recursive: true, force: true });
   const persistTo = join(stateDir, stamp);
   mkdirSync(persistTo, { recursive: true });
