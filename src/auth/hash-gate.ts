@@ -17,6 +17,11 @@ export interface HashGateOptions {
    */
   graceMs?: number;
   /**
+   * While authenticated reads keep arriving, a pause rests up to this many times the lane it follows,
+   * so sign-ins get at most 1 / (1 + restRatio) of the thread while reads compete for it. 0: no rest.
+   */
+  restRatio?: number;
+  /**
    * A holder that shows no progress (no lane finished) for this long is presumed gone (its request was
    * cancelled) and the head of the queue takes over, so one lost request cannot block every sign-in.
    */
@@ -37,6 +42,11 @@ const DEFAULT_GRACE_MS = 4;
 // Reads seen this recently make the gate yield at its pauses and spend its grace; a sign-in with no reader
 // around (and no hash queued) pays nothing.
 const RECENT_READS_MS = 1000;
+// When reads compete for the thread, a pause rests as long as the lane it followed (bench/README "Login storm":
+// 1x read 2.9x the p99 alone during the storm at 2.5 sign-ins/s, 2x 2.5-3.0x at 1.5/s), never more than
+// MAX_REST_MS.
+const DEFAULT_REST_RATIO = 1;
+const MAX_REST_MS = 100;
 // An authenticated read takes milliseconds; one "in flight" for this long was cancelled with its request.
 const STALE_READ_MS = 10_000;
 // No lane takes this long even on a loaded machine (~1 s at load average 17).
@@ -50,7 +60,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * ~11x its p99 alone). The gate runs one hash at a time, in arrival order, and a hash is split into
  * native lanes (password.ts) with a `pause` between them; before each hash and at each pause, the gate
  * yields to the event loop and lets authenticated reads (see `read`) that arrived meanwhile finish, so
- * a read waits for at most one lane, not for a queue of hashes. With nobody around (no read lately, no
+ * a read waits for at most one lane, not for a queue of hashes; when reads arrived during a lane, the
+ * pause also rests as long as that lane ran, so sign-ins get at most half the thread while signed-in
+ * users' reads compete for it. With nobody around (no read lately, no
  * hash queued) a pause does not yield, so a lone sign-in pays nothing for the gate. Excess hashes are shed (AppError
  * `overloaded`, 503 + Retry-After) rather than queued without bound. Reads are never shed.
  */
@@ -59,6 +71,7 @@ export class HashGate {
   readonly #retryAfterSeconds: number;
   readonly #maxReadWaitMs: number;
   readonly #graceMs: number;
+  readonly #restRatio: number;
   #lastReadAt = Number.NEGATIVE_INFINITY;
   readonly #holderTimeoutMs: number;
   /** The hash that has the gate (a token per run), or null. */
@@ -75,6 +88,7 @@ export class HashGate {
     this.#retryAfterSeconds = options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
     this.#maxReadWaitMs = options.maxReadWaitMs ?? DEFAULT_MAX_READ_WAIT_MS;
     this.#graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    this.#restRatio = options.restRatio ?? DEFAULT_REST_RATIO;
     this.#holderTimeoutMs = options.holderTimeoutMs ?? DEFAULT_HOLDER_TIMEOUT_MS;
   }
 
@@ -114,11 +128,12 @@ export class HashGate {
       this.#hold(token);
     }
     const pause: Pause = async () => {
+      const laneStartedAt = this.#progressAt;
       this.#progressAt = Date.now();
       // Nothing could be waiting for this thread: go straight on. Yielding costs a timer turn (~2 ms in
       // workerd, per pause), which a sign-in with nobody around paid for nothing (bench/README.md).
       if (!this.#contended()) return;
-      await this.#yieldToReads();
+      await this.#yieldToReads(laneStartedAt);
       await this.#readsDone();
       this.#progressAt = Date.now();
     };
@@ -223,9 +238,18 @@ export class HashGate {
    * due at once). The grace is what lets a request still on its way (socket → entry worker → our
    * middleware) reach `read` and be waited for: setTimeout(0) alone let the next lane overtake it.
    */
-  async #yieldToReads(): Promise<void> {
+  async #yieldToReads(laneStartedAt: number): Promise<void> {
     await sleep(0);
-    if (this.#graceMs > 0 && Date.now() - this.#lastReadAt < RECENT_READS_MS) await sleep(this.#graceMs);
+    if (Date.now() - this.#lastReadAt >= RECENT_READS_MS) return;
+    const laneMs = Math.max(0, Date.now() - laneStartedAt);
+    if (this.#graceMs > 0) await sleep(this.#graceMs);
+    // When reads arrived during the lane or its grace (they compete for the thread now), rest REST_RATIO
+    // times the lane: the signed-in users' reads get at least that share of the thread, so a storm of
+    // sign-ins gets at most 1/(1+REST_RATIO) of it (and the queue sheds the excess). Reads that come
+    // now and then rarely land in that window, and a sign-in then pays only the grace.
+    if (this.#lastReadAt >= laneStartedAt && this.#restRatio > 0) {
+      await sleep(Math.min(MAX_REST_MS, laneMs * this.#restRatio));
+    }
   }
 
   #liveReads(): { startedAt: number }[] {

@@ -387,3 +387,62 @@ describe("hash gate: reads between the lanes of one hash", () => {
     expect(gate.readsInFlight).toBe(1);
   });
 });
+
+describe("hash gate: under a storm, reads get at least half of the thread", () => {
+  it("after a lane during which a read arrived, the next lane waits as long as that lane ran", async () => {
+    vi.useFakeTimers();
+    try {
+      const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0, restRatio: 1 });
+      const log: string[] = [];
+      const h = twoLaneHash(log, "login");
+      const hashed = gate.run(h.hash);
+      await vi.advanceTimersByTimeAsync(80); // lane 1 holds the thread for 80 ms
+      await gate.read(async () => "me"); // a signed-in user's read comes in meanwhile
+      h.endLane1();
+      await vi.advanceTimersByTimeAsync(70);
+      expect(log).toEqual(["login lane 1"]); // resting: the thread is the readers'
+      await vi.advanceTimersByTimeAsync(20);
+      expect(log).toEqual(["login lane 1", "login lane 2"]);
+      expect(await hashed).toBe("login");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("a read seen only before the lane (reads now and then) costs the next lane no rest", async () => {
+    vi.useFakeTimers();
+    try {
+      const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0, restRatio: 1 });
+      const log: string[] = [];
+      await gate.read(async () => "an earlier read");
+      await vi.advanceTimersByTimeAsync(5);
+      const h = twoLaneHash(log, "login");
+      const hashed = gate.run(h.hash);
+      await vi.advanceTimersByTimeAsync(80);
+      h.endLane1();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(log).toEqual(["login lane 1", "login lane 2"]);
+      expect(await hashed).toBe("login");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("the rest is bounded: a lane of seconds (a loaded machine) is followed by at most 100 ms", async () => {
+    vi.useFakeTimers();
+    try {
+      const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0, restRatio: 1 });
+      const log: string[] = [];
+      const h = twoLaneHash(log, "login");
+      const hashed = gate.run(h.hash);
+      await vi.advanceTimersByTimeAsync(3_000);
+      await gate.read(async () => "me");
+      h.endLane1();
+      await vi.advanceTimersByTimeAsync(110);
+      expect(log).toEqual(["login lane 1", "login lane 2"]);
+      expect(await hashed).toBe("login");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
