@@ -240,7 +240,9 @@ export class EdgeAuthClient {
     if (this.inflight) return this.inflight;
     const flight = (async () => {
       const current = await this.storage.get();
-      if (!current) throw notSignedIn();
+      // The caller held `stale` and the service refused it; the tokens are gone now because another
+      // call's refresh was refused meanwhile (its 401 came back first): the session has ended.
+      if (!current) throw sessionOver();
       // Rotated since `stale` was read (by an earlier flight, another tab, or shared storage).
       if (current.refresh_token !== stale.refresh_token) return current;
       const rotate = () => this.rotate(current.refresh_token);

@@ -211,6 +211,36 @@ describe("edge-auth/client against the service", () => {
     expect(await client.me().catch((e) => e.code)).toBe("unauthorized");
   });
 
+  it("a refused call whose 401 arrives after another call already ended the session says the session ended", async () => {
+    const svc = service();
+    const user = await createVerifiedUser(testClient());
+    // The second GET /auth/me is answered only after the first call has refreshed, been refused and
+    // forgotten the tokens (a slow response among parallel calls).
+    let meCalls = 0;
+    let releaseLate!: () => void;
+    const late = new Promise<void>((resolve) => (releaseLate = resolve));
+    const fetch = async (request: Request): Promise<Response> => {
+      const res = await svc.fetch(request);
+      if (new URL(request.url).pathname === "/auth/me" && ++meCalls === 2) await late;
+      return res;
+    };
+    const storage = memoryStorage();
+    const client = createClient({ baseUrl: BASE, fetch, storage, channel: false });
+    await client.login({ email: user.email, password: PASSWORD });
+    const tokens = (await storage.get()) as StoredTokens;
+    expect((await testClient().call("POST", "/auth/logout", { token: tokens.access_token })).status).toBe(
+      204,
+    );
+
+    const first = client.me().catch((e) => e);
+    const second = client.me().catch((e) => e);
+    expect(await first).toMatchObject({ code: "invalid_token", status: 401 });
+    expect(await storage.get()).toBeNull();
+    releaseLate();
+    expect(await second).toMatchObject({ code: "invalid_token", status: 401 });
+    expect(svc.count("POST /auth/refresh")).toBe(1);
+  });
+
   it("does not refresh on a 401 that is not about the token (a wrong password to reauthenticate)", async () => {
     const svc = service();
     const user = await createVerifiedUser(testClient());
