@@ -46,35 +46,28 @@ export class PgSessionRepository extends SqlSessionRepository {
   }
 
   /** Session, first history row, the entry chained after a known tail and its outbox row: one statement. */
-  private async createLinked(row: Session, entry: ChainedEntry): Promise<void> {
-    const created = this.db.$with("created").as(this.db.insert(sessions).values(row).returning());
+  private createLinked(row: Session, entry: ChainedEntry): Promise<void> {
     const ctes: WithSubquery[] = [
-      created,
       this.db.$with("logged").as(this.db.insert(auditLog).values(entry).returning({ id: auditLog.id })),
     ];
     if (this.outbox) {
       const queued = this.db.insert(webhookOutbox).values(this.outbox.row(entry));
       ctes.push(this.db.$with("queued").as(queued.returning({ id: webhookOutbox.id })));
     }
-    await this.db
-      .with(...ctes)
-      .insert(refreshTokens)
-      .select(
-        this.db
-          .select({ tokenHash: created.currentHash, sessionId: created.id, createdAt: created.createdAt })
-          .from(created),
-      );
+    return this.insertSession(row, ctes);
   }
 
-  private async createOnce(row: Session, audit: NewAuditEntry | undefined): Promise<void> {
+  private createOnce(row: Session, audit: NewAuditEntry | undefined): Promise<void> {
+    if (!audit) return this.insertSession(row, []);
+    const { userId, ...entry } = audit;
+    return this.insertSession(row, this.chained(entry, sql`select ${userId}::text as user_id`));
+  }
+
+  /** The session and its first refresh-token history row, with `ctes` (the audit writes) in the same statement. */
+  private async insertSession(row: Session, ctes: WithSubquery[]): Promise<void> {
     const created = this.db.$with("created").as(this.db.insert(sessions).values(row).returning());
-    const ctes: WithSubquery[] = [created];
-    if (audit) {
-      const { userId, ...entry } = audit;
-      ctes.push(...this.chained(entry, sql`select ${userId}::text as user_id`));
-    }
     await this.db
-      .with(...ctes)
+      .with(created, ...ctes)
       .insert(refreshTokens)
       .select(
         this.db
