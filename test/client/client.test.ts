@@ -220,8 +220,10 @@ describe("edge-auth/client against the service", () => {
     let releaseLate!: () => void;
     const late = new Promise<void>((resolve) => (releaseLate = resolve));
     const fetch = async (request: Request): Promise<Response> => {
+      // Counted when sent (the second call's request), held once answered.
+      const nth = new URL(request.url).pathname === "/auth/me" ? ++meCalls : 0;
       const res = await svc.fetch(request);
-      if (new URL(request.url).pathname === "/auth/me" && ++meCalls === 2) await late;
+      if (nth === 2) await late;
       return res;
     };
     const storage = memoryStorage();
