@@ -390,8 +390,7 @@ describe("hash gate: reads between the lanes of one hash", () => {
 
 describe("hash gate: under a storm, reads get at least half of the thread", () => {
   it("after a lane during which a read arrived, the next lane waits as long as that lane ran", async () => {
-    vi.useFakeTimers();
-    try {
+    await onFakeTimers(async () => {
       const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0, restRatio: 1 });
       const log: string[] = [];
       const h = twoLaneHash(log, "login");
@@ -404,14 +403,11 @@ describe("hash gate: under a storm, reads get at least half of the thread", () =
       await vi.advanceTimersByTimeAsync(20);
       expect(log).toEqual(["login lane 1", "login lane 2"]);
       expect(await hashed).toBe("login");
-    } finally {
-      vi.useRealTimers();
-    }
+    });
   });
 
   it("a read seen only before the lane (reads now and then) costs the next lane no rest", async () => {
-    vi.useFakeTimers();
-    try {
+    await onFakeTimers(async () => {
       const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0, restRatio: 1 });
       const log: string[] = [];
       await gate.read(async () => "an earlier read");
@@ -423,14 +419,11 @@ describe("hash gate: under a storm, reads get at least half of the thread", () =
       await vi.advanceTimersByTimeAsync(1);
       expect(log).toEqual(["login lane 1", "login lane 2"]);
       expect(await hashed).toBe("login");
-    } finally {
-      vi.useRealTimers();
-    }
+    });
   });
 
   it("the rest is bounded: a lane of seconds (a loaded machine) is followed by at most 100 ms", async () => {
-    vi.useFakeTimers();
-    try {
+    await onFakeTimers(async () => {
       const gate = new HashGate({ maxReadWaitMs: 60_000, graceMs: 0, restRatio: 1 });
       const log: string[] = [];
       const h = twoLaneHash(log, "login");
@@ -441,8 +434,16 @@ describe("hash gate: under a storm, reads get at least half of the thread", () =
       await vi.advanceTimersByTimeAsync(110);
       expect(log).toEqual(["login lane 1", "login lane 2"]);
       expect(await hashed).toBe("login");
-    } finally {
-      vi.useRealTimers();
-    }
+    });
   });
 });
+
+/** Runs `fn` with faked timers and Date, restoring the real ones even when it throws. */
+async function onFakeTimers(fn: () => Promise<void>): Promise<void> {
+  vi.useFakeTimers();
+  try {
+    await fn();
+  } finally {
+    vi.useRealTimers();
+  }
+}

@@ -28,6 +28,14 @@ function threeLaneHash(pw: string): string {
 
 const TODAY = /^\$scrypt\$ln=14,r=8,p=1,k=5\$/;
 
+/** Waits for the sign-in's deferred rewrite to today's format; the new hash verifies and is current. */
+async function rewrittenToToday(userId: string): Promise<string> {
+  await vi.waitFor(async () => expect(await storedPasswordHash(userId)).toMatch(TODAY), { timeout: 10_000 });
+  const rewritten = (await storedPasswordHash(userId))!;
+  expect(await password.verifyPassword(LEGACY_PASSWORD, rewritten)).toEqual({ ok: true, needsRehash: false });
+  return rewritten;
+}
+
 describe("rehash of one-call scrypt hashes at sign-in", () => {
   it("a p=3 hash signs in and is rewritten as five chained lanes; a wrong password rewrites nothing", async () => {
     const hash = legacyHash(LEGACY_PASSWORD);
@@ -44,14 +52,7 @@ describe("rehash of one-call scrypt hashes at sign-in", () => {
       json: { email: user.email, password: LEGACY_PASSWORD },
     });
     expect(res.status).toBe(200);
-    await vi.waitFor(async () => expect(await storedPasswordHash(user.id)).toMatch(TODAY), {
-      timeout: 10_000,
-    });
-    const rewritten = (await storedPasswordHash(user.id))!;
-    expect(await password.verifyPassword(LEGACY_PASSWORD, rewritten)).toEqual({
-      ok: true,
-      needsRehash: false,
-    });
+    const rewritten = await rewrittenToToday(user.id);
 
     // The new hash signs in, and is not rewritten again.
     const again = await client.call("POST", "/auth/login", {
@@ -71,13 +72,6 @@ describe("rehash of one-call scrypt hashes at sign-in", () => {
       json: { email: user.email, password: LEGACY_PASSWORD },
     });
     expect(res.status).toBe(200);
-    await vi.waitFor(async () => expect(await storedPasswordHash(user.id)).toMatch(TODAY), {
-      timeout: 10_000,
-    });
-    const rewritten = (await storedPasswordHash(user.id))!;
-    expect(await password.verifyPassword(LEGACY_PASSWORD, rewritten)).toEqual({
-      ok: true,
-      needsRehash: false,
-    });
+    await rewrittenToToday(user.id);
   }, 30_000);
 });
